@@ -1,0 +1,44 @@
+# Two commands on a fresh machine: `make run` and `make test`.
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+PORT ?= 5000
+export SPOTCAM_ENV ?= development
+
+.PHONY: run test lint bench clean help
+
+help:  ## Show the targets.
+	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e '.[dev]'
+	touch $(STAMP)
+
+run: $(STAMP)  ## Migrate, then run web + worker + scheduler on embedded defaults (Ctrl-C stops all).
+	$(BIN)/invites db upgrade
+	@$(BIN)/invites api-keys ensure-demo
+	@echo "Web:    http://127.0.0.1:$(PORT)/"
+	@echo "Outbox: http://127.0.0.1:$(PORT)/dev/outbox"
+	@echo "API:    http://127.0.0.1:$(PORT)/api/v1/openapi.json"
+	@trap 'kill 0' INT TERM EXIT; \
+	  $(BIN)/invites worker & \
+	  $(BIN)/invites scheduler & \
+	  $(BIN)/invites run --port $(PORT) & \
+	  wait
+
+test: $(STAMP)  ## Run the test suite on embedded defaults (SQLite, embedded Redis).
+	SPOTCAM_ENV=test $(BIN)/python -m pytest -q
+
+lint: $(STAMP)  ## ruff and mypy.
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check invites mailer
+	$(BIN)/mypy
+
+bench: $(STAMP)  ## Benchmark the invitation API (needs PostgreSQL and Redis; see README).
+	$(BIN)/python bench/invitations.py
+
+clean:  ## Remove the virtualenv and local state.
+	rm -rf $(VENV) instance .pytest_cache .mypy_cache .ruff_cache

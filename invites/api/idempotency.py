@@ -1,0 +1,87 @@
+"""Idempotency-Key support: the same key returns the same answer and does the work once."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from datetime import timedelta
+
+from flask import Response, request
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
+
+from ..db import utcnow
+from ..errors import ApiProblem
+from ..models import IdempotencyRecord
+
+HEADER = "Idempotency-Key"
+KEEP = timedelta(hours=24)
+_VALID = re.compile(r"^[\x21-\x7e]{1,255}$")
+
+
+def key_from_request() -> str | None:
+    """Return the request's Idempotency-Key, validated, or None."""
+    key = request.headers.get(HEADER)
+    if key is None:
+        return None
+    if not _VALID.match(key):
+        raise ApiProblem(
+            422,
+            "Invalid request",
+            "Idempotency-Key must be 1-255 printable ASCII characters.",
+            slug="validation",
+            errors=[{"field": HEADER, "message": "invalid format"}],
+        )
+    return key
+
+
+def request_fingerprint() -> str:
+    """A hash of what the request asks for, to catch a key reused for a different request."""
+    return hashlib.sha256(
+        request.method.encode() + request.path.encode() + b"\0" + request.get_data()
+    ).hexdigest()
+
+
+def replay(session: Session, api_key_id: int, key: str, fingerprint: str) -> Response | None:
+    """Return the stored answer for this key, None if the key is new; 422 if reused differently."""
+    row = session.scalar(
+        select(IdempotencyRecord).where(
+            IdempotencyRecord.api_key_id == api_key_id, IdempotencyRecord.key == key
+        )
+    )
+    if row is None:
+        return None
+    if row.request_hash != fingerprint:
+        raise ApiProblem(
+            422,
+            "Idempotency key reused",
+            "This Idempotency-Key was already used with a different request.",
+            slug="idempotency-key-reused",
+        )
+    resp = Response(row.body, status=row.status_code, mimetype="application/json")
+    resp.headers["Idempotent-Replayed"] = "true"
+    return resp
+
+
+def record(
+    session: Session, api_key_id: int, key: str, fingerprint: str, status: int, body: str
+) -> None:
+    """Store the answer in the caller's transaction, so it commits with the work it describes."""
+    session.add(
+        IdempotencyRecord(
+            api_key_id=api_key_id,
+            key=key,
+            request_hash=fingerprint,
+            status_code=status,
+            body=body,
+            created_at=utcnow(),
+        )
+    )
+
+
+def purge(session: Session) -> int:
+    """Forget answers older than a day."""
+    result = session.execute(
+        delete(IdempotencyRecord).where(IdempotencyRecord.created_at < utcnow() - KEEP)
+    )
+    return int(result.rowcount)  # type: ignore[attr-defined]

@@ -1,0 +1,120 @@
+"""Invitation endpoints: create one, report its acceptance."""
+
+from __future__ import annotations
+
+import json
+
+from flask import Blueprint, Response, current_app, g
+from sqlalchemy.exc import IntegrityError
+
+from .. import invitations, queue
+from ..addresses import InvalidAddress, normalize
+from ..db import db, utcnow
+from ..emails import tokens
+from ..errors import ApiProblem
+from ..limits import LimitExceeded
+from ..tokens import TokenExpired, TokenInvalid
+from . import idempotency
+from .auth import require
+from .schemas import AcceptRequest, InvitationCreate, parse_body
+
+bp = Blueprint("api_invitations", __name__, url_prefix="/api/v1/invitations")
+
+ACCEPTED_BODY = json.dumps({"status": "accepted"})
+
+
+@bp.post("")
+@require("invitations")
+def create() -> Response:
+    """Invite a friend; the answer never reveals what is held about the address."""
+    key = idempotency.key_from_request()
+    fingerprint = idempotency.request_fingerprint()
+    session = db.session
+    if key:
+        stored = idempotency.replay(session, g.api_key.id, key, fingerprint)
+        if stored is not None:
+            return stored
+    body = parse_body(InvitationCreate)
+    settings = current_app.config["SETTINGS"]
+    try:
+        email = normalize(body.email, check_deliverability=settings.check_deliverability)
+    except InvalidAddress as exc:
+        raise ApiProblem(
+            422,
+            "Invalid request",
+            "One or more fields are invalid.",
+            slug="validation",
+            errors=[{"field": "email", "message": str(exc)}],
+        ) from exc
+    request = invitations.NewInvitation(
+        body.inviter_id, body.inviter_name, email, body.locale, body.note
+    )
+    try:
+        message_id = invitations.create(session, request, settings, utcnow())
+        if key:
+            idempotency.record(session, g.api_key.id, key, fingerprint, 202, ACCEPTED_BODY)
+        session.commit()
+    except LimitExceeded as exc:
+        session.rollback()
+        raise ApiProblem(
+            429,
+            "Too many invitations",
+            f"This inviter reached the {exc.limit.replace('_', ' ')} limit.",
+            slug="rate-limited",
+            headers={"Retry-After": str(exc.retry_after)},
+        ) from exc
+    except IntegrityError:
+        # A concurrent request with the same Idempotency-Key won; answer as it did.
+        session.rollback()
+        stored = idempotency.replay(session, g.api_key.id, key, fingerprint) if key else None
+        if stored is None:
+            raise
+        return stored
+    if message_id is not None:
+        queue.enqueue_deliveries([message_id])
+    return Response(ACCEPTED_BODY, status=202, mimetype="application/json")
+
+
+@bp.post("/accept")
+@require("invitations")
+def accept() -> Response:
+    """Record that an invitee signed up; erases the address (its purpose is fulfilled)."""
+    body = parse_body(AcceptRequest)
+    settings = current_app.config["SETTINGS"]
+    try:
+        public_id = tokens().load("accept", body.token, settings.invitation_window_days * 86400)
+    except TokenExpired as exc:
+        raise ApiProblem(410, "Token expired", str(exc), slug="token-expired") from exc
+    except TokenInvalid as exc:
+        raise ApiProblem(
+            422,
+            "Invalid request",
+            "The token is not a valid accept token.",
+            slug="validation",
+            errors=[{"field": "token", "message": str(exc)}],
+        ) from exc
+    session = db.session
+    try:
+        changed = invitations.accept(session, public_id, body.user_id, utcnow())
+        session.commit()
+    except LookupError as exc:
+        session.rollback()
+        raise ApiProblem(404, "Not Found", "No such invitation.", slug="not-found") from exc
+    except invitations.InvitationClosed as exc:
+        session.rollback()
+        raise ApiProblem(
+            409,
+            "Invitation closed",
+            f"The invitation can no longer be accepted ({exc}).",
+            slug="invitation-closed",
+        ) from exc
+    except invitations.AlreadyAccepted as exc:
+        session.rollback()
+        raise ApiProblem(
+            409,
+            "Already accepted",
+            "The invitation was already accepted by another account.",
+            slug="already-accepted",
+        ) from exc
+    status = "accepted" if changed else "already_accepted"
+    return Response(json.dumps({"status": status}), status=200, mimetype="application/json")

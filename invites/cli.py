@@ -1,0 +1,191 @@
+"""The `invites` command: Flask's CLI plus worker, scheduler, API keys and mail tools."""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+import click
+from flask import Flask, current_app
+from flask.cli import FlaskGroup, with_appcontext
+from sqlalchemy import select
+
+from . import queue
+
+log = logging.getLogger(__name__)
+
+
+@click.command("worker")
+@click.option("--burst", is_flag=True, help="Drain the queues, then exit.")
+@click.option("--simple", is_flag=True, help="Run jobs in this process instead of a forked child.")
+@click.option(
+    "--queues",
+    "-q",
+    default=",".join(queue.QUEUES),
+    show_default=True,
+    help="Comma-separated queues, highest priority first.",
+)
+@with_appcontext
+def worker_command(burst: bool, simple: bool, queues: str) -> None:
+    """Run an RQ worker for the mail queues (any number, on any machine)."""
+    from .worker import run_worker
+
+    names = [q.strip() for q in queues.split(",") if q.strip()]
+    unknown = sorted(set(names) - set(queue.QUEUES))
+    if unknown:
+        raise click.BadParameter(f"unknown queue(s) {unknown}; known: {list(queue.QUEUES)}")
+    run_worker(names, burst=burst, simple=simple)
+
+
+@click.command("scheduler")
+@with_appcontext
+def scheduler_command() -> None:
+    """Run RQ's cron scheduler: outbox reconciler, retention and clean-up jobs."""
+    from .worker import run_scheduler
+
+    run_scheduler()
+
+
+@click.group("api-keys")
+def api_keys() -> None:
+    """Manage API keys for the app backend."""
+
+
+@api_keys.command("create")
+@click.argument("name")
+@click.option(
+    "--scope",
+    "scopes",
+    multiple=True,
+    required=True,
+    help="A scope to grant (repeatable): invitations, stats.",
+)
+@with_appcontext
+def create_key(name: str, scopes: tuple[str, ...]) -> None:
+    """Create an API key and print it once (only its hash is stored)."""
+    from .api.auth import create_key as make
+
+    try:
+        row, secret = make(name, list(scopes))
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from exc
+    click.echo(secret)
+    click.echo(
+        f"created key {row.prefix} '{row.name}' with scopes {row.scopes}; "
+        "store it now, it is not shown again",
+        err=True,
+    )
+
+
+@api_keys.command("list")
+@with_appcontext
+def list_keys() -> None:
+    """List API keys (prefix, name, scopes, state) without secrets."""
+    from .db import db
+    from .models import ApiKey
+
+    for row in db.session.scalars(select(ApiKey).order_by(ApiKey.id)):
+        state = f"revoked {row.revoked_at:%Y-%m-%d}" if row.revoked_at else "active"
+        click.echo(f"{row.prefix}\t{row.name}\t{row.scopes}\t{state}")
+
+
+@api_keys.command("revoke")
+@click.argument("prefix")
+@with_appcontext
+def revoke_key(prefix: str) -> None:
+    """Revoke the API key with this prefix."""
+    from .db import db, utcnow
+    from .models import ApiKey
+
+    row = db.session.scalar(select(ApiKey).where(ApiKey.prefix == prefix))
+    if row is None:
+        raise click.ClickException(f"no API key with prefix {prefix}")
+    row.revoked_at = row.revoked_at or utcnow()
+    db.session.commit()
+    click.echo(f"revoked {prefix}")
+
+
+@api_keys.command("ensure-demo")
+@with_appcontext
+def ensure_demo() -> None:
+    """Create and print a demo key with every scope unless a key exists (used by make run)."""
+    from .api.auth import SCOPES
+    from .api.auth import create_key as make
+    from .db import db
+    from .models import ApiKey
+
+    if db.session.scalar(select(ApiKey.id).limit(1)) is not None:
+        click.echo(
+            "API key: one exists already (invites api-keys create NAME --scope ... for another)"
+        )
+        return
+    _row, secret = make("demo", list(SCOPES))
+    click.echo(f"API key (demo, shown once): {secret}")
+
+
+@click.group("mail")
+def mail() -> None:
+    """Mail tools."""
+
+
+@mail.command("send-test")
+@click.argument("address")
+@with_appcontext
+def send_test(address: str) -> None:
+    """Send a test message to ADDRESS through the configured transport, now."""
+    from mailer import MailError, compose
+
+    from .addresses import InvalidAddress, normalize
+    from .emails import message_domain
+    from .jobs import transport
+
+    try:
+        to = normalize(address)
+    except InvalidAddress as exc:
+        raise click.BadParameter(str(exc)) from exc
+    sender = current_app.config["MAIL_FROM_SERVICE"]
+    msg = compose(
+        sender=sender,
+        to=to,
+        subject="SpotCam Mail test message",
+        text="This is a test message from SpotCam Mail.\n",
+        html="<p>This is a test message from <b>SpotCam Mail</b>.</p>",
+        message_id_domain=message_domain(sender),
+    )
+    try:
+        with transport() as t:
+            t.send(msg)
+    except MailError as exc:
+        raise click.ClickException(f"sending failed: {exc}") from exc
+    click.echo(f"sent {msg['Message-ID']} to {to}")
+
+
+@click.command("reconcile")
+@with_appcontext
+def reconcile_command() -> None:
+    """Re-enqueue outbox messages left pending (what the scheduler does every minute)."""
+    from .jobs import reconcile_outbox
+
+    click.echo(f"re-enqueued {reconcile_outbox()} message(s)")
+
+
+def init_app(app: Flask) -> None:
+    """Register the commands on the app's CLI."""
+    for command in (worker_command, scheduler_command, api_keys, mail, reconcile_command):
+        app.cli.add_command(command)
+
+
+def _create_app() -> Flask:
+    from . import create_app
+
+    return create_app()
+
+
+@click.group(cls=FlaskGroup, create_app=_create_app, add_version_option=False)
+def cli() -> None:
+    """SpotCam Mail: invitations and email. Run `invites COMMAND --help` for details."""
+
+
+def main() -> None:
+    """Entry point of the `invites` console script."""
+    sys.exit(cli.main())

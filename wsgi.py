@@ -1,0 +1,1 @@
+from invites import create_app; app = create_app()  # noqa: E702, I001
