@@ -9,7 +9,7 @@ from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
 from sqlalchemy import MetaData, Table
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.orm import DeclarativeBase, Session
+from sqlalchemy.orm import DeclarativeBase, Session, scoped_session
 
 # Stable constraint names so Alembic migrations are identical on SQLite and PostgreSQL.
 NAMING = {
@@ -28,6 +28,9 @@ class Base(DeclarativeBase):
 
 
 db = SQLAlchemy(model_class=Base)
+
+#: What domain functions accept: a plain session or Flask-SQLAlchemy's scoped `db.session`.
+AnySession = Session | scoped_session[Any]
 migrate = Migrate(render_as_batch=True)
 
 
@@ -36,7 +39,7 @@ def utcnow() -> datetime:
     return datetime.now(UTC).replace(tzinfo=None)
 
 
-def _insert(session: Session, table: Table) -> Any:
+def _insert(session: AnySession, table: Table) -> Any:
     dialect = session.get_bind().dialect.name
     if dialect == "postgresql":
         return postgresql.insert(table)
@@ -45,7 +48,7 @@ def _insert(session: Session, table: Table) -> Any:
     raise RuntimeError(f"unsupported database dialect {dialect!r}")
 
 
-def bump(session: Session, table: Table, key: dict[str, Any], **increments: int) -> None:
+def bump(session: AnySession, table: Table, key: dict[str, Any], **increments: int) -> None:
     """Add to counter columns of the row with this key, creating it at zero first."""
     stmt = _insert(session, table).values(**key, **increments)
     stmt = stmt.on_conflict_do_update(
@@ -55,14 +58,17 @@ def bump(session: Session, table: Table, key: dict[str, Any], **increments: int)
     session.execute(stmt)
 
 
-def insert_ignore(session: Session, table: Table, values: dict[str, Any], keys: list[str]) -> bool:
+def insert_ignore(
+    session: AnySession, table: Table, values: dict[str, Any], keys: list[str]
+) -> bool:
     """Insert a row unless one with the same keys exists; return whether it was inserted."""
     stmt = _insert(session, table).values(**values).on_conflict_do_nothing(index_elements=keys)
-    return bool(session.execute(stmt).rowcount)  # type: ignore[attr-defined]
+    # RETURNING, not rowcount: drivers disagree on rowcount for ON CONFLICT statements.
+    return session.execute(stmt.returning(table.c[keys[0]])).first() is not None
 
 
 def claim_window(
-    session: Session,
+    session: AnySession,
     table: Table,
     key: dict[str, Any],
     column: str,
@@ -79,4 +85,4 @@ def claim_window(
         set_={column: now},
         where=table.c[column] < cutoff,
     )
-    return bool(session.execute(stmt).rowcount)  # type: ignore[attr-defined]
+    return session.execute(stmt.returning(table.c[column])).first() is not None

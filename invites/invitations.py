@@ -8,12 +8,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import select, update
-from sqlalchemy.orm import Session
 
 from . import limits
 from .addresses import address_hash
 from .config import Settings
-from .db import bump, claim_window, insert_ignore
+from .db import AnySession, bump, claim_window, insert_ignore
 from .models import (
     AddressThrottle,
     Invitation,
@@ -47,12 +46,12 @@ class AlreadyAccepted(Exception):
     """The invitation was accepted by a different user."""
 
 
-def count(session: Session, now: datetime, **increments: int) -> None:
+def count(session: AnySession, now: datetime, **increments: int) -> None:
     """Add to today's aggregate invitation counters."""
     bump(session, InvitationDailyStats.__table__, {"day": now.date()}, **increments)
 
 
-def is_suppressed(session: Session, email_hash: str) -> bool:
+def is_suppressed(session: AnySession, email_hash: str) -> bool:
     """Whether this address hash is on the suppression list."""
     return (
         session.scalar(select(Suppression.id).where(Suppression.email_hash == email_hash))
@@ -60,7 +59,9 @@ def is_suppressed(session: Session, email_hash: str) -> bool:
     )
 
 
-def create(session: Session, req: NewInvitation, settings: Settings, now: datetime) -> int | None:
+def create(
+    session: AnySession, req: NewInvitation, settings: Settings, now: datetime
+) -> int | None:
     """Record an invitation and its outbox row; return the message id, or None if nothing is sent.
 
     Raises limits.LimitExceeded. The caller commits, then enqueues the message.
@@ -123,7 +124,7 @@ def _erase(inv: Invitation, status: str, now: datetime, keep_inviter: bool = Fal
     inv.closed_at = now
 
 
-def _cancel_messages(session: Session, invitation_ids: list[int]) -> None:
+def _cancel_messages(session: AnySession, invitation_ids: list[int]) -> None:
     if invitation_ids:
         session.execute(
             update(OutboundMessage)
@@ -135,12 +136,12 @@ def _cancel_messages(session: Session, invitation_ids: list[int]) -> None:
         )
 
 
-def find(session: Session, public_id: str) -> Invitation | None:
+def find(session: AnySession, public_id: str) -> Invitation | None:
     """Return the invitation with this public id."""
     return session.scalar(select(Invitation).where(Invitation.public_id == public_id))
 
 
-def accept(session: Session, public_id: str, user_id: str, now: datetime) -> bool:
+def accept(session: AnySession, public_id: str, user_id: str, now: datetime) -> bool:
     """Mark an invitation accepted and erase the address; return False if it already was.
 
     Raises LookupError (unknown), InvitationClosed, AlreadyAccepted.
@@ -171,7 +172,7 @@ def accept(session: Session, public_id: str, user_id: str, now: datetime) -> boo
     return True
 
 
-def remove(session: Session, inv: Invitation, now: datetime) -> bool:
+def remove(session: AnySession, inv: Invitation, now: datetime) -> bool:
     """Erase the address from every invitation holding it and suppress it; False if already done."""
     h = inv.email_hash
     if h is None:
@@ -200,7 +201,7 @@ def remove(session: Session, inv: Invitation, now: datetime) -> bool:
     return bool(added or holding)
 
 
-def expire(session: Session, settings: Settings, now: datetime) -> int:
+def expire(session: AnySession, settings: Settings, now: datetime) -> int:
     """Close invitations past the window and erase their addresses; return how many."""
     cutoff = now - timedelta(days=settings.invitation_window_days)
     stale = session.scalars(
@@ -233,7 +234,7 @@ def expire(session: Session, settings: Settings, now: datetime) -> int:
     return len(stale)
 
 
-def bounce(session: Session, inv: Invitation, now: datetime, address_is_dead: bool) -> None:
+def bounce(session: AnySession, inv: Invitation, now: datetime, address_is_dead: bool) -> None:
     """Close an invitation whose mail bounced; a dead address goes on the suppression list."""
     if address_is_dead and inv.email_hash:
         insert_ignore(

@@ -6,9 +6,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
 
-from .db import bump
+from .db import AnySession, bump
 from .models import InviterDailyCount
 
 #: The monthly limit is a rolling window of this many days, today included.
@@ -27,7 +26,7 @@ def _midnight_after(day_start: datetime, days: int) -> datetime:
     return day_start + timedelta(days=days)
 
 
-def take(session: Session, inviter_id: str, now: datetime, per_day: int, per_month: int) -> None:
+def take(session: AnySession, inviter_id: str, now: datetime, per_day: int, per_month: int) -> None:
     """Count one request for this inviter, or raise LimitExceeded without counting it."""
     today = now.date()
     # Creating the row first and then locking it serialises concurrent requests of one

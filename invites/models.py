@@ -10,7 +10,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 from .db import db, utcnow
 
 
-class ApiKey(db.Model):  # type: ignore[name-defined,misc]
+class ApiKey(db.Model):  # type: ignore[name-defined]
     """A key the app backend uses; only its SHA-256 is stored."""
 
     __tablename__ = "api_keys"
@@ -28,7 +28,7 @@ class ApiKey(db.Model):  # type: ignore[name-defined,misc]
         return {s for s in self.scopes.split(",") if s}
 
 
-class Invitation(db.Model):  # type: ignore[name-defined,misc]
+class Invitation(db.Model):  # type: ignore[name-defined]
     """One friend invitation. The address, name and note are erased when the purpose ends."""
 
     __tablename__ = "invitations"
@@ -52,7 +52,7 @@ class Invitation(db.Model):  # type: ignore[name-defined,misc]
     __table_args__ = (Index("ix_invitations_status_created", "status", "created_at"),)
 
 
-class OutboundMessage(db.Model):  # type: ignore[name-defined,misc]
+class OutboundMessage(db.Model):  # type: ignore[name-defined]
     """The outbox: one row per email to send, written in the same transaction as its cause."""
 
     __tablename__ = "outbound_messages"
@@ -73,7 +73,7 @@ class OutboundMessage(db.Model):  # type: ignore[name-defined,misc]
     __table_args__ = (Index("ix_outbound_status_next", "status", "next_attempt_at"),)
 
 
-class Suppression(db.Model):  # type: ignore[name-defined,misc]
+class Suppression(db.Model):  # type: ignore[name-defined]
     """An address that must not be contacted, held only as a keyed hash."""
 
     __tablename__ = "suppressions"
@@ -83,7 +83,7 @@ class Suppression(db.Model):  # type: ignore[name-defined,misc]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
-class AddressThrottle(db.Model):  # type: ignore[name-defined,misc]
+class AddressThrottle(db.Model):  # type: ignore[name-defined]
     """When an address (as a keyed hash) was last invited by anyone: one invitation per window."""
 
     __tablename__ = "address_throttle"
@@ -91,7 +91,7 @@ class AddressThrottle(db.Model):  # type: ignore[name-defined,misc]
     invited_at: Mapped[datetime]
 
 
-class InvitationDailyStats(db.Model):  # type: ignore[name-defined,misc]
+class InvitationDailyStats(db.Model):  # type: ignore[name-defined]
     """Aggregate invitation counters per day: no address, no inviter-invitee pair."""
 
     __tablename__ = "invitation_daily_stats"
@@ -104,7 +104,7 @@ class InvitationDailyStats(db.Model):  # type: ignore[name-defined,misc]
     suppressed: Mapped[int] = mapped_column(default=0)
 
 
-class InviterDailyCount(db.Model):  # type: ignore[name-defined,misc]
+class InviterDailyCount(db.Model):  # type: ignore[name-defined]
     """Per inviter and day: requests (for limits), sent and accepted (for the inviter's stats)."""
 
     __tablename__ = "inviter_daily_counts"
@@ -115,7 +115,7 @@ class InviterDailyCount(db.Model):  # type: ignore[name-defined,misc]
     accepted: Mapped[int] = mapped_column(default=0)
 
 
-class IdempotencyRecord(db.Model):  # type: ignore[name-defined,misc]
+class IdempotencyRecord(db.Model):  # type: ignore[name-defined]
     """The stored answer to a request made with an Idempotency-Key."""
 
     __tablename__ = "idempotency_records"

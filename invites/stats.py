@@ -6,14 +6,14 @@ from datetime import date, timedelta
 from typing import Any
 
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session
 
+from .db import AnySession
 from .models import InvitationDailyStats, InviterDailyCount
 
 COUNTERS = ("sent", "accepted", "removed", "expired", "bounced", "suppressed")
 
 
-def invitation_days(session: Session, first: date, last: date) -> dict[str, Any]:
+def invitation_days(session: AnySession, first: date, last: date) -> dict[str, Any]:
     """Per-day counters from first to last inclusive (days without activity are zeros)."""
     rows = {
         row.day: row
@@ -21,22 +21,20 @@ def invitation_days(session: Session, first: date, last: date) -> dict[str, Any]
             select(InvitationDailyStats).where(InvitationDailyStats.day.between(first, last))
         )
     }
-    days = []
+    days: list[dict[str, Any]] = []
+    totals = dict.fromkeys(COUNTERS, 0)
     day = first
     while day <= last:
         row = rows.get(day)
-        days.append(
-            {
-                "day": day.isoformat(),
-                **{name: getattr(row, name) if row else 0 for name in COUNTERS},
-            }
-        )
+        counts = {name: int(getattr(row, name)) if row else 0 for name in COUNTERS}
+        for name, value in counts.items():
+            totals[name] += value
+        days.append({"day": day.isoformat(), **counts})
         day += timedelta(days=1)
-    totals = {name: sum(d[name] for d in days) for name in COUNTERS}
     return {"from": first.isoformat(), "to": last.isoformat(), "days": days, "totals": totals}
 
 
-def inviter_totals(session: Session, inviter_id: str) -> dict[str, Any]:
+def inviter_totals(session: AnySession, inviter_id: str) -> dict[str, Any]:
     """An inviter's own sent and accepted counts."""
     sent, accepted = session.execute(
         select(

@@ -10,6 +10,7 @@ from flask import current_app
 from rq import Queue, SimpleWorker, Worker
 from rq.cron import CronScheduler
 from rq.serializers import JSONSerializer
+from rq.worker import BaseWorker
 
 from . import queue
 from .db import db
@@ -27,9 +28,9 @@ class MailWorker(Worker):
         super().main_work_horse(*args, **kwargs)
 
 
-def make_worker(names: list[str], simple: bool = False) -> Worker:
+def make_worker(names: list[str], simple: bool = False) -> BaseWorker:
     """Build a worker for these queues (JSON serializer, same Redis as the app)."""
-    cls = SimpleWorker if simple else MailWorker
+    cls: type[BaseWorker] = SimpleWorker if simple else MailWorker
     conn = queue.connection()
     return cls([queue.queue(n) for n in names], connection=conn, serializer=JSONSerializer)
 

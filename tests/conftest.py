@@ -181,18 +181,27 @@ def run_jobs(app: Flask) -> None:
         make_worker(["mail", "campaigns"], simple=True).work(burst=True)
 
 
-def worker_process(settings: Settings, *args: str, timeout: float = 60) -> subprocess.CompletedProcess:
+def worker_process(
+    settings: Settings, *args: str, timeout: float = 60
+) -> subprocess.CompletedProcess:
     """Run `invites worker --burst` as a real separate process with these settings."""
     env = env_for(settings)
     return subprocess.run(
         [str(ROOT / ".venv" / "bin" / "invites"), "worker", "--burst", *args],
-        env=env, cwd=ROOT, capture_output=True, text=True, timeout=timeout, check=False,
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
     )
 
 
 def env_for(settings: Settings) -> dict[str, str]:
     """Environment variables that reproduce these settings in a child process."""
-    env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "REDIS_URL", "SMTP_URL"}}
+    env = {
+        k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "REDIS_URL", "SMTP_URL"}
+    }
     env.update(
         SPOTCAM_ENV="test",
         DATABASE_URL=settings.database_url or "",

@@ -7,8 +7,9 @@ from flask import Flask
 
 def init_app(app: Flask) -> None:
     """Register the API blueprints."""
-    from . import invitations, openapi, stats
+    from .invitations import bp as invitations_bp
+    from .openapi import bp as openapi_bp
+    from .stats import bp as stats_bp
 
-    app.register_blueprint(invitations.bp)
-    app.register_blueprint(stats.bp)
-    app.register_blueprint(openapi.bp)
+    for bp in (invitations_bp, stats_bp, openapi_bp):
+        app.register_blueprint(bp)

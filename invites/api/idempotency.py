@@ -8,9 +8,8 @@ from datetime import timedelta
 
 from flask import Response, request
 from sqlalchemy import delete, select
-from sqlalchemy.orm import Session
 
-from ..db import utcnow
+from ..db import AnySession, utcnow
 from ..errors import ApiProblem
 from ..models import IdempotencyRecord
 
@@ -42,7 +41,7 @@ def request_fingerprint() -> str:
     ).hexdigest()
 
 
-def replay(session: Session, api_key_id: int, key: str, fingerprint: str) -> Response | None:
+def replay(session: AnySession, api_key_id: int, key: str, fingerprint: str) -> Response | None:
     """Return the stored answer for this key, None if the key is new; 422 if reused differently."""
     row = session.scalar(
         select(IdempotencyRecord).where(
@@ -64,7 +63,7 @@ def replay(session: Session, api_key_id: int, key: str, fingerprint: str) -> Res
 
 
 def record(
-    session: Session, api_key_id: int, key: str, fingerprint: str, status: int, body: str
+    session: AnySession, api_key_id: int, key: str, fingerprint: str, status: int, body: str
 ) -> None:
     """Store the answer in the caller's transaction, so it commits with the work it describes."""
     session.add(
@@ -79,7 +78,7 @@ def record(
     )
 
 
-def purge(session: Session) -> int:
+def purge(session: AnySession) -> int:
     """Forget answers older than a day."""
     result = session.execute(
         delete(IdempotencyRecord).where(IdempotencyRecord.created_at < utcnow() - KEEP)

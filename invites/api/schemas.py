@@ -27,13 +27,13 @@ class InvitationCreate(Strict):
 
     inviter_id: Identifier = Field(description="The inviting user's id in the SpotCam app.")
     inviter_name: str = Field(
-        min_length=1, max_length=NAME_MAX * 2, description="Shown to the friend as plain text."
+        min_length=1, max_length=NAME_MAX, description="Shown to the friend as plain text."
     )
     email: str = Field(min_length=3, max_length=320, description="The friend's address.")
     locale: Literal["en", "ru"] = Field("en", description="Language of the email and pages.")
     note: str | None = Field(
         None,
-        max_length=NOTE_MAX * 2,
+        max_length=NOTE_MAX,
         description="A personal note, plain text, shown in the email.",
     )
 
@@ -43,8 +43,6 @@ class InvitationCreate(Strict):
         cleaned = clean_line(value)
         if not cleaned:
             raise ValueError("must contain visible text")
-        if len(cleaned) > NAME_MAX:
-            raise ValueError(f"must be at most {NAME_MAX} characters")
         return cleaned
 
     @field_validator("note")
@@ -52,10 +50,8 @@ class InvitationCreate(Strict):
     def _note(cls, value: str | None) -> str | None:
         if value is None:
             return None
-        cleaned = clean_block(value)
-        if len(cleaned) > NOTE_MAX:
-            raise ValueError(f"must be at most {NOTE_MAX} characters")
-        return cleaned or None
+        # Cleaning only ever shortens the text, so the length limit above still holds.
+        return clean_block(value) or None
 
 
 class Accepted(BaseModel):

@@ -1,7 +1,7 @@
 """invitations, outbox, suppressions, stats
 
 Revision ID: 0001
-Revises: 
+Revises:
 Create Date: 2026-11-25 20:12:39.540276
 
 """

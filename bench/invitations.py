@@ -1,0 +1,555 @@
+"""Benchmark POST /api/v1/invitations against GET /healthz on gunicorn, PostgreSQL and Redis.
+
+Run it from the repository root (or `make bench`):
+
+    .venv/bin/python bench/invitations.py
+    .venv/bin/python bench/invitations.py --requests 20000 --workers 5 --strict
+
+It needs a PostgreSQL server (DATABASE_URL, default postgresql://postgres@127.0.0.1:5432/test)
+and a Redis server (REDIS_URL, default redis://127.0.0.1:6379/15). It creates a scratch database
+`spotcam_bench_<pid>`, migrates it, creates an API key, starts `gunicorn wsgi:app` on a free
+127.0.0.1 port, and drives 50 concurrent keep-alive clients at /healthz (the baseline, no database)
+and at the invitation API. The database is dropped at the end, even on failure or Ctrl-C; the
+Redis database named in the URL is flushed before and after, and nothing else is touched.
+No RQ worker runs: delivery jobs just wait in Redis, so no mail is sent.
+
+Prints a table and writes JSON (default bench/results/invitations.json). Exit status: 0 when the
+run completed (a missed target is printed, and fails only with --strict), 1 on any non-202 or
+failed request (or a missed target with --strict), 2 when the setup failed, 130 on Ctrl-C.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import math
+import os
+import platform
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, suppress
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import psycopg
+import redis
+from psycopg import sql
+
+REPO = Path(__file__).resolve().parents[1]
+BIN = REPO / ".venv" / "bin"
+DEFAULT_JSON = REPO / "bench" / "results" / "invitations.json"
+P99_TARGET_MS = 50.0
+RATIO_TARGET = 0.3
+INVITERS = 1000
+READ_LIMIT = 1 << 20  # no response of this app is near 1 MiB; anything bigger is a failure
+
+
+class BenchError(RuntimeError):
+    """The benchmark could not be set up or run (not a missed target)."""
+
+
+@dataclass
+class Workload:
+    """One measured run: what was sent and what came back."""
+
+    name: str
+    requests: int
+    ok: int = 0
+    errors: int = 0
+    statuses: dict[str, int] = field(default_factory=dict)
+    seconds: float = 0.0
+    rps: float = 0.0
+    p50_ms: float = 0.0
+    p99_ms: float = 0.0
+    mean_ms: float = 0.0
+    max_ms: float = 0.0
+    client_cpu: float = 0.0  # share of one core the client itself used
+    machine_busy: float | None = None  # share of all cores busy during the run
+
+
+def _percentile(sorted_values: list[float], q: float) -> float:
+    if not sorted_values:
+        return 0.0
+    # Nearest rank: the smallest value with at least q of the samples at or below it.
+    rank = max(0, min(len(sorted_values) - 1, math.ceil(q * len(sorted_values)) - 1))
+    return sorted_values[rank]
+
+
+def _cpu_ticks() -> tuple[int, int] | None:
+    try:
+        parts = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    except (OSError, ValueError):
+        return None
+    idle = parts[3] + (parts[4] if len(parts) > 4 else 0)
+    return sum(parts) - idle, sum(parts)
+
+
+async def _read_response(reader: asyncio.StreamReader) -> tuple[int, bool]:
+    """Read one HTTP/1.1 response; return its status and whether the connection stays open."""
+    head = await reader.readuntil(b"\r\n\r\n")
+    lines = head.decode("latin-1").split("\r\n")
+    version, status = lines[0].split(" ", 2)[:2]
+    headers = {}
+    for line in lines[1:]:
+        name, _, value = line.partition(":")
+        headers[name.strip().lower()] = value.strip().lower()
+    if headers.get("transfer-encoding") == "chunked":
+        while (size := int((await reader.readuntil(b"\r\n")).split(b";")[0], 16)) > 0:
+            await reader.readexactly(size + 2)
+        for _ in range(100):  # trailer fields, then the blank line
+            if await reader.readuntil(b"\r\n") == b"\r\n":
+                break
+    else:
+        await reader.readexactly(int(headers.get("content-length", "0")))
+    keep = headers.get("connection") != "close" and version == "HTTP/1.1"
+    return int(status), keep
+
+
+async def drive(
+    name: str,
+    port: int,
+    build: Callable[[int], bytes],
+    indices: range,
+    concurrency: int,
+    expect: int,
+    seconds: float,
+) -> Workload:
+    """Send build(i) for every i in indices over `concurrency` keep-alive connections."""
+    todo: Iterator[int] = iter(indices)
+    latencies: list[float] = []
+    statuses: Counter[str] = Counter()
+
+    async def client() -> None:
+        conn: tuple[asyncio.StreamReader, asyncio.StreamWriter] | None = None
+        for i in todo:  # shared iterator: each request index is taken exactly once
+            payload = build(i)
+            start = time.perf_counter()
+            try:
+                if conn is None:
+                    conn = await asyncio.open_connection("127.0.0.1", port, limit=READ_LIMIT)
+                conn[1].write(payload)
+                status, keep = await _read_response(conn[0])
+            except (
+                OSError,
+                ValueError,
+                asyncio.IncompleteReadError,
+                asyncio.LimitOverrunError,
+            ) as exc:
+                statuses[type(exc).__name__] += 1
+                keep, status = False, 0
+            else:
+                latencies.append(time.perf_counter() - start)
+                statuses[str(status)] += 1
+            if not keep and conn is not None:
+                conn[1].close()
+                conn = None
+        if conn is not None:
+            conn[1].close()
+
+    ticks, cpu, wall = _cpu_ticks(), time.process_time(), time.perf_counter()
+    try:
+        async with asyncio.timeout(seconds):
+            await asyncio.gather(*(client() for _ in range(concurrency)))
+    except TimeoutError:
+        statuses["timeout"] += len(indices) - sum(statuses.values())
+    wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+    after = _cpu_ticks()
+    latencies.sort()
+    ok = statuses.get(str(expect), 0)
+    result = Workload(name, len(indices), ok, len(indices) - ok, dict(statuses), round(wall, 3))
+    result.rps = round(len(latencies) / wall, 1) if wall else 0.0
+    result.p50_ms = round(_percentile(latencies, 0.50) * 1000, 2)
+    result.p99_ms = round(_percentile(latencies, 0.99) * 1000, 2)
+    result.mean_ms = round(sum(latencies) / len(latencies) * 1000, 2) if latencies else 0.0
+    result.max_ms = round(latencies[-1] * 1000, 2) if latencies else 0.0
+    result.client_cpu = round(cpu / wall, 2) if wall else 0.0
+    if ticks and after and after[1] > ticks[1]:
+        result.machine_busy = round((after[0] - ticks[0]) / (after[1] - ticks[1]), 2)
+    return result
+
+
+def _url_with_db(url: str, dbname: str, scheme: str) -> str:
+    parts = urlsplit(url)
+    return parts._replace(scheme=scheme, path="/" + dbname).geturl()
+
+
+@contextmanager
+def scratch_database(admin_url: str) -> Iterator[tuple[str, str]]:
+    """Create a fresh database, yield (its libpq URL, server version), and always drop it."""
+    name = f"spotcam_bench_{os.getpid()}"
+    with psycopg.connect(admin_url, autocommit=True, connect_timeout=5) as conn:
+        version = str(conn.execute("SHOW server_version").fetchone()[0])  # type: ignore[index]
+        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    try:
+        yield _url_with_db(admin_url, name, "postgresql"), version
+    finally:
+        with psycopg.connect(admin_url, autocommit=True, connect_timeout=5) as conn:
+            conn.execute(
+                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+            )
+
+
+@contextmanager
+def flushed_redis(url: str) -> Iterator[redis.Redis]:
+    """Flush the one Redis database named in the URL before and after the run."""
+    if not urlsplit(url).path.strip("/") and "db=" not in url:
+        raise BenchError(f"{url} names no database number; give one (e.g. /15) to be flushed")
+    client = redis.Redis.from_url(url, socket_timeout=5, socket_connect_timeout=2)
+    client.flushdb()
+    try:
+        yield client
+    finally:
+        with suppress(redis.RedisError):
+            client.flushdb()
+
+
+def _run(cmd: list[str], env: dict[str, str], timeout: float) -> str:
+    try:
+        done = subprocess.run(
+            cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=timeout, check=False
+        )
+    except subprocess.TimeoutExpired as exc:
+        raise BenchError(f"{' '.join(cmd[1:])} took over {timeout:.0f} s") from exc
+    if done.returncode:
+        raise BenchError(f"{' '.join(cmd[1:])} failed ({done.returncode}):\n{done.stderr[-4000:]}")
+    return done.stdout
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@contextmanager
+def gunicorn(workers: int, port: int, env: dict[str, str], log: Path) -> Iterator[None]:
+    """Run gunicorn wsgi:app in its own process group; always stop it."""
+    cmd = [str(BIN / "gunicorn"), "-w", str(workers), "-b", f"127.0.0.1:{port}", "wsgi:app"]
+    with log.open("w") as out:
+        proc = subprocess.Popen(
+            cmd, cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+        )
+    try:
+        yield
+        if proc.poll() is not None:
+            raise BenchError(f"gunicorn exited with {proc.returncode} during the run; see {log}")
+    finally:
+        if proc.poll() is None:
+            proc.terminate()
+            try:
+                proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                with suppress(ProcessLookupError):
+                    os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait(timeout=5)
+
+
+def wait_healthy(port: int, log: Path, seconds: float) -> None:
+    """Poll /healthz until it answers 200, gunicorn's log shows a crash, or time runs out."""
+    deadline = time.monotonic() + seconds
+    request = b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=2) as s:
+                s.sendall(request)
+                if s.recv(64).startswith(b"HTTP/1.1 200"):
+                    return
+        except OSError:
+            pass
+        if "Shutting down: Master" in log.read_text(errors="replace"):
+            break
+        time.sleep(0.2)
+    tail = log.read_text(errors="replace")[-4000:]
+    raise BenchError(f"/healthz did not answer within {seconds:.0f} s; gunicorn log:\n{tail}")
+
+
+def machine() -> dict[str, Any]:
+    """Describe the machine the numbers come from."""
+    model = platform.processor()
+    with suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    return {
+        "cores": os.cpu_count(),
+        "cpu": model or "unknown",
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+    }
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    """Read the command line."""
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument(
+        "--database-url",
+        default=os.environ.get("DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test"),
+        help="PostgreSQL URL of an existing database to connect to; the scratch database is "
+        "created next to it and dropped afterwards (default: $DATABASE_URL or %(default)s)",
+    )
+    p.add_argument(
+        "--redis-url",
+        default=os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/15"),
+        help="Redis URL with a database number; only that database is flushed, before and "
+        "after (default: $REDIS_URL or %(default)s)",
+    )
+    p.add_argument(
+        "--workers",
+        type=int,
+        default=2 * (os.cpu_count() or 1) + 1,
+        help="gunicorn worker processes (default: 2*cores+1 = %(default)s)",
+    )
+    p.add_argument(
+        "--concurrency",
+        type=int,
+        default=50,
+        help="concurrent client connections (default: %(default)s)",
+    )
+    p.add_argument(
+        "--requests",
+        type=int,
+        default=5000,
+        help="measured requests per workload (default: %(default)s)",
+    )
+    p.add_argument(
+        "--warmup",
+        type=int,
+        default=200,
+        help="unmeasured requests before each workload (default: %(default)s)",
+    )
+    p.add_argument(
+        "--timeout",
+        type=float,
+        default=300.0,
+        help="give up after this many seconds in all (default: %(default)s)",
+    )
+    p.add_argument(
+        "--json",
+        type=Path,
+        default=DEFAULT_JSON,
+        help="where to write the results (default: bench/results/invitations.json)",
+    )
+    p.add_argument(
+        "--strict", action="store_true", help="exit 1 when a target is missed, not only on errors"
+    )
+    args = p.parse_args(argv)
+    for name in ("workers", "concurrency", "requests", "timeout"):
+        if getattr(args, name) <= 0:
+            p.error(f"--{name} must be positive")
+    if args.warmup < 0:
+        p.error("--warmup must not be negative")
+    return args
+
+
+def _requests(port: int, key: str) -> tuple[Callable[[int], bytes], Callable[[int], bytes]]:
+    host = f"Host: 127.0.0.1:{port}\r\n"
+    health = f"GET /healthz HTTP/1.1\r\n{host}\r\n".encode()
+    head = (
+        f"POST /api/v1/invitations HTTP/1.1\r\n{host}"
+        f"Authorization: Bearer {key}\r\nContent-Type: application/json\r\n"
+    )
+
+    def invitation(i: int) -> bytes:
+        body = json.dumps(
+            {
+                "inviter_id": f"u{i % INVITERS}",
+                "inviter_name": "Bench User",
+                "email": f"friend{i}@example.com",
+                "locale": "en",
+            }
+        ).encode()
+        return f"{head}Content-Length: {len(body)}\r\n\r\n".encode() + body
+
+    return (lambda _i: health), invitation
+
+
+def bench(args: argparse.Namespace, report: dict[str, Any]) -> list[Workload]:
+    """Set up the database, Redis and gunicorn, then run the workloads; fill report as it goes."""
+    deadline = time.monotonic() + args.timeout
+
+    def left(cap: float) -> float:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            raise BenchError(f"global timeout of {args.timeout:.0f} s reached")
+        return min(cap, remaining)
+
+    admin_url = _url_with_db(
+        args.database_url, urlsplit(args.database_url).path.strip("/") or "postgres", "postgresql"
+    )
+    port = _free_port()
+    log = args.json.parent / "invitations-gunicorn.log"
+    with scratch_database(admin_url) as (db_url, pg_version), flushed_redis(args.redis_url) as red:
+        report["machine"]["postgresql"] = pg_version
+        report["database"] = urlsplit(db_url).path.strip("/") + " (dropped after the run)"
+        env = {
+            **os.environ,
+            "SPOTCAM_ENV": "production",
+            "SECRET_KEY": secrets.token_urlsafe(48),
+            "ADDRESS_HASH_KEY": secrets.token_urlsafe(48),
+            # SQLAlchemy's bare postgresql:// means psycopg2; this project ships psycopg 3.
+            "DATABASE_URL": _url_with_db(
+                db_url, urlsplit(db_url).path.strip("/"), "postgresql+psycopg"
+            ),
+            "REDIS_URL": args.redis_url,
+            "PUBLIC_BASE_URL": f"http://127.0.0.1:{port}",
+            "INVITES_PER_INVITER_DAY": "10000000",
+            "INVITES_PER_INVITER_MONTH": "10000000",
+        }
+        _run([str(BIN / "invites"), "db", "upgrade"], env, left(120))
+        out = _run(
+            [
+                str(BIN / "invites"),
+                "api-keys",
+                "create",
+                "bench",
+                "--scope",
+                "invitations",
+                "--scope",
+                "stats",
+            ],
+            env,
+            left(60),
+        )
+        keys = [line.strip() for line in out.splitlines() if line.startswith("sk_")]
+        if not keys:
+            raise BenchError(f"no API key on the output of `invites api-keys create`: {out!r}")
+        health, invitation = _requests(port, keys[-1])
+        with gunicorn(args.workers, port, env, log):
+            wait_healthy(port, log, left(60))
+            plan = [
+                ("healthz (baseline 1)", health, 200),
+                ("invitations", invitation, 202),
+                ("healthz (baseline 2)", health, 200),
+            ]
+            results, first = [], 0
+            for name, build, expect in plan:
+                warm = range(first, first + args.warmup)
+                asyncio.run(drive(name, port, build, warm, args.concurrency, expect, left(60)))
+                measured = range(first + args.warmup, first + args.warmup + args.requests)
+                results.append(
+                    asyncio.run(
+                        drive(
+                            name,
+                            port,
+                            build,
+                            measured,
+                            args.concurrency,
+                            expect,
+                            left(args.timeout),
+                        )
+                    )
+                )
+                first = measured.stop  # every invitation gets a fresh address
+        with psycopg.connect(db_url, connect_timeout=5) as conn:
+            rows = conn.execute(
+                "SELECT (SELECT count(*) FROM invitations),"
+                " (SELECT count(*) FROM outbound_messages)"
+            ).fetchone()
+        report["stored"] = (
+            {
+                "invitations": rows[0],
+                "outbound_messages": rows[1],
+                "queued_jobs": red.llen("rq:queue:mail"),
+            }
+            if rows
+            else {}
+        )
+    return results
+
+
+def _on_sigterm(_signum: int, _frame: object) -> None:
+    raise KeyboardInterrupt
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the benchmark, print the table, write JSON and return the exit status."""
+    args = parse_args(argv)
+    signal.signal(signal.SIGTERM, _on_sigterm)
+    args.json.parent.mkdir(parents=True, exist_ok=True)
+    report: dict[str, Any] = {
+        "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "machine": machine(),
+        "settings": {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()},
+        "notes": [
+            "no RQ worker runs: each accepted invitation leaves one delivery job queued in Redis",
+            "gunicorn's default sync workers close the connection after each response, "
+            "so every request includes a TCP connect on 127.0.0.1",
+        ],
+    }
+    try:
+        results = bench(args, report)
+    except KeyboardInterrupt:
+        print("interrupted; gunicorn stopped, scratch database dropped", file=sys.stderr)
+        return 130
+    except (BenchError, OSError, psycopg.Error, redis.RedisError) as exc:
+        print(f"benchmark could not run: {exc}", file=sys.stderr)
+        report["failure"] = str(exc)
+        args.json.write_text(json.dumps(report, indent=2) + "\n")
+        return 2
+    baselines = [r for r in results if r.name.startswith("healthz")]
+    inv = next(r for r in results if r.name == "invitations")
+    baseline_rps = sum(r.rps for r in baselines) / len(baselines)
+    ratio = inv.rps / baseline_rps if baseline_rps else 0.0
+    errors = sum(r.errors for r in results)
+    checks = {
+        "invitations p99 < 50 ms": inv.p99_ms < P99_TARGET_MS,
+        "invitations rps / baseline rps >= 0.3": ratio >= RATIO_TARGET,
+    }
+    m = report["machine"]
+    print(
+        f"machine: {m['cores']} cores, {m['cpu']}, Python {m['python']},"
+        f" PostgreSQL {m['postgresql']}"
+    )
+    print(
+        f"gunicorn: {args.workers} sync workers; client: {args.concurrency} connections"
+        " (asyncio streams, HTTP/1.1 keep-alive when offered) on the same machine\n"
+    )
+    print(
+        f"{'workload':<22}{'requests':>9}{'errors':>8}{'req/s':>9}{'p50 ms':>9}{'p99 ms':>9}"
+        f"{'client cpu':>12}{'machine busy':>14}"
+    )
+    for r in results:
+        busy = f"{r.machine_busy:.0%}" if r.machine_busy is not None else "n/a"
+        print(
+            f"{r.name:<22}{r.requests:>9}{r.errors:>8}{r.rps:>9.0f}{r.p50_ms:>9.1f}{r.p99_ms:>9.1f}{r.client_cpu:>12.0%}{busy:>14}"
+        )
+        if r.errors:
+            print(f"  responses: {r.statuses}")
+    print(
+        f"\nratio invitations / baseline (mean of {len(baselines)} baselines,"
+        f" {baseline_rps:.0f} req/s): {ratio:.2f}"
+    )
+    for name, ok in checks.items():
+        print(f"{name:<40} {'PASS' if ok else 'FAIL'}")
+    for note in report["notes"]:
+        print(f"note: {note}")
+    if report.get("stored"):
+        print(f"stored: {report['stored']}")
+    report.update(
+        workloads=[asdict(r) for r in results],
+        baseline_rps=round(baseline_rps, 1),
+        ratio=round(ratio, 3),
+        targets={"p99_ms_below": P99_TARGET_MS, "ratio_at_least": RATIO_TARGET},
+        checks=checks,
+        errors=errors,
+        passed=all(checks.values()) and not errors,
+    )
+    args.json.write_text(json.dumps(report, indent=2) + "\n")
+    missed = not all(checks.values())
+    verdict = "errors occurred" if errors else "TARGETS MISSED" if missed else "all targets met"
+    print(f"\n{verdict}; wrote {args.json}")
+    return 1 if errors or (missed and args.strict) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,52 @@
+"""Configuration from the environment."""
+
+from __future__ import annotations
+
+import pytest
+
+from invites.config import ConfigError, from_env
+
+
+def test_production_needs_secrets() -> None:
+    with pytest.raises(ConfigError, match="SECRET_KEY is required"):
+        from_env({})
+    with pytest.raises(ConfigError, match="at least 32"):
+        from_env({"SECRET_KEY": "short", "ADDRESS_HASH_KEY": "x"})
+    with pytest.raises(ConfigError, match="ADDRESS_HASH_KEY"):
+        from_env({"SECRET_KEY": "s" * 40})
+    ok = from_env(
+        {
+            "SECRET_KEY": "s" * 40,
+            "ADDRESS_HASH_KEY": "h" * 40,
+            "SECRET_KEY_FALLBACKS": "old1, old2,",
+        }
+    )
+    assert ok.secret_key_fallbacks == ["old1", "old2"] and ok.env == "production"
+
+
+def test_dev_defaults_and_parsing() -> None:
+    s = from_env(
+        {
+            "SPOTCAM_ENV": "development",
+            "INVITES_PER_INVITER_DAY": "7",
+            "PUBLIC_BASE_URL": "https://mail.example/",
+            "EMAIL_CHECK_DELIVERABILITY": "yes",
+        }
+    )
+    assert s.secret_key and s.is_dev and s.invites_per_inviter_day == 7
+    assert s.public_base_url == "https://mail.example" and s.check_deliverability is True
+    assert s.redis_url is None and s.database_url is None and s.smtp_url is None
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "message"),
+    [
+        ("INVITES_PER_INVITER_DAY", "many", "whole number"),
+        ("INVITES_PER_INVITER_DAY", "0", "at least 1"),
+        ("EMAIL_CHECK_DELIVERABILITY", "maybe", "true or false"),
+        ("SPOTCAM_ENV", "staging", "SPOTCAM_ENV"),
+    ],
+)
+def test_bad_values_are_explained(name: str, value: str, message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        from_env({"SPOTCAM_ENV": "test", name: value})

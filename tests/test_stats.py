@@ -1,0 +1,77 @@
+"""Aggregate statistics: counts per day and per inviter, never an address."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from flask import Flask
+
+from invites.db import utcnow
+
+from .conftest import auth, invite, new_key, run_jobs
+
+
+def test_daily_counts(app: Flask) -> None:
+    key = new_key(app, ["invitations", "stats"])
+    client = app.test_client()
+    invite(client, key, "a@example.com")
+    invite(client, key, "b@example.com")
+    invite(client, key, "a@example.com", inviter_id="user-2")  # dropped: already invited
+    run_jobs(app)
+    today = utcnow().date()
+    resp = client.get(
+        f"/api/v1/stats/invitations?from={today - timedelta(days=2)}&to={today}", headers=auth(key)
+    )
+    assert resp.status_code == 200
+    body = resp.get_json()
+    assert [d["day"] for d in body["days"]] == [
+        str(today - timedelta(days=2)),
+        str(today - timedelta(days=1)),
+        str(today),
+    ]
+    assert body["days"][-1] == {
+        "day": str(today),
+        "sent": 2,
+        "accepted": 0,
+        "removed": 0,
+        "expired": 0,
+        "bounced": 0,
+        "suppressed": 1,
+    }
+    assert body["totals"]["sent"] == 2
+    assert "@" not in resp.get_data(as_text=True)
+    default = client.get("/api/v1/stats/invitations", headers=auth(key)).get_json()
+    assert len(default["days"]) == 30 and default["to"] == str(today)
+
+
+def test_inviter_stats(app: Flask) -> None:
+    key = new_key(app, ["invitations", "stats"])
+    client = app.test_client()
+    invite(client, key, "x@example.com", inviter_id="alice")
+    run_jobs(app)
+    assert client.get("/api/v1/inviters/alice/stats", headers=auth(key)).get_json() == {
+        "inviter_id": "alice",
+        "sent": 1,
+        "accepted": 0,
+    }
+    assert client.get("/api/v1/inviters/nobody/stats", headers=auth(key)).get_json() == {
+        "inviter_id": "nobody",
+        "sent": 0,
+        "accepted": 0,
+    }
+
+
+def test_bad_ranges(app: Flask) -> None:
+    key = new_key(app, ["stats"])
+    client = app.test_client()
+    for query in (
+        "from=2026-13-01",
+        "from=2026-02-01&to=2026-01-01",
+        "from=2020-01-01&to=2026-01-01",
+        "to=yesterday",
+    ):
+        resp = client.get(f"/api/v1/stats/invitations?{query}", headers=auth(key))
+        assert resp.status_code == 422, query
+        assert resp.mimetype == "application/problem+json"
+    resp = client.get("/api/v1/inviters/bad%20id/stats", headers=auth(key))
+    assert resp.status_code == 422
