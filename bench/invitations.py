@@ -74,6 +74,7 @@ class Workload:
     max_ms: float = 0.0
     client_cpu: float = 0.0  # share of one core the client itself used
     machine_busy: float | None = None  # share of all cores busy during the run
+    app_cpu_ms: float | None = None  # CPU of all gunicorn processes per answered request
 
 
 def _percentile(sorted_values: list[float], q: float) -> float:
@@ -91,6 +92,19 @@ def _cpu_ticks() -> tuple[int, int] | None:
         return None
     idle = parts[3] + (parts[4] if len(parts) > 4 else 0)
     return sum(parts) - idle, sum(parts)
+
+
+def _group_cpu(pgid: int) -> float:
+    """Return the CPU seconds used so far by the live processes of one process group."""
+    ticks = 0
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        with suppress(OSError, ValueError, IndexError):
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            if int(fields[2]) == pgid:
+                ticks += int(fields[11]) + int(fields[12])
+    return ticks / os.sysconf("SC_CLK_TCK")
 
 
 async def _read_response(reader: asyncio.StreamReader) -> tuple[int, bool]:
@@ -122,6 +136,7 @@ async def drive(
     concurrency: int,
     expect: int,
     seconds: float,
+    app_pgid: int,
 ) -> Workload:
     """Send build(i) for every i in indices over `concurrency` keep-alive connections."""
     todo: Iterator[int] = iter(indices)
@@ -155,14 +170,15 @@ async def drive(
         if conn is not None:
             conn[1].close()
 
-    ticks, cpu, wall = _cpu_ticks(), time.process_time(), time.perf_counter()
+    ticks, app_cpu = _cpu_ticks(), _group_cpu(app_pgid)
+    cpu, wall = time.process_time(), time.perf_counter()
     try:
         async with asyncio.timeout(seconds):
             await asyncio.gather(*(client() for _ in range(concurrency)))
     except TimeoutError:
         statuses["timeout"] += len(indices) - sum(statuses.values())
     wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
-    after = _cpu_ticks()
+    after, app_cpu = _cpu_ticks(), _group_cpu(app_pgid) - app_cpu
     latencies.sort()
     ok = statuses.get(str(expect), 0)
     result = Workload(name, len(indices), ok, len(indices) - ok, dict(statuses), round(wall, 3))
@@ -174,6 +190,8 @@ async def drive(
     result.client_cpu = round(cpu / wall, 2) if wall else 0.0
     if ticks and after and after[1] > ticks[1]:
         result.machine_busy = round((after[0] - ticks[0]) / (after[1] - ticks[1]), 2)
+    if latencies:
+        result.app_cpu_ms = round(app_cpu / len(latencies) * 1000, 2)
     return result
 
 
@@ -231,15 +249,15 @@ def _free_port() -> int:
 
 
 @contextmanager
-def gunicorn(workers: int, port: int, env: dict[str, str], log: Path) -> Iterator[None]:
-    """Run gunicorn wsgi:app in its own process group; always stop it."""
+def gunicorn(workers: int, port: int, env: dict[str, str], log: Path) -> Iterator[int]:
+    """Run gunicorn wsgi:app in its own process group, yield the group id; always stop it."""
     cmd = [str(BIN / "gunicorn"), "-w", str(workers), "-b", f"127.0.0.1:{port}", "wsgi:app"]
     with log.open("w") as out:
         proc = subprocess.Popen(
             cmd, cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
         )
     try:
-        yield
+        yield proc.pid
         if proc.poll() is not None:
             raise BenchError(f"gunicorn exited with {proc.returncode} during the run; see {log}")
     finally:
@@ -424,7 +442,7 @@ def bench(args: argparse.Namespace, report: dict[str, Any]) -> list[Workload]:
         if not keys:
             raise BenchError(f"no API key on the output of `invites api-keys create`: {out!r}")
         health, invitation = _requests(port, keys[-1])
-        with gunicorn(args.workers, port, env, log):
+        with gunicorn(args.workers, port, env, log) as pgid:
             wait_healthy(port, log, left(60))
             plan = [
                 ("healthz (baseline 1)", health, 200),
@@ -433,38 +451,44 @@ def bench(args: argparse.Namespace, report: dict[str, Any]) -> list[Workload]:
             ]
             results, first = [], 0
             for name, build, expect in plan:
-                warm = range(first, first + args.warmup)
-                asyncio.run(drive(name, port, build, warm, args.concurrency, expect, left(60)))
-                measured = range(first + args.warmup, first + args.warmup + args.requests)
-                results.append(
-                    asyncio.run(
-                        drive(
-                            name,
-                            port,
-                            build,
-                            measured,
-                            args.concurrency,
-                            expect,
-                            left(args.timeout),
-                        )
-                    )
-                )
-                first = measured.stop  # every invitation gets a fresh address
+                for todo in (args.warmup, args.requests):  # the warm-up run is not kept
+                    batch = range(first, first + todo)
+                    first = batch.stop  # every invitation gets a fresh address
+                    run = drive(name, port, build, batch, args.concurrency, expect, left(600), pgid)
+                    result = asyncio.run(run)
+                results.append(result)
         with psycopg.connect(db_url, connect_timeout=5) as conn:
             rows = conn.execute(
                 "SELECT (SELECT count(*) FROM invitations),"
                 " (SELECT count(*) FROM outbound_messages)"
             ).fetchone()
-        report["stored"] = (
-            {
-                "invitations": rows[0],
-                "outbound_messages": rows[1],
-                "queued_jobs": red.llen("rq:queue:mail"),
-            }
-            if rows
-            else {}
-        )
+        names = ("invitations", "outbound_messages")
+        report["stored"] = {
+            **dict(zip(names, rows or (), strict=False)),
+            "queued_jobs": red.llen("rq:queue:mail"),
+        }
     return results
+
+
+def print_table(args: argparse.Namespace, report: dict[str, Any], results: list[Workload]) -> None:
+    """Print the machine, the setup and one row per workload."""
+    m = report["machine"]
+    print(f"machine: {m['cores']} cores, {m['cpu']}, Python {m['python']}, PostgreSQL", end=" ")
+    print(f"{m['postgresql']}; load average {m['load_before']} before the run")
+    print(f"server:  gunicorn, {args.workers} sync workers; client: {args.concurrency} connections")
+    print("         (asyncio streams, keep-alive when offered) on the same machine\n")
+    head = ("workload", "requests", "errors", "req/s", "p50 ms", "p99 ms", "app cpu ms/req")
+    print(f"{head[0]:<22}" + "".join(f"{h:>9}" for h in head[1:-1]) + f"{head[-1]:>16}")
+    for r in results:
+        cells = (r.requests, r.errors, f"{r.rps:.0f}", f"{r.p50_ms:.1f}", f"{r.p99_ms:.1f}")
+        app = f"{r.app_cpu_ms:.2f}" if r.app_cpu_ms is not None else "n/a"
+        print(f"{r.name:<22}" + "".join(f"{c:>9}" for c in cells) + f"{app:>16}")
+        if r.errors:
+            print(f"  responses: {r.statuses}")
+    print("\nclient CPU (share of one core) / machine busy (share of all cores):")
+    for r in results:
+        busy = f"{r.machine_busy:.0%}" if r.machine_busy is not None else "n/a"
+        print(f"  {r.name:<22}{r.client_cpu:>5.0%} / {busy}")
 
 
 def _on_sigterm(_signum: int, _frame: object) -> None:
@@ -478,7 +502,7 @@ def main(argv: list[str] | None = None) -> int:
     args.json.parent.mkdir(parents=True, exist_ok=True)
     report: dict[str, Any] = {
         "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-        "machine": machine(),
+        "machine": {**machine(), "load_before": [round(x, 2) for x in os.getloadavg()]},
         "settings": {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()},
         "notes": [
             "no RQ worker runs: each accepted invitation leaves one delivery job queued in Redis",
@@ -505,26 +529,7 @@ def main(argv: list[str] | None = None) -> int:
         "invitations p99 < 50 ms": inv.p99_ms < P99_TARGET_MS,
         "invitations rps / baseline rps >= 0.3": ratio >= RATIO_TARGET,
     }
-    m = report["machine"]
-    print(
-        f"machine: {m['cores']} cores, {m['cpu']}, Python {m['python']},"
-        f" PostgreSQL {m['postgresql']}"
-    )
-    print(
-        f"gunicorn: {args.workers} sync workers; client: {args.concurrency} connections"
-        " (asyncio streams, HTTP/1.1 keep-alive when offered) on the same machine\n"
-    )
-    print(
-        f"{'workload':<22}{'requests':>9}{'errors':>8}{'req/s':>9}{'p50 ms':>9}{'p99 ms':>9}"
-        f"{'client cpu':>12}{'machine busy':>14}"
-    )
-    for r in results:
-        busy = f"{r.machine_busy:.0%}" if r.machine_busy is not None else "n/a"
-        print(
-            f"{r.name:<22}{r.requests:>9}{r.errors:>8}{r.rps:>9.0f}{r.p50_ms:>9.1f}{r.p99_ms:>9.1f}{r.client_cpu:>12.0%}{busy:>14}"
-        )
-        if r.errors:
-            print(f"  responses: {r.statuses}")
+    print_table(args, report, results)
     print(
         f"\nratio invitations / baseline (mean of {len(baselines)} baselines,"
         f" {baseline_rps:.0f} req/s): {ratio:.2f}"

@@ -35,6 +35,8 @@ def create_app(config: dict[str, Any] | Settings | None = None) -> Flask:
         app.config.update(config)
     os.makedirs(app.instance_path, exist_ok=True)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    # Alembic announces every autogenerate plugin at INFO on each start; keep the log readable.
+    logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
 
     from . import api, cli, dbsetup, errors, pages, queue
 
