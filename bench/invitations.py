@@ -5,13 +5,15 @@ Run it from the repository root (or `make bench`):
     .venv/bin/python bench/invitations.py
     .venv/bin/python bench/invitations.py --requests 20000 --workers 5 --strict
 
-It needs a PostgreSQL server (DATABASE_URL, default postgresql://postgres@127.0.0.1:5432/test)
-and a Redis server (REDIS_URL, default redis://127.0.0.1:6379/15). It creates a scratch database
-`spotcam_bench_<pid>`, migrates it, creates an API key, starts `gunicorn wsgi:app` on a free
-127.0.0.1 port, and drives 50 concurrent keep-alive clients at /healthz (the baseline, no database)
-and at the invitation API. The database is dropped at the end, even on failure or Ctrl-C; the
-Redis database named in the URL is flushed before and after, and nothing else is touched.
-No RQ worker runs: delivery jobs just wait in Redis, so no mail is sent.
+It needs a PostgreSQL server (--database-url, else $DATABASE_URL, else
+postgresql://postgres@127.0.0.1:5432/test) and a Redis server (--redis-url, default
+redis://127.0.0.1:6379/15). It creates a scratch database `spotcam_bench_<pid>`, migrates it,
+creates an API key, starts `gunicorn wsgi:app` on a free 127.0.0.1 port, then sends /healthz (the
+baseline: same app, no database), the invitation API, and /healthz again from 50 concurrent
+connections (keep-alive when the server offers it), each after a short unmeasured warm-up.
+The scratch database is dropped at the end, even on failure, Ctrl-C or SIGTERM (only SIGKILL can
+leave one behind: `DROP DATABASE spotcam_bench_<pid>`); only the Redis database named in the URL
+is flushed, before and after. No RQ worker runs: delivery jobs just wait in Redis, no mail is sent.
 
 Prints a table and writes JSON (default bench/results/invitations.json). Exit status: 0 when the
 run completed (a missed target is printed, and fails only with --strict), 1 on any non-202 or
@@ -160,7 +162,7 @@ async def drive(
                 asyncio.LimitOverrunError,
             ) as exc:
                 statuses[type(exc).__name__] += 1
-                keep, status = False, 0
+                keep = False
             else:
                 latencies.append(time.perf_counter() - start)
                 statuses[str(status)] += 1
@@ -210,6 +212,7 @@ def scratch_database(admin_url: str) -> Iterator[tuple[str, str]]:
     try:
         yield _url_with_db(admin_url, name, "postgresql"), version
     finally:
+        # FORCE (PostgreSQL 13+) ends the app's pooled connections should gunicorn linger.
         with psycopg.connect(admin_url, autocommit=True, connect_timeout=5) as conn:
             conn.execute(
                 sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
@@ -249,15 +252,17 @@ def _free_port() -> int:
 
 
 @contextmanager
-def gunicorn(workers: int, port: int, env: dict[str, str], log: Path) -> Iterator[int]:
-    """Run gunicorn wsgi:app in its own process group, yield the group id; always stop it."""
+def gunicorn(
+    workers: int, port: int, env: dict[str, str], log: Path
+) -> Iterator[subprocess.Popen[bytes]]:
+    """Run gunicorn wsgi:app in its own process group (id = its pid); always stop it."""
     cmd = [str(BIN / "gunicorn"), "-w", str(workers), "-b", f"127.0.0.1:{port}", "wsgi:app"]
     with log.open("w") as out:
         proc = subprocess.Popen(
             cmd, cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
         )
     try:
-        yield proc.pid
+        yield proc
         if proc.poll() is not None:
             raise BenchError(f"gunicorn exited with {proc.returncode} during the run; see {log}")
     finally:
@@ -271,8 +276,8 @@ def gunicorn(workers: int, port: int, env: dict[str, str], log: Path) -> Iterato
                 proc.wait(timeout=5)
 
 
-def wait_healthy(port: int, log: Path, seconds: float) -> None:
-    """Poll /healthz until it answers 200, gunicorn's log shows a crash, or time runs out."""
+def wait_healthy(proc: subprocess.Popen[bytes], port: int, log: Path, seconds: float) -> None:
+    """Poll /healthz until it answers 200, gunicorn exits, or time runs out."""
     deadline = time.monotonic() + seconds
     request = b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
     while time.monotonic() < deadline:
@@ -283,11 +288,24 @@ def wait_healthy(port: int, log: Path, seconds: float) -> None:
                     return
         except OSError:
             pass
-        if "Shutting down: Master" in log.read_text(errors="replace"):
+        if proc.poll() is not None:
             break
         time.sleep(0.2)
     tail = log.read_text(errors="replace")[-4000:]
     raise BenchError(f"/healthz did not answer within {seconds:.0f} s; gunicorn log:\n{tail}")
+
+
+def wait_idle(pgid: int, seconds: float) -> None:
+    """Wait until gunicorn's processes stop using CPU, or time runs out."""
+    # The first worker answers /healthz while the others are still importing the app; that
+    # start-up work would otherwise be billed to the first baseline.
+    deadline = time.monotonic() + seconds
+    used = _group_cpu(pgid)
+    while time.monotonic() < deadline:
+        time.sleep(0.5)
+        used, before = _group_cpu(pgid), used
+        if used - before < 0.02:
+            return
 
 
 def machine() -> dict[str, Any]:
@@ -317,9 +335,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     p.add_argument(
         "--redis-url",
-        default=os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/15"),
-        help="Redis URL with a database number; only that database is flushed, before and "
-        "after (default: $REDIS_URL or %(default)s)",
+        default="redis://127.0.0.1:6379/15",
+        help="Redis URL with a database number; that database (only) is flushed before and "
+        "after, so $REDIS_URL is deliberately not read (default: %(default)s)",
     )
     p.add_argument(
         "--workers",
@@ -393,7 +411,7 @@ def _requests(port: int, key: str) -> tuple[Callable[[int], bytes], Callable[[in
 
 def bench(args: argparse.Namespace, report: dict[str, Any]) -> list[Workload]:
     """Set up the database, Redis and gunicorn, then run the workloads; fill report as it goes."""
-    deadline = time.monotonic() + args.timeout
+    deadline: float = time.monotonic() + args.timeout
 
     def left(cap: float) -> float:
         remaining = deadline - time.monotonic()
@@ -409,6 +427,7 @@ def bench(args: argparse.Namespace, report: dict[str, Any]) -> list[Workload]:
     with scratch_database(admin_url) as (db_url, pg_version), flushed_redis(args.redis_url) as red:
         report["machine"]["postgresql"] = pg_version
         report["database"] = urlsplit(db_url).path.strip("/") + " (dropped after the run)"
+        report["gunicorn_log"] = str(log)
         env = {
             **os.environ,
             "SPOTCAM_ENV": "production",
@@ -424,26 +443,15 @@ def bench(args: argparse.Namespace, report: dict[str, Any]) -> list[Workload]:
             "INVITES_PER_INVITER_MONTH": "10000000",
         }
         _run([str(BIN / "invites"), "db", "upgrade"], env, left(120))
-        out = _run(
-            [
-                str(BIN / "invites"),
-                "api-keys",
-                "create",
-                "bench",
-                "--scope",
-                "invitations",
-                "--scope",
-                "stats",
-            ],
-            env,
-            left(60),
-        )
+        create_key = ["api-keys", "create", "bench", "--scope", "invitations", "--scope", "stats"]
+        out = _run([str(BIN / "invites"), *create_key], env, left(60))
         keys = [line.strip() for line in out.splitlines() if line.startswith("sk_")]
         if not keys:
             raise BenchError(f"no API key on the output of `invites api-keys create`: {out!r}")
         health, invitation = _requests(port, keys[-1])
-        with gunicorn(args.workers, port, env, log) as pgid:
-            wait_healthy(port, log, left(60))
+        with gunicorn(args.workers, port, env, log) as proc:
+            wait_healthy(proc, port, log, left(60))
+            wait_idle(proc.pid, left(30))
             plan = [
                 ("healthz (baseline 1)", health, 200),
                 ("invitations", invitation, 202),
@@ -454,7 +462,9 @@ def bench(args: argparse.Namespace, report: dict[str, Any]) -> list[Workload]:
                 for todo in (args.warmup, args.requests):  # the warm-up run is not kept
                     batch = range(first, first + todo)
                     first = batch.stop  # every invitation gets a fresh address
-                    run = drive(name, port, build, batch, args.concurrency, expect, left(600), pgid)
+                    run = drive(
+                        name, port, build, batch, args.concurrency, expect, left(600), proc.pid
+                    )
                     result = asyncio.run(run)
                 results.append(result)
         with psycopg.connect(db_url, connect_timeout=5) as conn:

@@ -68,6 +68,11 @@ class Settings:
     reconcile_interval_seconds: int = 60
     reconcile_grace_seconds: int = 30
     max_body_bytes: int = 16 * 1024
+    promotional_default: bool = True
+    preference_link_days: int = 400
+    soft_bounce_limit: int = 3
+    soft_bounce_window_days: int = 7
+    privacy_policy_version: str = "2026-01"
 
     @property
     def is_dev(self) -> bool:
@@ -125,4 +130,9 @@ def from_env(env: Mapping[str, str] | None = None) -> Settings:
         reconcile_interval_seconds=_int(env, "RECONCILE_INTERVAL_SECONDS", 60, 1),
         reconcile_grace_seconds=_int(env, "RECONCILE_GRACE_SECONDS", 30, 0),
         max_body_bytes=_int(env, "MAX_BODY_BYTES", 16 * 1024, 1024),
+        promotional_default=_bool(env, "PROMOTIONAL_DEFAULT", True),
+        preference_link_days=_int(env, "PREFERENCE_LINK_DAYS", 400, 366),
+        soft_bounce_limit=_int(env, "SOFT_BOUNCE_LIMIT", 3, 1),
+        soft_bounce_window_days=_int(env, "SOFT_BOUNCE_WINDOW_DAYS", 7, 1),
+        privacy_policy_version=env.get("PRIVACY_POLICY_VERSION") or Settings.privacy_policy_version,
     )

@@ -12,15 +12,16 @@ from sqlalchemy import select, update
 from . import limits
 from .addresses import address_hash
 from .config import Settings
-from .db import AnySession, bump, claim_window, insert_ignore
+from .db import AnySession, bump, claim_window
 from .models import (
     AddressThrottle,
+    Contact,
     Invitation,
     InvitationDailyStats,
     InviterDailyCount,
     OutboundMessage,
-    Suppression,
 )
+from .suppression import is_suppressed, suppress
 
 log = logging.getLogger(__name__)
 
@@ -51,14 +52,6 @@ def count(session: AnySession, now: datetime, **increments: int) -> None:
     bump(session, InvitationDailyStats.__table__, {"day": now.date()}, **increments)
 
 
-def is_suppressed(session: AnySession, email_hash: str) -> bool:
-    """Whether this address hash is on the suppression list."""
-    return (
-        session.scalar(select(Suppression.id).where(Suppression.email_hash == email_hash))
-        is not None
-    )
-
-
 def create(
     session: AnySession, req: NewInvitation, settings: Settings, now: datetime
 ) -> int | None:
@@ -74,12 +67,9 @@ def create(
         settings.invites_per_inviter_month,
     )
     h = address_hash(req.email, settings.address_hash_key)
-    accepted_before = session.scalar(
-        select(Invitation.id).where(Invitation.email_hash == h, Invitation.status == "accepted")
-    )
     if (
         is_suppressed(session, h)
-        or accepted_before is not None
+        or is_member(session, h)
         or not claim_window(
             session,
             AddressThrottle.__table__,
@@ -190,12 +180,7 @@ def remove(session: AnySession, inv: Invitation, now: datetime) -> bool:
             keep_inviter=other.status == "accepted",
         )
     _cancel_messages(session, [other.id for other in holding])
-    added = insert_ignore(
-        session,
-        Suppression.__table__,
-        {"email_hash": h, "reason": "removed", "created_at": now},
-        ["email_hash"],
-    )
+    added = suppress(session, h, "removed", now)
     if added or holding:
         count(session, now, removed=1)
     return bool(added or holding)
@@ -237,11 +222,33 @@ def expire(session: AnySession, settings: Settings, now: datetime) -> int:
 def bounce(session: AnySession, inv: Invitation, now: datetime, address_is_dead: bool) -> None:
     """Close an invitation whose mail bounced; a dead address goes on the suppression list."""
     if address_is_dead and inv.email_hash:
-        insert_ignore(
-            session,
-            Suppression.__table__,
-            {"email_hash": inv.email_hash, "reason": "hard_bounce", "created_at": now},
-            ["email_hash"],
-        )
+        suppress(session, inv.email_hash, "hard_bounce", now)
     _erase(inv, "bounced", now)
     count(session, now, bounced=1)
+
+
+def close_for_address(session: AnySession, email_hash: str, now: datetime) -> int:
+    """Close open invitations to an address that bounced or complained (reported by an event)."""
+    open_ones = session.scalars(
+        select(Invitation)
+        .where(Invitation.email_hash == email_hash, Invitation.status.in_(OPEN))
+        .with_for_update()
+    ).all()
+    for inv in open_ones:
+        _erase(inv, "bounced", now)
+    _cancel_messages(session, [inv.id for inv in open_ones])
+    if open_ones:
+        count(session, now, bounced=len(open_ones))
+    return len(open_ones)
+
+
+def is_member(session: AnySession, email_hash: str) -> bool:
+    """Whether the address already belongs to a SpotCam account (accepted or a synced contact)."""
+    accepted = select(Invitation.id).where(
+        Invitation.email_hash == email_hash, Invitation.status == "accepted"
+    )
+    contact = select(Contact.id).where(Contact.email_hash == email_hash)
+    return (
+        session.scalar(accepted.limit(1)) is not None
+        or session.scalar(contact.limit(1)) is not None
+    )

@@ -12,10 +12,10 @@ from sqlalchemy import select, update
 
 from mailer import PermanentError, TransientError, Transport, transport_from_url
 
-from . import invitations, queue
-from .db import bump, db, utcnow
-from .emails import invitation_message, renderer, tokens
-from .models import Invitation, InviterDailyCount, OutboundMessage
+from . import delivery, invitations, queue
+from .db import db, utcnow
+from .emails import renderer, tokens
+from .models import OutboundMessage
 
 log = logging.getLogger(__name__)
 
@@ -66,53 +66,52 @@ def deliver_message(message_id: int) -> str:
     session = db.session
     msg = session.get(OutboundMessage, message_id)
     assert msg is not None
-    inv = session.get(Invitation, msg.invitation_id) if msg.invitation_id else None
     settings = current_app.config["SETTINGS"]
-    now = utcnow()
-    if (
-        inv is None
-        or inv.email is None
-        or inv.status not in invitations.OPEN
-        or (inv.email_hash and invitations.is_suppressed(session, inv.email_hash))
-    ):
-        # Eligibility is decided now, at send time, not when the message was queued.
-        msg.status, msg.last_error = "cancelled", "recipient no longer eligible"
-        session.commit()
-        log.info("%smessage %s cancelled: recipient no longer eligible", tag, message_id)
-        return "cancelled"
     try:
-        email = invitation_message(inv, settings, tokens(), renderer())
-        transport().send(email)
+        outcome = delivery.prepare(session, msg, settings, tokens(), renderer())
+    except Exception as exc:
+        _internal_error(message_id, exc)
+        raise
+    if isinstance(outcome, delivery.Skip):
+        _finish(msg, outcome.status, outcome.reason)
+        log.info("%smessage %s %s: %s", tag, message_id, outcome.status, outcome.reason)
+        return outcome.status
+    try:
+        transport().send(outcome.email)
     except TransientError as exc:
         return _transient(msg, exc, settings.max_send_attempts, settings.retry_base_seconds, tag)
     except PermanentError as exc:
-        msg.status, msg.last_error = "failed", str(exc)[:1000]
-        invitations.bounce(session, inv, now, bool(_DEAD_ADDRESS.search(str(exc))))
-        session.commit()
+        outcome.bounced(utcnow(), bool(_DEAD_ADDRESS.search(str(exc))))
+        _finish(msg, "failed", str(exc))
         log.warning("%smessage %s failed permanently: %s", tag, message_id, exc)
         return "failed"
     except Exception as exc:
-        session.rollback()
-        session.execute(
-            update(OutboundMessage)
-            .where(OutboundMessage.id == message_id)
-            .values(status="failed", last_error=f"internal error: {exc!r}"[:1000])
-        )
-        session.commit()
+        _internal_error(message_id, exc)
         raise
-    msg.status, msg.sent_at, msg.message_id = "sent", now, str(email["Message-ID"])
-    inv.status, inv.sent_at = "sent", now
-    invitations.count(session, now, sent=1)
-    if inv.inviter_id:
-        bump(
-            session,
-            InviterDailyCount.__table__,
-            {"inviter_id": inv.inviter_id, "day": now.date()},
-            sent=1,
-        )
-    session.commit()
+    now = utcnow()
+    outcome.sent(now)
+    msg.sent_at, msg.message_id = now, str(outcome.email["Message-ID"])
+    _finish(msg, "sent", None)
     log.info("%smessage %s sent", tag, message_id)
     return "sent"
+
+
+def _internal_error(message_id: int, exc: Exception) -> None:
+    # A bug must not leave the row "sending" forever; record it, and let RQ keep the traceback.
+    db.session.rollback()
+    db.session.execute(
+        update(OutboundMessage)
+        .where(OutboundMessage.id == message_id)
+        .values(status="failed", to_email=None, last_error=f"internal error: {exc!r}"[:1000])
+    )
+    db.session.commit()
+
+
+def _finish(msg: OutboundMessage, status: str, reason: str | None) -> None:
+    # A final state no longer needs a bare recipient address.
+    msg.status, msg.to_email = status, None
+    msg.last_error = reason[:1000] if reason else None
+    db.session.commit()
 
 
 def _transient(msg: OutboundMessage, exc: Exception, max_attempts: int, base: int, tag: str) -> str:

@@ -53,14 +53,32 @@ class Invitation(db.Model):  # type: ignore[name-defined]
 
 
 class OutboundMessage(db.Model):  # type: ignore[name-defined]
-    """The outbox: one row per email to send, written in the same transaction as its cause."""
+    """The outbox: one row per email to send, written in the same transaction as its cause.
+
+    Rows point at the recipient (invitation or contact) rather than copying the address, so
+    erasing the recipient erases it from queued mail too, and eligibility is read at send time.
+    """
 
     __tablename__ = "outbound_messages"
     id: Mapped[int] = mapped_column(primary_key=True)
+    public_id: Mapped[str | None] = mapped_column(String(32), unique=True)
+    #: invitation, service or marketing
     kind: Mapped[str] = mapped_column(String(32))
     invitation_id: Mapped[int | None] = mapped_column(
         ForeignKey("invitations.id", ondelete="SET NULL"), index=True
     )
+    contact_id: Mapped[int | None] = mapped_column(
+        ForeignKey("contacts.id", ondelete="SET NULL"), index=True
+    )
+    #: Service mail to an address with no contact (erased once the message is final).
+    to_email: Mapped[str | None] = mapped_column(String(320))
+    category: Mapped[str | None] = mapped_column(String(32))
+    locale: Mapped[str | None] = mapped_column(String(8))
+    template: Mapped[str | None] = mapped_column(String(64))
+    context: Mapped[str | None] = mapped_column(Text)
+    subject: Mapped[str | None] = mapped_column(Text)
+    body_text: Mapped[str | None] = mapped_column(Text)
+    body_html: Mapped[str | None] = mapped_column(Text)
     status: Mapped[str] = mapped_column(String(16), default="pending")
     attempts: Mapped[int] = mapped_column(default=0)
     next_attempt_at: Mapped[datetime] = mapped_column(default=utcnow)
@@ -74,13 +92,68 @@ class OutboundMessage(db.Model):  # type: ignore[name-defined]
 
 
 class Suppression(db.Model):  # type: ignore[name-defined]
-    """An address that must not be contacted, held only as a keyed hash."""
+    """An address that must not be contacted (for a reason), held only as a keyed hash."""
 
     __tablename__ = "suppressions"
     id: Mapped[int] = mapped_column(primary_key=True)
-    email_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    email_hash: Mapped[str] = mapped_column(String(64), index=True)
     reason: Mapped[str] = mapped_column(String(32))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    __table_args__ = (UniqueConstraint("email_hash", "reason", name="uq_suppression_reason"),)
+
+
+class Contact(db.Model):  # type: ignore[name-defined]
+    """An account holder, synced from the app backend; lives as long as the account."""
+
+    __tablename__ = "contacts"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    public_id: Mapped[str] = mapped_column(String(32), unique=True)
+    user_id: Mapped[str] = mapped_column(String(128), unique=True)
+    email: Mapped[str] = mapped_column(String(320))
+    email_hash: Mapped[str] = mapped_column(String(64), index=True)
+    locale: Mapped[str] = mapped_column(String(8), default="en")
+    name: Mapped[str | None] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Preference(db.Model):  # type: ignore[name-defined]
+    """A contact's current choice for one category (derived from the consent log)."""
+
+    __tablename__ = "preferences"
+    contact_id: Mapped[int] = mapped_column(
+        ForeignKey("contacts.id", ondelete="CASCADE"), primary_key=True
+    )
+    category: Mapped[str] = mapped_column(String(32), primary_key=True)
+    granted: Mapped[bool]
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ConsentEvent(db.Model):  # type: ignore[name-defined]
+    """Append-only consent log: every grant and withdrawal, with its proof."""
+
+    __tablename__ = "consent_events"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    contact_id: Mapped[int] = mapped_column(
+        ForeignKey("contacts.id", ondelete="CASCADE"), index=True
+    )
+    category: Mapped[str] = mapped_column(String(32))
+    granted: Mapped[bool]
+    source: Mapped[str] = mapped_column(String(32))
+    policy_version: Mapped[str | None] = mapped_column(String(64))
+    wording_version: Mapped[str | None] = mapped_column(String(64))
+    ip: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class SoftBounceCount(db.Model):  # type: ignore[name-defined]
+    """Soft bounces of an address (keyed hash) in the current window."""
+
+    __tablename__ = "soft_bounces"
+    email_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    window_start: Mapped[datetime]
+    count: Mapped[int] = mapped_column(default=0)
 
 
 class AddressThrottle(db.Model):  # type: ignore[name-defined]

@@ -10,9 +10,11 @@ from flask import Blueprint, Flask, Response, current_app, jsonify, render_templ
 from sqlalchemy import text
 
 from . import invitations, queue
+from .csrf import csrf
 from .db import db, utcnow
 from .emails import tokens
 from .page_text import TEXT, pick_locale
+from .suppression import is_suppressed
 from .tokens import TokenError, TokenExpired
 
 log = logging.getLogger(__name__)
@@ -77,11 +79,7 @@ def remove_page(token: str) -> tuple[str, int]:
         inv, locale = _load_removal(token)
     except TokenError as exc:
         return _link_error(exc, pick_locale(None))
-    done = (
-        inv is None
-        or inv.email is None
-        and invitations.is_suppressed(db.session, inv.email_hash or "")
-    )
+    done = inv is None or inv.email is None and is_suppressed(db.session, inv.email_hash or "")
     return _render("remove_confirm.html", locale, already=done)
 
 
@@ -136,4 +134,6 @@ def readyz() -> tuple[Response, int]:
 
 def init_app(app: Flask) -> None:
     """Register the public pages."""
+    # The removal link is its own credential and must accept RFC 8058 posts without cookies.
+    csrf.exempt(bp)
     app.register_blueprint(bp)

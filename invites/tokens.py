@@ -10,6 +10,8 @@ from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 SALTS = {
     "accept": "spotcam.invitation.accept",
     "remove": "spotcam.invitation.remove",
+    # Names a contact and a category: the preference centre and one-click unsubscribe.
+    "preferences": "spotcam.contact.preferences",
 }
 
 

@@ -10,7 +10,14 @@ from pathlib import Path
 from typing import Any
 
 import css_inline
-from jinja2 import Environment, FileSystemLoader, StrictUndefined, TemplateError, TemplateNotFound
+from jinja2 import (
+    Environment,
+    FileSystemLoader,
+    StrictUndefined,
+    TemplateError,
+    TemplateNotFound,
+    meta,
+)
 from jinja2.exceptions import SecurityError
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
@@ -100,6 +107,15 @@ class Renderer:
         text = self._text_env.get_template(base + ".txt").render(context)
         html = self._html_env.get_template(base + ".html").render(context)
         return Rendered(subject=_one_line(subject), text=text, html=_INLINER.inline(html))
+
+    def variables(self, name: str) -> frozenset[str]:
+        """The variables template `name` uses (default locale), to validate a context early."""
+        base = f"{self._resolve(name, self.default_locale)}/{name}"
+        found: set[str] = set()
+        for suffix in _PARTS:
+            source = self._text_env.loader.get_source(self._text_env, base + suffix)[0]  # type: ignore[union-attr]
+            found |= meta.find_undeclared_variables(self._text_env.parse(source))
+        return frozenset(found)
 
     def names(self) -> list[str]:
         """List template names available in the default locale."""

@@ -16,7 +16,7 @@ from ..db import db, utcnow
 from ..errors import ApiProblem
 from ..models import ApiKey
 
-SCOPES = ("invitations", "stats")
+SCOPES = ("invitations", "stats", "contacts", "messages", "events")
 F = TypeVar("F", bound=Callable[..., Any])
 
 

@@ -14,9 +14,9 @@ from ..emails import tokens
 from ..errors import ApiProblem
 from ..limits import LimitExceeded
 from ..tokens import TokenExpired, TokenInvalid
-from . import idempotency
+from . import idempotency, spec
 from .auth import require
-from .schemas import AcceptRequest, InvitationCreate, parse_body
+from .schemas import Accepted, AcceptRequest, AcceptResult, InvitationCreate, parse_body
 
 bp = Blueprint("api_invitations", __name__, url_prefix="/api/v1/invitations")
 
@@ -118,3 +118,32 @@ def accept() -> Response:
         ) from exc
     status = "accepted" if changed else "already_accepted"
     return Response(json.dumps({"status": status}), status=200, mimetype="application/json")
+
+
+MODELS = [InvitationCreate, Accepted, AcceptRequest, AcceptResult]
+PATHS = {
+    "/api/v1/invitations": {
+        "post": {
+            "summary": "Invite a friend (scope: invitations)",
+            "description": "Always answers 202 for a valid request, whether or not an email is "
+            "sent: the API never reveals whether an address is suppressed, already invited or "
+            "already a user.",
+            "parameters": [spec.IDEMPOTENCY_KEY],
+            "requestBody": spec.json_body(InvitationCreate),
+            "responses": {
+                "202": spec.json_response(Accepted, "Taken"),
+                **spec.problems(400, 401, 403, 413, 415, 422, 429),
+            },
+        }
+    },
+    "/api/v1/invitations/accept": {
+        "post": {
+            "summary": "Report that an invitee signed up (scope: invitations)",
+            "requestBody": spec.json_body(AcceptRequest),
+            "responses": {
+                "200": spec.json_response(AcceptResult, "Recorded"),
+                **spec.problems(400, 401, 403, 404, 409, 410, 415, 422),
+            },
+        }
+    },
+}

@@ -10,7 +10,9 @@ from flask import Blueprint, Response, jsonify, request
 from .. import stats
 from ..db import db, utcnow
 from ..errors import ApiProblem
+from . import spec
 from .auth import require
+from .schemas import InvitationStats, InviterStats
 
 bp = Blueprint("api_stats", __name__, url_prefix="/api/v1")
 
@@ -73,3 +75,31 @@ def inviter_stats(inviter_id: str) -> Response:
             errors=[{"field": "inviter_id", "message": "invalid format"}],
         )
     return jsonify(stats.inviter_totals(db.session, inviter_id))
+
+
+MODELS = [InvitationStats, InviterStats]
+PATHS = {
+    "/api/v1/stats/invitations": {
+        "get": {
+            "summary": "Per-day invitation counts (scope: stats)",
+            "parameters": [
+                spec.query_date("from", "First day, default 29 days before `to`."),
+                spec.query_date("to", "Last day, default today (UTC)."),
+            ],
+            "responses": {
+                "200": spec.json_response(InvitationStats, "Counts"),
+                **spec.problems(401, 403, 422),
+            },
+        }
+    },
+    "/api/v1/inviters/{inviter_id}/stats": {
+        "get": {
+            "summary": "One inviter's sent and accepted counts (scope: stats)",
+            "parameters": [spec.path_param("inviter_id", "The inviter's id in the app.")],
+            "responses": {
+                "200": spec.json_response(InviterStats, "Counts"),
+                **spec.problems(401, 403, 422),
+            },
+        }
+    },
+}

@@ -1,0 +1,181 @@
+"""Account holders: who they are, what they agreed to, and whether a category may reach them."""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import delete, select, update
+
+from .addresses import address_hash
+from .categories import CATEGORIES, MARKETING
+from .config import Settings
+from .db import AnySession
+from .models import ConsentEvent, Contact, OutboundMessage, Preference
+from .suppression import BLOCKS_SERVICE, is_suppressed
+
+#: The wording a person saw when choosing on our own preference page.
+PAGE_WORDING = "preference-centre-v1"
+
+
+@dataclass(frozen=True)
+class Change:
+    """One requested preference change and where it came from."""
+
+    category: str
+    granted: bool
+    source: str
+    policy_version: str | None = None
+    wording_version: str | None = None
+    ip: str | None = None
+
+
+def find(session: AnySession, user_id: str) -> Contact | None:
+    """Return the contact for an app user id."""
+    return session.scalar(select(Contact).where(Contact.user_id == user_id))
+
+
+def by_public_id(session: AnySession, public_id: str) -> Contact | None:
+    """Return the contact a link token names."""
+    return session.scalar(select(Contact).where(Contact.public_id == public_id))
+
+
+def upsert(
+    session: AnySession,
+    user_id: str,
+    email: str,
+    locale: str,
+    name: str | None,
+    settings: Settings,
+    now: datetime,
+) -> tuple[Contact, bool]:
+    """Create or update a contact; an address change keeps preferences and consent history."""
+    contact = find(session, user_id)
+    created = contact is None
+    if contact is None:
+        contact = Contact(public_id=secrets.token_urlsafe(16), user_id=user_id, created_at=now)
+        session.add(contact)
+    contact.email = email
+    contact.email_hash = address_hash(email, settings.address_hash_key)
+    contact.locale = locale
+    contact.name = name
+    contact.updated_at = now
+    session.flush()
+    return contact, created
+
+
+def erase(session: AnySession, contact: Contact) -> None:
+    """Delete a contact and everything tied to it, including unsent mail addressed to it."""
+    session.execute(
+        update(OutboundMessage)
+        .where(OutboundMessage.contact_id == contact.id, OutboundMessage.status == "pending")
+        .values(status="cancelled", last_error="contact deleted")
+    )
+    # Sent and failed rows keep their status for the sender's records but no content.
+    session.execute(
+        update(OutboundMessage)
+        .where(OutboundMessage.contact_id == contact.id)
+        .values(context=None, subject=None, body_text=None, body_html=None, contact_id=None)
+    )
+    session.execute(delete(ConsentEvent).where(ConsentEvent.contact_id == contact.id))
+    session.execute(delete(Preference).where(Preference.contact_id == contact.id))
+    session.delete(contact)
+
+
+def current(session: AnySession, contact: Contact, settings: Settings) -> dict[str, bool]:
+    """The contact's state for every category (defaults where they never chose)."""
+    chosen = {
+        p.category: p.granted
+        for p in session.scalars(select(Preference).where(Preference.contact_id == contact.id))
+    }
+    return {
+        name: chosen.get(name, cat.default(settings.promotional_default))
+        if cat.can_opt_out
+        else True
+        for name, cat in CATEGORIES.items()
+    }
+
+
+def apply(
+    session: AnySession, contact: Contact, changes: list[Change], settings: Settings, now: datetime
+) -> list[str]:
+    """Apply preference changes, logging each real grant or withdrawal; return what changed."""
+    # Touching the contact row takes its lock, so an unsubscribe waits for a send that already
+    # passed its eligibility check, and returns only when no further message can leave.
+    session.execute(update(Contact).where(Contact.id == contact.id).values(updated_at=now))
+    state = current(session, contact, settings)
+    changed = []
+    for change in changes:
+        category = CATEGORIES[change.category]
+        if not category.can_opt_out:
+            raise ValueError(f"{change.category} email cannot be turned off")
+        existing = session.get(Preference, (contact.id, change.category))
+        # A default state counts as unchosen: an explicit choice equal to it is still logged.
+        if existing is not None and existing.granted == change.granted:
+            continue
+        if existing is None:
+            session.add(
+                Preference(
+                    contact_id=contact.id,
+                    category=change.category,
+                    granted=change.granted,
+                    updated_at=now,
+                )
+            )
+        else:
+            existing.granted, existing.updated_at = change.granted, now
+        session.add(
+            ConsentEvent(
+                contact_id=contact.id,
+                category=change.category,
+                granted=change.granted,
+                source=change.source,
+                policy_version=change.policy_version or settings.privacy_policy_version,
+                wording_version=change.wording_version,
+                ip=change.ip,
+                created_at=now,
+            )
+        )
+        if state[change.category] != change.granted or existing is None:
+            changed.append(change.category)
+    session.flush()
+    return changed
+
+
+def withdraw_marketing(
+    session: AnySession,
+    contact: Contact,
+    source: str,
+    settings: Settings,
+    now: datetime,
+    **proof: Any,
+) -> list[str]:
+    """Withdraw every marketing category (unsubscribe from all, or a complaint)."""
+    return apply(
+        session,
+        contact,
+        [Change(name, False, source, **proof) for name in MARKETING],
+        settings,
+        now,
+    )
+
+
+def may_receive(session: AnySession, contact: Contact, category: str, settings: Settings) -> bool:
+    """Decide, now, whether a message of this category may go to this contact."""
+    blocking = BLOCKS_SERVICE if category == "service" else None
+    if is_suppressed(session, contact.email_hash, blocking):
+        return False
+    return current(session, contact, settings)[category]
+
+
+def consent_log(session: AnySession, contact: Contact) -> list[ConsentEvent]:
+    """Every consent event of a contact, oldest first."""
+    return list(
+        session.scalars(
+            select(ConsentEvent)
+            .where(ConsentEvent.contact_id == contact.id)
+            .order_by(ConsentEvent.id)
+        )
+    )
