@@ -16,7 +16,7 @@ import pytest
 import redis
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import text
+from sqlalchemy import create_engine, make_url, text
 
 from invites import create_app
 from invites.config import Settings, from_env
@@ -58,20 +58,36 @@ def redis_url(state_dir: Path) -> Iterator[str]:
 
 @pytest.fixture(scope="session")
 def database_url(state_dir: Path) -> Iterator[str]:
-    """DATABASE_URL from the environment (CI: PostgreSQL), else a SQLite file; migrated once."""
-    url = os.environ.get("DATABASE_URL") or f"sqlite:///{state_dir / 'test.db'}"
+    """DATABASE_URL from the environment (CI: PostgreSQL), else a SQLite file; migrated once.
+
+    On PostgreSQL the session works in a database of its own, made from the given one's
+    server and dropped at the end, so test runs side by side never share tables.
+    """
+    given = os.environ.get("DATABASE_URL")
+    url = given or f"sqlite:///{state_dir / 'test.db'}"
+    scratch = None
+    if given and given.startswith("postgresql"):
+        scratch = f"spotcam_test_{os.getpid()}"
+        _admin(given, f'DROP DATABASE IF EXISTS "{scratch}"', f'CREATE DATABASE "{scratch}"')
+        url = str(make_url(given).set(database=scratch).render_as_string(hide_password=False))
     settings = dataclasses.replace(from_env({"SPOTCAM_ENV": "test"}), database_url=url)
     app = create_app(settings)
     with app.app_context():
-        if db.engine.dialect.name == "postgresql":
-            # A clean schema each session: the suite owns the `test` database.
-            with db.engine.begin() as conn:
-                conn.execute(text("DROP SCHEMA public CASCADE; CREATE SCHEMA public"))
         from flask_migrate import upgrade
 
         upgrade()
         db.engine.dispose()
     yield url
+    if scratch and given:
+        _admin(given, f'DROP DATABASE IF EXISTS "{scratch}" WITH (FORCE)')
+
+
+def _admin(url: str, *statements: str) -> None:
+    engine = create_engine(url, isolation_level="AUTOCOMMIT")
+    with engine.connect() as conn:
+        for statement in statements:
+            conn.execute(text(statement))
+    engine.dispose()
 
 
 @pytest.fixture()
