@@ -13,7 +13,7 @@ from .addresses import address_hash
 from .categories import CATEGORIES, MARKETING
 from .config import Settings
 from .db import AnySession
-from .models import ConsentEvent, Contact, OutboundMessage, Preference
+from .models import ConsentEvent, Contact, OutboundMessage, Preference, Suppression
 from .suppression import BLOCKS_SERVICE, is_suppressed
 
 #: The wording a person saw when choosing on our own preference page.
@@ -105,7 +105,6 @@ def apply(
     # Touching the contact row takes its lock, so an unsubscribe waits for a send that already
     # passed its eligibility check, and returns only when no further message can leave.
     session.execute(update(Contact).where(Contact.id == contact.id).values(updated_at=now))
-    state = current(session, contact, settings)
     changed = []
     for change in changes:
         category = CATEGORIES[change.category]
@@ -138,8 +137,15 @@ def apply(
                 created_at=now,
             )
         )
-        if state[change.category] != change.granted or existing is None:
-            changed.append(change.category)
+        changed.append(change.category)
+    if any(c.granted for c in changes):
+        # An explicit grant is a new request: an earlier "unsubscribe from all" no longer holds.
+        session.execute(
+            delete(Suppression).where(
+                Suppression.email_hash == contact.email_hash,
+                Suppression.reason == "unsubscribed_all",
+            )
+        )
     session.flush()
     return changed
 

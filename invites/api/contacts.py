@@ -1,12 +1,253 @@
-"""Placeholder replaced below."""
+"""Account holders: upsert, read, erase; preferences and the consent log."""
 
 from __future__ import annotations
 
-from typing import Any
+import json
+from datetime import datetime
+from typing import Any, Literal
 
-from flask import Blueprint
-from pydantic import BaseModel
+from flask import Blueprint, Response, current_app, jsonify, request
+from pydantic import BaseModel, Field, StrictBool, create_model, field_validator
 
-bp = Blueprint("api_contacts", __name__, url_prefix="/api/v1")
-MODELS: list[type[BaseModel]] = []
-PATHS: dict[str, Any] = {}
+from .. import contacts
+from ..categories import CATEGORIES, MARKETING
+from ..db import db, utcnow
+from ..errors import ApiProblem
+from ..models import Contact
+from ..text import clean_line
+from . import spec
+from .auth import require
+from .schemas import NAME_MAX, Strict, check_identifier, invalid, parse_body, valid_email
+
+bp = Blueprint("api_contacts", __name__, url_prefix="/api/v1/contacts")
+
+#: Sources an API caller may name; pages and complaints record their own.
+API_SOURCES = ("app", "api", "support")
+
+
+class ContactIn(Strict):
+    """An account holder as the app backend knows them."""
+
+    email: str = Field(min_length=3, max_length=320)
+    locale: Literal["en", "ru"] = "en"
+    name: str | None = Field(None, max_length=NAME_MAX, description="Plain text.")
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, value: str | None) -> str | None:
+        return clean_line(value) or None if value is not None else None
+
+
+class ContactOut(BaseModel):
+    """What the service holds about an account holder."""
+
+    user_id: str
+    email: str
+    locale: str
+    name: str | None
+    preferences: dict[str, bool]
+    created_at: datetime
+    updated_at: datetime
+
+
+class _PreferencesBase(Strict):
+    source: Literal["app", "api", "support"] = Field(description="Where the choice was made.")
+    policy_version: str | None = Field(
+        None, max_length=64, description="Privacy-policy version in force (default: current)."
+    )
+    wording_version: str | None = Field(
+        None, max_length=64, description="Version of the wording the person saw."
+    )
+
+
+# One optional boolean per switchable category, straight from the register.
+PreferencesIn: type[_PreferencesBase] = create_model(  # type: ignore[call-overload]
+    "PreferencesIn",
+    __base__=_PreferencesBase,
+    __doc__="Change preferences; categories left out stay as they are.",
+    **{
+        name: (StrictBool | None, Field(None, description=CATEGORIES[name].description["en"]))
+        for name in MARKETING
+    },
+)
+
+
+class ConsentOut(BaseModel):
+    """One grant or withdrawal."""
+
+    category: str
+    granted: bool
+    source: str
+    policy_version: str | None
+    wording_version: str | None
+    ip: str | None
+    at: datetime
+
+
+class ConsentLog(BaseModel):
+    """A contact's consent log, oldest first."""
+
+    user_id: str
+    events: list[ConsentOut]
+
+
+def _contact_or_404(user_id: str) -> Contact:
+    found = contacts.find(db.session, user_id)
+    if found is None:
+        raise ApiProblem(404, "Not Found", "No contact with this user id.", slug="not-found")
+    return found
+
+
+def _check_id(user_id: str) -> str:
+    return check_identifier("user_id", user_id)
+
+
+def _out(contact: Contact) -> dict[str, Any]:
+    settings = current_app.config["SETTINGS"]
+    return ContactOut(
+        user_id=contact.user_id,
+        email=contact.email,
+        locale=contact.locale,
+        name=contact.name,
+        preferences=contacts.current(db.session, contact, settings),
+        created_at=contact.created_at,
+        updated_at=contact.updated_at,
+    ).model_dump(mode="json")
+
+
+@bp.put("/<user_id>")
+@require("contacts")
+def put_contact(user_id: str) -> tuple[Response, int]:
+    """Create or update an account holder (an address change keeps their choices)."""
+    _check_id(user_id)
+    body = parse_body(ContactIn)
+    settings = current_app.config["SETTINGS"]
+    contact, created = contacts.upsert(
+        db.session, user_id, valid_email(body.email), body.locale, body.name, settings, utcnow()
+    )
+    db.session.commit()
+    return jsonify(_out(contact)), 201 if created else 200
+
+
+@bp.get("/<user_id>")
+@require("contacts")
+def get_contact(user_id: str) -> Response:
+    """Return what is held about an account holder."""
+    return jsonify(_out(_contact_or_404(_check_id(user_id))))
+
+
+@bp.delete("/<user_id>")
+@require("contacts")
+def delete_contact(user_id: str) -> Response:
+    """Erase an account holder and everything tied to them (idempotent)."""
+    contact = contacts.find(db.session, _check_id(user_id))
+    if contact is not None:
+        contacts.erase(db.session, contact)
+        db.session.commit()
+    return Response(status=204)
+
+
+@bp.put("/<user_id>/preferences")
+@require("contacts")
+def put_preferences(user_id: str) -> Response:
+    """Grant or withdraw categories; each real change goes into the consent log."""
+    contact = _contact_or_404(_check_id(user_id))
+    raw = request.get_json(silent=True)
+    if isinstance(raw, dict) and "service" in raw:
+        raise invalid("service", "service email cannot be turned off")
+    body = parse_body(PreferencesIn)
+    chosen = {name: getattr(body, name) for name in MARKETING if getattr(body, name) is not None}
+    if not chosen:
+        raise invalid("body", f"name at least one category: {', '.join(MARKETING)}")
+    settings = current_app.config["SETTINGS"]
+    changes = [
+        contacts.Change(
+            name,
+            granted,
+            body.source,
+            policy_version=body.policy_version,
+            wording_version=body.wording_version,
+        )
+        for name, granted in chosen.items()
+    ]
+    contacts.apply(db.session, contact, changes, settings, utcnow())
+    db.session.commit()
+    return jsonify(_out(contact))
+
+
+@bp.get("/<user_id>/consents")
+@require("contacts")
+def get_consents(user_id: str) -> Response:
+    """Return the contact's consent log, oldest first."""
+    contact = _contact_or_404(_check_id(user_id))
+    events = [
+        ConsentOut(
+            category=e.category,
+            granted=e.granted,
+            source=e.source,
+            policy_version=e.policy_version,
+            wording_version=e.wording_version,
+            ip=e.ip,
+            at=e.created_at,
+        )
+        for e in contacts.consent_log(db.session, contact)
+    ]
+    return Response(
+        json.dumps(ConsentLog(user_id=contact.user_id, events=events).model_dump(mode="json")),
+        mimetype="application/json",
+    )
+
+
+_USER = spec.path_param("user_id", "The account's id in the SpotCam app.")
+MODELS = [ContactIn, ContactOut, PreferencesIn, ConsentLog]
+PATHS = {
+    "/api/v1/contacts/{user_id}": {
+        "put": {
+            "summary": "Create or update an account holder (scope: contacts)",
+            "parameters": [_USER],
+            "requestBody": spec.json_body(ContactIn),
+            "responses": {
+                "200": spec.json_response(ContactOut, "Updated"),
+                "201": spec.json_response(ContactOut, "Created"),
+                **spec.problems(400, 401, 403, 413, 415, 422),
+            },
+        },
+        "get": {
+            "summary": "What is held about an account holder (scope: contacts)",
+            "parameters": [_USER],
+            "responses": {
+                "200": spec.json_response(ContactOut, "The contact"),
+                **spec.problems(401, 403, 404, 422),
+            },
+        },
+        "delete": {
+            "summary": "Erase an account holder and everything tied to them (scope: contacts)",
+            "parameters": [_USER],
+            "responses": {
+                "204": {"description": "Erased (or never held)"},
+                **spec.problems(401, 403, 422),
+            },
+        },
+    },
+    "/api/v1/contacts/{user_id}/preferences": {
+        "put": {
+            "summary": "Grant or withdraw categories (scope: contacts)",
+            "parameters": [_USER],
+            "requestBody": spec.json_body(PreferencesIn),
+            "responses": {
+                "200": spec.json_response(ContactOut, "The contact with its preferences"),
+                **spec.problems(400, 401, 403, 404, 413, 415, 422),
+            },
+        }
+    },
+    "/api/v1/contacts/{user_id}/consents": {
+        "get": {
+            "summary": "The consent log, oldest first (scope: contacts)",
+            "parameters": [_USER],
+            "responses": {
+                "200": spec.json_response(ConsentLog, "Every grant and withdrawal"),
+                **spec.problems(401, 403, 404, 422),
+            },
+        }
+    },
+}

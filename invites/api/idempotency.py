@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import timedelta
 
-from flask import Response, request
+from flask import Response, g, request
 from sqlalchemy import delete, select
+from sqlalchemy.exc import IntegrityError
 
-from ..db import AnySession, utcnow
+from ..db import AnySession, db, utcnow
 from ..errors import ApiProblem
 from ..models import IdempotencyRecord
 
@@ -84,3 +87,46 @@ def purge(session: AnySession) -> int:
         delete(IdempotencyRecord).where(IdempotencyRecord.created_at < utcnow() - KEEP)
     )
     return int(result.rowcount)  # type: ignore[attr-defined]
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What a write endpoint answers, and what to do once its transaction has committed."""
+
+    status: int
+    body: str
+    after_commit: Callable[[], object] | None = None
+
+
+def respond(work: Callable[[], Outcome]) -> Response:
+    """Run `work` at most once per Idempotency-Key and answer with its (stored) outcome.
+
+    The stored answer commits in the same transaction as the work, so a replay can never
+    describe work that didn't happen; jobs are enqueued only after that commit.
+    """
+    key = key_from_request()
+    fingerprint = request_fingerprint()
+    session = db.session
+    api_key_id = g.api_key.id
+    if key:
+        stored = replay(session, api_key_id, key, fingerprint)
+        if stored is not None:
+            return stored
+    try:
+        outcome = work()
+        if key:
+            record(session, api_key_id, key, fingerprint, outcome.status, outcome.body)
+        session.commit()
+    except IntegrityError:
+        # A concurrent request with the same key won the race; answer as it did.
+        session.rollback()
+        stored = replay(session, api_key_id, key, fingerprint) if key else None
+        if stored is None:
+            raise
+        return stored
+    except Exception:
+        session.rollback()
+        raise
+    if outcome.after_commit is not None:
+        outcome.after_commit()
+    return Response(outcome.body, status=outcome.status, mimetype="application/json")

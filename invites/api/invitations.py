@@ -4,11 +4,9 @@ from __future__ import annotations
 
 import json
 
-from flask import Blueprint, Response, current_app, g
-from sqlalchemy.exc import IntegrityError
+from flask import Blueprint, Response, current_app
 
 from .. import invitations, queue
-from ..addresses import InvalidAddress, normalize
 from ..db import db, utcnow
 from ..emails import tokens
 from ..errors import ApiProblem
@@ -16,7 +14,15 @@ from ..limits import LimitExceeded
 from ..tokens import TokenExpired, TokenInvalid
 from . import idempotency, spec
 from .auth import require
-from .schemas import Accepted, AcceptRequest, AcceptResult, InvitationCreate, parse_body
+from .schemas import (
+    Accepted,
+    AcceptRequest,
+    AcceptResult,
+    InvitationCreate,
+    invalid,
+    parse_body,
+    valid_email,
+)
 
 bp = Blueprint("api_invitations", __name__, url_prefix="/api/v1/invitations")
 
@@ -27,52 +33,27 @@ ACCEPTED_BODY = json.dumps({"status": "accepted"})
 @require("invitations")
 def create() -> Response:
     """Invite a friend; the answer never reveals what is held about the address."""
-    key = idempotency.key_from_request()
-    fingerprint = idempotency.request_fingerprint()
-    session = db.session
-    if key:
-        stored = idempotency.replay(session, g.api_key.id, key, fingerprint)
-        if stored is not None:
-            return stored
-    body = parse_body(InvitationCreate)
-    settings = current_app.config["SETTINGS"]
-    try:
-        email = normalize(body.email, check_deliverability=settings.check_deliverability)
-    except InvalidAddress as exc:
-        raise ApiProblem(
-            422,
-            "Invalid request",
-            "One or more fields are invalid.",
-            slug="validation",
-            errors=[{"field": "email", "message": str(exc)}],
-        ) from exc
-    request = invitations.NewInvitation(
-        body.inviter_id, body.inviter_name, email, body.locale, body.note
-    )
-    try:
-        message_id = invitations.create(session, request, settings, utcnow())
-        if key:
-            idempotency.record(session, g.api_key.id, key, fingerprint, 202, ACCEPTED_BODY)
-        session.commit()
-    except LimitExceeded as exc:
-        session.rollback()
-        raise ApiProblem(
-            429,
-            "Too many invitations",
-            f"This inviter reached the {exc.limit.replace('_', ' ')} limit.",
-            slug="rate-limited",
-            headers={"Retry-After": str(exc.retry_after)},
-        ) from exc
-    except IntegrityError:
-        # A concurrent request with the same Idempotency-Key won; answer as it did.
-        session.rollback()
-        stored = idempotency.replay(session, g.api_key.id, key, fingerprint) if key else None
-        if stored is None:
-            raise
-        return stored
-    if message_id is not None:
-        queue.enqueue_deliveries([message_id])
-    return Response(ACCEPTED_BODY, status=202, mimetype="application/json")
+
+    def work() -> idempotency.Outcome:
+        body = parse_body(InvitationCreate)
+        settings = current_app.config["SETTINGS"]
+        request = invitations.NewInvitation(
+            body.inviter_id, body.inviter_name, valid_email(body.email), body.locale, body.note
+        )
+        try:
+            message_id = invitations.create(db.session, request, settings, utcnow())
+        except LimitExceeded as exc:
+            raise ApiProblem(
+                429,
+                "Too many invitations",
+                f"This inviter reached the {exc.limit.replace('_', ' ')} limit.",
+                slug="rate-limited",
+                headers={"Retry-After": str(exc.retry_after)},
+            ) from exc
+        wake = None if message_id is None else lambda: queue.enqueue_deliveries([message_id])
+        return idempotency.Outcome(202, ACCEPTED_BODY, wake)
+
+    return idempotency.respond(work)
 
 
 @bp.post("/accept")
@@ -86,13 +67,7 @@ def accept() -> Response:
     except TokenExpired as exc:
         raise ApiProblem(410, "Token expired", str(exc), slug="token-expired") from exc
     except TokenInvalid as exc:
-        raise ApiProblem(
-            422,
-            "Invalid request",
-            "The token is not a valid accept token.",
-            slug="validation",
-            errors=[{"field": "token", "message": str(exc)}],
-        ) from exc
+        raise invalid("token", str(exc), "The token is not a valid accept token.") from exc
     session = db.session
     try:
         changed = invitations.accept(session, public_id, body.user_id, utcnow())

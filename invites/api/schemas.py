@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
+import re
 from datetime import date
 from typing import Annotated, Any, Literal, TypeVar
 
-from flask import request
+from flask import current_app, request
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from ..addresses import InvalidAddress, normalize
 from ..errors import ApiProblem
 from ..text import clean_block, clean_line
 
+IDENTIFIER = r"^[A-Za-z0-9._:@-]+$"
 NAME_MAX = 80
 NOTE_MAX = 500
-Identifier = Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9._:@-]+$")]
+Identifier = Annotated[str, Field(min_length=1, max_length=128, pattern=IDENTIFIER)]
 
 
 class Strict(BaseModel):
@@ -120,6 +123,35 @@ class Problem(BaseModel):
 
 
 M = TypeVar("M", bound=BaseModel)
+
+
+def valid_email(value: str, field: str = "email") -> str:
+    """Normalise an address (DNS check only if configured), or raise a 422 naming the field."""
+    settings = current_app.config["SETTINGS"]
+    try:
+        return normalize(value, check_deliverability=settings.check_deliverability)
+    except InvalidAddress as exc:
+        raise invalid(field, str(exc)) from exc
+
+
+def check_identifier(field: str, value: str) -> str:
+    """Return an id from a URL path, or raise a 422 naming the field."""
+    if not (0 < len(value) <= 128 and re.match(IDENTIFIER, value)):
+        raise invalid(field, "1-128 letters, digits or . _ : @ -")
+    return value
+
+
+def invalid(
+    field: str, message: str, detail: str = "One or more fields are invalid."
+) -> ApiProblem:
+    """A 422 problem naming one invalid field."""
+    return ApiProblem(
+        422,
+        "Invalid request",
+        detail,
+        slug="validation",
+        errors=[{"field": field, "message": message}],
+    )
 
 
 def field_errors(exc: ValidationError) -> list[dict[str, str]]:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from datetime import date, timedelta
 
 from flask import Blueprint, Response, jsonify, request
@@ -12,12 +11,11 @@ from ..db import db, utcnow
 from ..errors import ApiProblem
 from . import spec
 from .auth import require
-from .schemas import InvitationStats, InviterStats
+from .schemas import InvitationStats, InviterStats, check_identifier
 
 bp = Blueprint("api_stats", __name__, url_prefix="/api/v1")
 
 MAX_RANGE_DAYS = 366
-_INVITER = re.compile(r"^[A-Za-z0-9._:@-]{1,128}$")
 
 
 def _date_arg(name: str, default: date) -> date:
@@ -66,14 +64,7 @@ def invitation_stats() -> Response:
 @require("stats")
 def inviter_stats(inviter_id: str) -> Response:
     """Return one inviter's sent and accepted counts."""
-    if not _INVITER.match(inviter_id):
-        raise ApiProblem(
-            422,
-            "Invalid request",
-            "Not a valid inviter id.",
-            slug="validation",
-            errors=[{"field": "inviter_id", "message": "invalid format"}],
-        )
+    check_identifier("inviter_id", inviter_id)
     return jsonify(stats.inviter_totals(db.session, inviter_id))
 
 
