@@ -75,9 +75,8 @@ def init_app(app: Flask) -> None:
         if _wants_problem():
             detail = exc.description
             if status == 413:
-                detail = (
-                    f"The request body is larger than {app.config['MAX_CONTENT_LENGTH']} bytes."
-                )
+                # An endpoint may set its own limit (request.max_content_length).
+                detail = f"The request body is larger than {request.max_content_length} bytes."
             headers = dict(exc.get_response().headers) if status in (405,) else None
             allow = {"Allow": headers["Allow"]} if headers and "Allow" in headers else None
             return problem_response(

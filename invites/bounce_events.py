@@ -1,0 +1,126 @@
+"""Bounce and complaint events about an address: suppress it, honour a complaint. No HTTP here.
+
+An event arrives already reduced to the address's keyed hash; neither the address nor the
+event's free-text detail is stored, and log lines carry at most an enhanced status code.
+
+- hard_bounce: the address is dead. It is suppressed ("hard_bounce") and its open invitations
+  are closed.
+- complaint: its owner reported our mail as spam. It is suppressed ("complaint"), every contact
+  with that address withdraws all marketing categories (consent log source "complaint"), and its
+  open invitations are closed.
+- soft_bounce: a temporary failure. It is counted per address in a window of
+  `soft_bounce_window_days` (a new window starts once the old one has passed); when the count
+  reaches `soft_bounce_limit`, repeated soft bounces are treated as a hard bounce: suppressed
+  with reason "hard_bounce" and open invitations closed.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Literal
+
+from sqlalchemy import case, select, update
+
+from mailer.bounce_rules import ENHANCED
+
+from . import contacts, invitations
+from .config import Settings
+from .db import AnySession, insert_ignore
+from .models import Contact, SoftBounceCount
+from .suppression import suppress
+
+log = logging.getLogger(__name__)
+
+EventType = Literal["hard_bounce", "soft_bounce", "complaint"]
+TYPES: tuple[EventType, ...] = ("hard_bounce", "soft_bounce", "complaint")
+
+
+@dataclass(frozen=True)
+class Event:
+    """One reported event about an address, held only as its keyed hash."""
+
+    email_hash: str
+    type: EventType
+    #: Read only for an enhanced status code to log; never stored (it may quote the address).
+    detail: str | None = None
+
+
+def record_all(
+    session: AnySession, events: Iterable[Event], settings: Settings, now: datetime
+) -> int:
+    """Apply events; return how many addresses they newly suppressed. The caller commits."""
+    newly: set[str] = set()
+    # Taking row locks in hash order means two concurrent batches touching the same addresses
+    # wait for each other instead of deadlocking. The sort is stable: per address, order holds.
+    for event in sorted(events, key=lambda e: e.email_hash):
+        if record(session, event, settings, now):
+            newly.add(event.email_hash)
+    return len(newly)
+
+
+def record(session: AnySession, event: Event, settings: Settings, now: datetime) -> bool:
+    """Apply one event; return whether it added a suppression for the address."""
+    found = ENHANCED.search(event.detail) if event.detail else None
+    status = found.group(0) if found else "-"
+    if event.type == "soft_bounce":
+        seen = count_soft_bounce(session, event.email_hash, settings, now)
+        if seen < settings.soft_bounce_limit:
+            log.info("soft bounce %d of %d (status %s)", seen, settings.soft_bounce_limit, status)
+            return False
+        # Mail that keeps failing "temporarily" is as undeliverable as a dead address.
+        reason = "hard_bounce"
+    else:
+        reason = event.type
+    added = suppress(session, event.email_hash, reason, now)
+    withdrawn = 0
+    if event.type == "complaint":
+        for contact in session.scalars(
+            select(Contact).where(Contact.email_hash == event.email_hash)
+        ):
+            contacts.withdraw_marketing(session, contact, "complaint", settings, now)
+            withdrawn += 1
+    closed = invitations.close_for_address(session, event.email_hash, now)
+    log.info(
+        "%s (status %s): suppression %s, %d contact(s) withdrew marketing, %d invitation(s) closed",
+        event.type,
+        status,
+        "added" if added else "already held",
+        withdrawn,
+        closed,
+    )
+    return added
+
+
+def count_soft_bounce(
+    session: AnySession, email_hash: str, settings: Settings, now: datetime
+) -> int:
+    """Count a soft bounce in the address's current window and return the window's count."""
+    table = SoftBounceCount.__table__
+    insert_ignore(
+        session, table, {"email_hash": email_hash, "window_start": now, "count": 0}, ["email_hash"]
+    )
+    expired = table.c.window_start <= now - timedelta(days=settings.soft_bounce_window_days)
+    # One UPDATE: on PostgreSQL a concurrent caller waits for the row lock and then recomputes
+    # from the committed row, so every caller sees its own count and exactly one reaches the limit.
+    stmt = (
+        update(table)
+        .where(table.c.email_hash == email_hash)
+        .values(
+            count=case((expired, 1), else_=table.c.count + 1),
+            window_start=case((expired, now), else_=table.c.window_start),
+        )
+        .returning(table.c.count)
+    )
+    return int(session.execute(stmt).scalar_one())
+
+
+def forget_old_windows(session: AnySession, settings: Settings, now: datetime) -> int:
+    """Delete soft-bounce counts whose window has passed (they can no longer add up)."""
+    cutoff = now - timedelta(days=settings.soft_bounce_window_days)
+    result = session.execute(
+        SoftBounceCount.__table__.delete().where(SoftBounceCount.window_start < cutoff)
+    )
+    return int(result.rowcount)  # type: ignore[attr-defined]
