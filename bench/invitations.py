@@ -433,7 +433,8 @@ def bench(args: argparse.Namespace, report: dict[str, Any]) -> list[Workload]:
             "SPOTCAM_ENV": "production",
             "SECRET_KEY": secrets.token_urlsafe(48),
             "ADDRESS_HASH_KEY": secrets.token_urlsafe(48),
-            # SQLAlchemy's bare postgresql:// means psycopg2; this project ships psycopg 3.
+            # SQLAlchemy 2.0 (pyproject allows it) reads a bare postgresql:// as psycopg2, which
+            # is not installed; naming the driver works on 2.0 and 2.1 alike.
             "DATABASE_URL": _url_with_db(
                 db_url, urlsplit(db_url).path.strip("/"), "postgresql+psycopg"
             ),

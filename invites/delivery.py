@@ -17,7 +17,7 @@ from .db import AnySession, bump
 from .emails import invitation_message
 from .messages import build_marketing, build_service
 from .models import Contact, Invitation, InviterDailyCount, OutboundMessage
-from .suppression import BLOCKS_SERVICE, is_suppressed, suppress
+from .suppression import BLOCKS, is_suppressed, suppress
 from .tokens import Tokens
 
 
@@ -57,7 +57,7 @@ def _invitation(
     inv = session.get(Invitation, msg.invitation_id) if msg.invitation_id else None
     if inv is None or inv.email is None or inv.status not in invitations.OPEN:
         return Skip("cancelled", "invitation closed before sending")
-    if inv.email_hash and is_suppressed(session, inv.email_hash):
+    if inv.email_hash and is_suppressed(session, inv.email_hash, BLOCKS["invitation"]):
         return Skip("suppressed", "address is on the suppression list")
 
     def sent(now: datetime) -> None:
@@ -100,7 +100,7 @@ def _service(
         return Skip("cancelled", "recipient deleted before sending")
     email_hash = contact.email_hash if contact else address_hash(to, settings.address_hash_key)
     # Service mail ignores marketing choices but never goes to a dead or complaining address.
-    if is_suppressed(session, email_hash, BLOCKS_SERVICE):
+    if is_suppressed(session, email_hash, BLOCKS["service"]):
         return Skip("suppressed", "address is suppressed (bounce or complaint)")
     email = build_service(msg, to, contact, settings, t, r)
     return Ready(email, _nothing, _suppress_if_dead(session, email_hash))
@@ -119,9 +119,9 @@ def _marketing(
     if contact is None:
         return Skip("cancelled", "contact deleted before sending")
     category = msg.category or ""
-    if is_suppressed(session, contact.email_hash):
+    if is_suppressed(session, contact.email_hash, BLOCKS["marketing"]):
         return Skip("suppressed", "address is on the suppression list")
-    if not contacts.may_receive(session, contact, category, settings):
+    if not contacts.wants(session, contact, category, settings):
         return Skip("cancelled", f"contact does not receive {category} email")
     email = build_marketing(msg, contact, settings, t, r)
     return Ready(email, _nothing, _suppress_if_dead(session, contact.email_hash))

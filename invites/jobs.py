@@ -173,10 +173,13 @@ def expire_invitations() -> int:
     return expired
 
 
-def purge_idempotency() -> int:
-    """Forget stored Idempotency-Key answers older than a day (scheduled)."""
+def housekeeping() -> int:
+    """Forget old Idempotency-Key answers and passed soft-bounce windows (scheduled)."""
     from .api.idempotency import purge
+    from .bounce_events import forget_old_windows
 
-    purged = purge(db.session)
+    forgotten = purge(db.session) + forget_old_windows(
+        db.session, current_app.config["SETTINGS"], utcnow()
+    )
     db.session.commit()
-    return purged
+    return forgotten

@@ -11,8 +11,15 @@ from .db import AnySession, insert_ignore
 from .models import Suppression
 
 REASONS = ("removed", "unsubscribed_all", "hard_bounce", "complaint", "manual")
-#: Reasons that stop even service mail: the address is dead, or its owner reported us as spam.
-BLOCKS_SERVICE = ("hard_bounce", "complaint", "manual")
+
+#: Which reasons stop which stream. Service mail stops only for a dead address or a spam
+#: report; an invitation removal ("don't invite me") doesn't stop the mail of an account
+#: the same person opens later; invitations stop for every reason.
+BLOCKS = {
+    "invitation": REASONS,
+    "service": ("hard_bounce", "complaint", "manual"),
+    "marketing": ("unsubscribed_all", "hard_bounce", "complaint", "manual"),
+}
 
 
 def suppress(session: AnySession, email_hash: str, reason: str, now: datetime) -> bool:

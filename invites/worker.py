@@ -63,7 +63,7 @@ def run_scheduler() -> None:
         _job("reconcile_outbox"), queue.MAIL_QUEUE, interval=settings.reconcile_interval_seconds
     )
     cron.register(_job("expire_invitations"), queue.MAIL_QUEUE, interval=3600)
-    cron.register(_job("purge_idempotency"), queue.MAIL_QUEUE, interval=3600)
+    cron.register(_job("housekeeping"), queue.MAIL_QUEUE, interval=3600)
     log.info(
         "scheduler started: reconcile every %ss, retention hourly",
         settings.reconcile_interval_seconds,

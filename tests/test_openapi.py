@@ -20,7 +20,16 @@ def test_document(app: Flask) -> None:
         "/api/v1/invitations/accept",
         "/api/v1/stats/invitations",
         "/api/v1/inviters/{inviter_id}/stats",
+        "/api/v1/contacts/{user_id}",
+        "/api/v1/contacts/{user_id}/preferences",
+        "/api/v1/contacts/{user_id}/consents",
+        "/api/v1/messages",
+        "/api/v1/messages/{message_id}",
+        "/api/v1/events",
     }
+    assert set(doc["paths"]["/api/v1/contacts/{user_id}"]) == {"put", "get", "delete"}
+    prefs = doc["components"]["schemas"]["PreferencesIn"]["properties"]
+    assert {"promotional", "partner_offers", "source"} <= set(prefs) and "service" not in prefs
     create = doc["components"]["schemas"]["InvitationCreate"]
     assert set(create["required"]) == {"inviter_id", "inviter_name", "email"}
     assert create["additionalProperties"] is False

@@ -15,13 +15,13 @@ from .smtpd import SMTPSink
 
 def _contact(client: FlaskClient, key: str, user_id: str = "u-1", **body: str) -> None:
     payload = {"email": "svc@example.com", "locale": "en", "name": "Sam", **body}
-    assert client.put(f"/api/v1/contacts/{user_id}", json=payload,
-                      headers=auth(key)).status_code in (200, 201)
+    assert client.put(
+        f"/api/v1/contacts/{user_id}", json=payload, headers=auth(key)
+    ).status_code in (200, 201)
 
 
 def _send(client: FlaskClient, key: str, **body: object):  # type: ignore[no-untyped-def]
-    payload = {"user_id": "u-1", "template": "account_welcome", "context": {"name": "Sam"},
-               **body}
+    payload = {"user_id": "u-1", "template": "account_welcome", "context": {"name": "Sam"}, **body}
     return client.post("/api/v1/messages", json=payload, headers=auth(key))
 
 
@@ -29,8 +29,11 @@ def test_service_mail_ignores_marketing_choices(smtp_app: Flask, smtp_sink: SMTP
     client = smtp_app.test_client()
     key = new_key(smtp_app, ["contacts", "messages"])
     _contact(client, key)
-    client.put("/api/v1/contacts/u-1/preferences", headers=auth(key),
-               json={"promotional": False, "partner_offers": False, "source": "app"})
+    client.put(
+        "/api/v1/contacts/u-1/preferences",
+        headers=auth(key),
+        json={"promotional": False, "partner_offers": False, "source": "app"},
+    )
     with smtp_app.app_context():
         h = db.session.scalars(db.select(Contact.email_hash)).one()
         suppress(db.session, h, "unsubscribed_all", utcnow())
@@ -38,8 +41,10 @@ def test_service_mail_ignores_marketing_choices(smtp_app: Flask, smtp_sink: SMTP
     resp = _send(client, key)
     assert resp.status_code == 202
     message_id = resp.get_json()["id"]
-    assert client.get(f"/api/v1/messages/{message_id}", headers=auth(key)).get_json()[
-        "status"] == "queued"
+    assert (
+        client.get(f"/api/v1/messages/{message_id}", headers=auth(key)).get_json()["status"]
+        == "queued"
+    )
     run_jobs(smtp_app)
     [mail] = smtp_sink.wait_for(1)
     msg = mail.message
@@ -71,9 +76,16 @@ def test_never_to_a_hard_bounced_address(smtp_app: Flask, smtp_sink: SMTPSink) -
 def test_to_a_bare_address_in_russian(smtp_app: Flask, smtp_sink: SMTPSink) -> None:
     client = smtp_app.test_client()
     key = new_key(smtp_app, ["messages"])
-    resp = client.post("/api/v1/messages", headers=auth(key), json={
-        "email": "Guest@Example.com", "template": "security_alert", "locale": "ru",
-        "context": {"name": "Гость", "event": "вход с нового устройства", "when": "сегодня"}})
+    resp = client.post(
+        "/api/v1/messages",
+        headers=auth(key),
+        json={
+            "email": "Guest@Example.com",
+            "template": "security_alert",
+            "locale": "ru",
+            "context": {"name": "Гость", "event": "вход с нового устройства", "when": "сегодня"},
+        },
+    )
     assert resp.status_code == 202
     run_jobs(smtp_app)
     [mail] = smtp_sink.wait_for(1)
