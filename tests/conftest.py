@@ -8,6 +8,7 @@ import re
 import shutil
 import subprocess
 import tempfile
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -17,6 +18,7 @@ import redis
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import create_engine, make_url, text
+from werkzeug.serving import make_server
 
 from invites import create_app
 from invites.config import Settings, from_env
@@ -229,6 +231,51 @@ def env_for(settings: Settings) -> dict[str, str]:
     if settings.smtp_url:
         env["SMTP_URL"] = settings.smtp_url
     return env
+
+
+CHROMIUM = "/usr/bin/chromium"
+#: Debian's Chromium on a machine with no outside network: no background fetches, no sandbox
+#: (we run as root), no first-run work.
+CHROMIUM_FLAGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+@pytest.fixture()
+def live(app: Flask, settings: Settings, smtp_sink: SMTPSink) -> Iterator[tuple[Flask, str]]:
+    """The app over real HTTP on a free port, delivering to the test SMTP server.
+
+    It shares the `app` fixture's database and Redis, so it starts and ends on clean tables.
+    """
+    server = make_server("127.0.0.1", 0, Flask(__name__), threaded=True)
+    base = f"http://127.0.0.1:{server.server_port}"
+    live_app = make_app(settings, smtp_url=smtp_sink.url, public_base_url=base)
+    server.app = live_app  # type: ignore[attr-defined]
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield live_app, base
+    server.shutdown()
+
+
+@pytest.fixture()
+def page() -> Iterator[Any]:
+    """A page in headless Chromium: Debian's browser, never a downloaded one."""
+    if not os.path.exists(CHROMIUM):
+        if IN_CI:
+            pytest.fail(f"{CHROMIUM} is missing; .ci/run installs Debian's chromium")
+        pytest.skip("Debian's chromium is not installed (apt-get install chromium; CI installs it)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_FLAGS)
+        yield browser.new_page(viewport={"width": 1000, "height": 800})
+        browser.close()
 
 
 LINK = re.compile(r"https?://[^\s\"'<>]+")

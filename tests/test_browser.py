@@ -2,58 +2,12 @@
 
 from __future__ import annotations
 
-import os
-import threading
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
 from flask import Flask
-from werkzeug.serving import make_server
 
-from invites.config import Settings
-
-from .conftest import IN_CI, all_database_text, invite, link_to, make_app, new_key, run_jobs
+from .conftest import all_database_text, invite, link_to, new_key, run_jobs
 from .smtpd import SMTPSink
-
-CHROMIUM = "/usr/bin/chromium"
-FLAGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-
-if not os.path.exists(CHROMIUM) and not IN_CI:
-    # Outside CI the browser is optional (apt-get install chromium); in CI it must be there.
-    pytest.skip("Debian's chromium is not installed (CI installs it)", allow_module_level=True)
-
-
-@pytest.fixture()
-def live(settings: Settings, smtp_sink: SMTPSink) -> Iterator[tuple[Flask, str]]:
-    """The app served over real HTTP on a free port, delivering to the test SMTP server."""
-    server = make_server("127.0.0.1", 0, Flask(__name__), threaded=True)
-    base = f"http://127.0.0.1:{server.server_port}"
-    app = make_app(settings, smtp_url=smtp_sink.url, public_base_url=base)
-    server.app = app  # type: ignore[attr-defined]
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield app, base
-    server.shutdown()
-
-
-@pytest.fixture()
-def page(tmp_path: Path) -> Iterator[object]:
-    """A Chromium page (Debian's browser, never a downloaded one)."""
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=FLAGS)
-        yield browser.new_page()
-        browser.close()
 
 
 def test_click_remove_button(

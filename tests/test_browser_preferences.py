@@ -4,70 +4,21 @@ from __future__ import annotations
 
 import os
 import re
-import threading
-from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
-import pytest
 from flask import Flask
-from werkzeug.serving import make_server
 
 from invites import contacts, messages, queue
-from invites.config import Settings
 from invites.db import db, utcnow
 from invites.models import ConsentEvent, Preference, Suppression
 
-from .conftest import IN_CI, links, make_app, run_jobs
+from .conftest import links, run_jobs
 from .smtpd import ReceivedMessage, SMTPSink
 
 if TYPE_CHECKING:
-    from playwright.sync_api import Page, ViewportSize
-
-CHROMIUM = "/usr/bin/chromium"
-FLAGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-#: The README screenshot's size.
-VIEWPORT: ViewportSize = {"width": 1000, "height": 800}
-
-if not os.path.exists(CHROMIUM) and not IN_CI:
-    # Outside CI the browser is optional (apt-get install chromium); in CI it must be there.
-    pytest.skip("Debian's chromium is not installed (CI installs it)", allow_module_level=True)
-
-
-@pytest.fixture()
-def live(app: Flask, settings: Settings, smtp_sink: SMTPSink) -> Iterator[tuple[Flask, str]]:
-    """The app served over real HTTP on a free port, delivering to the test SMTP server.
-
-    It shares the `app` fixture's database and Redis, so it starts and ends on clean tables.
-    """
-    server = make_server("127.0.0.1", 0, Flask(__name__), threaded=True)
-    base = f"http://127.0.0.1:{server.server_port}"
-    live_app = make_app(settings, smtp_url=smtp_sink.url, public_base_url=base)
-    server.app = live_app
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield live_app, base
-    server.shutdown()
-
-
-@pytest.fixture()
-def page() -> Iterator[Page]:
-    """A Chromium page (Debian's browser, never a downloaded one) at the README's size."""
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=FLAGS)
-        yield browser.new_page(viewport=VIEWPORT)
-        browser.close()
+    from playwright.sync_api import Page
 
 
 def receive_marketing(app: Flask, smtp_sink: SMTPSink, name: str = "Ann") -> ReceivedMessage:
