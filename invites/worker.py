@@ -51,11 +51,11 @@ class JsonQueue(Queue):
         super().__init__(*args, **kwargs)
 
 
-def run_scheduler() -> None:
-    """Register the periodic jobs and run RQ's cron scheduler until stopped."""
+def make_scheduler() -> CronScheduler:
+    """RQ's cron scheduler with the periodic jobs registered (not started)."""
     settings = current_app.config["SETTINGS"]
     # RQ's cron enqueues through rq.cron.Queue with the default (pickle) serializer, which our
-    # JSON-only workers refuse; in this process only, it gets a JSON queue instead.
+    # JSON-only workers refuse; in the scheduler's process it gets a JSON queue instead.
     rq_cron.Queue = JsonQueue  # type: ignore[misc]
     cron = CronScheduler(connection=queue.connection(), logging_level="INFO")
     # Every job is idempotent, so a second scheduler on another machine does no harm.
@@ -64,9 +64,15 @@ def run_scheduler() -> None:
     )
     cron.register(_job("expire_invitations"), queue.MAIL_QUEUE, interval=3600)
     cron.register(_job("housekeeping"), queue.MAIL_QUEUE, interval=3600)
+    return cron
+
+
+def run_scheduler() -> None:
+    """Run the cron scheduler until stopped."""
+    cron = make_scheduler()
     log.info(
-        "scheduler started: reconcile every %ss, retention hourly",
-        settings.reconcile_interval_seconds,
+        "scheduler started: reconcile every %ss, retention and housekeeping hourly",
+        current_app.config["SETTINGS"].reconcile_interval_seconds,
     )
     cron.start()
 

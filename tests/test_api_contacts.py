@@ -164,3 +164,17 @@ def test_delete_leaves_no_trace(app: Flask) -> None:
     assert "gone.person" not in stored and "Gone Person" not in stored
     assert client.get("/api/v1/contacts/u-1", headers=auth(key)).status_code == 404
     assert client.delete("/api/v1/contacts/u-1", headers=auth(key)).status_code == 204
+
+
+def test_oversized_body(app: Flask) -> None:
+    client = app.test_client()
+    key = new_key(app, ["contacts"])
+    resp = client.put(
+        "/api/v1/contacts/u-1",
+        headers=auth(key),
+        content_type="application/json",
+        data='{"email": "a@example.com", "name": "' + "x" * 20000 + '"}',
+    )
+    assert resp.status_code == 413 and resp.mimetype == PROBLEM
+    assert "16384 bytes" in resp.get_json()["detail"]
+    assert client.get("/api/v1/contacts/u-1", headers=auth(key)).status_code == 404

@@ -254,3 +254,24 @@ def test_housekeeping_forgets_old_state(app: Flask) -> None:
         assert housekeeping() == 2
         assert db.session.scalars(db.select(SoftBounceCount.email_hash)).all() == ["a" * 64]
         assert db.session.query(IdempotencyRecord).count() == 0
+
+
+def test_scheduler_jobs_run_on_json_workers(smtp_app: Flask, smtp_sink: SMTPSink) -> None:
+    from invites.worker import make_scheduler
+
+    key = new_key(smtp_app, ["invitations"])
+    with smtp_app.app_context():
+        queue.connection().flushdb()
+    invite(smtp_app.test_client(), key, "sched@example.com")
+    with smtp_app.app_context():
+        queue.connection().flushdb()  # as if Redis lost the delivery job
+        cron = make_scheduler()
+        assert {job.func_name for job in cron.get_jobs()} == {
+            "invites.jobs.reconcile_outbox",
+            "invites.jobs.expire_invitations",
+            "invites.jobs.housekeeping",
+        }
+        enqueued = cron.enqueue_jobs()
+        assert len(enqueued) == 3
+    run_jobs(smtp_app)  # runs the reconciler, which enqueues the delivery; the burst runs it too
+    assert smtp_sink.wait_for(1)[0].rcpt_tos == ["sched@example.com"]
