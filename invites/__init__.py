@@ -27,7 +27,10 @@ def create_app(config: dict[str, Any] | Settings | None = None) -> Flask:
         MAX_CONTENT_LENGTH=settings.max_body_bytes,
         SQLALCHEMY_DATABASE_URI=settings.database_url
         or "sqlite:///" + os.path.join(app.instance_path, "spotcam.db"),
-        SQLALCHEMY_ENGINE_OPTIONS={"pool_pre_ping": True},
+        # No pre-ping: it costs a round trip per request. Connections are recycled before
+        # servers or proxies drop them; a connection broken anyway fails one request, which
+        # the caller retries (with its Idempotency-Key).
+        SQLALCHEMY_ENGINE_OPTIONS={"pool_recycle": 1800},
         OUTBOX_PATH=settings.outbox_dir or os.path.join(app.instance_path, "outbox"),
         DEV_OUTBOX=settings.is_dev and not settings.smtp_url,
     )

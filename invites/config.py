@@ -73,6 +73,7 @@ class Settings:
     soft_bounce_limit: int = 3
     soft_bounce_window_days: int = 7
     privacy_policy_version: str = "2026-01"
+    api_key_cache_seconds: int = 10
 
     @property
     def is_dev(self) -> bool:
@@ -134,5 +135,6 @@ def from_env(env: Mapping[str, str] | None = None) -> Settings:
         preference_link_days=_int(env, "PREFERENCE_LINK_DAYS", 400, 366),
         soft_bounce_limit=_int(env, "SOFT_BOUNCE_LIMIT", 3, 1),
         soft_bounce_window_days=_int(env, "SOFT_BOUNCE_WINDOW_DAYS", 7, 1),
+        api_key_cache_seconds=_int(env, "API_KEY_CACHE_SECONDS", 10, 0),
         privacy_policy_version=env.get("PRIVACY_POLICY_VERSION") or Settings.privacy_policy_version,
     )

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
-from sqlalchemy import MetaData, Table
+from sqlalchemy import CursorResult, MetaData, Table, bindparam
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import DeclarativeBase, Session, scoped_session
 
@@ -39,8 +40,26 @@ def utcnow() -> datetime:
     return datetime.now(UTC).replace(tzinfo=None)
 
 
-def _insert(session: AnySession, table: Table) -> Any:
-    dialect = session.get_bind().dialect.name
+def run(
+    session: AnySession, key: tuple[Any, ...], build: Callable[[str], Any], params: dict[str, Any]
+) -> CursorResult[Any]:
+    """Execute a statement built once per process and dialect, on the session's connection.
+
+    Hot paths (every API request) pay for building SQLAlchemy expressions and for the ORM's
+    execution layer; a prebuilt Core statement with bound parameters pays for neither.
+    """
+    conn = session.connection()
+    dialect = conn.dialect.name
+    stmt = _PREBUILT.get((dialect, *key))
+    if stmt is None:
+        stmt = _PREBUILT[(dialect, *key)] = build(dialect)
+    return conn.execute(stmt, params)
+
+
+_PREBUILT: dict[tuple[Any, ...], Any] = {}
+
+
+def _insert(dialect: str, table: Table) -> Any:
     if dialect == "postgresql":
         return postgresql.insert(table)
     if dialect == "sqlite":
@@ -48,23 +67,56 @@ def _insert(session: AnySession, table: Table) -> Any:
     raise RuntimeError(f"unsupported database dialect {dialect!r}")
 
 
+def _bump(table: Table, keys: tuple[str, ...], counters: tuple[str, ...], ret: bool) -> Any:
+    def build(dialect: str) -> Any:
+        stmt = _insert(dialect, table)
+        stmt = stmt.on_conflict_do_update(
+            index_elements=list(keys),
+            set_={name: table.c[name] + stmt.excluded[name] for name in counters},
+        )
+        return stmt.returning(table.c[counters[0]]) if ret else stmt
+
+    return build
+
+
 def bump(session: AnySession, table: Table, key: dict[str, Any], **increments: int) -> None:
-    """Add to counter columns of the row with this key, creating it at zero first."""
-    stmt = _insert(session, table).values(**key, **increments)
-    stmt = stmt.on_conflict_do_update(
-        index_elements=list(key),
-        set_={name: table.c[name] + amount for name, amount in increments.items()},
+    """Add to counter columns of the row with this key, creating it first."""
+    keys, counters = tuple(key), tuple(increments)
+    run(
+        session,
+        ("bump", table.name, keys, counters),
+        _bump(table, keys, counters, False),
+        {**key, **increments},
     )
-    session.execute(stmt)
+
+
+def bump_one(session: AnySession, table: Table, key: dict[str, Any], column: str) -> int:
+    """Add one to a counter column (creating the row) and return its new value, in one statement.
+
+    On PostgreSQL the statement also locks the row until the transaction ends.
+    """
+    keys = tuple(key)
+    result = run(
+        session,
+        ("bump1", table.name, keys, column),
+        _bump(table, keys, (column,), True),
+        {**key, column: 1},
+    )
+    return int(result.scalar_one())
 
 
 def insert_ignore(
     session: AnySession, table: Table, values: dict[str, Any], keys: list[str]
 ) -> bool:
     """Insert a row unless one with the same keys exists; return whether it was inserted."""
-    stmt = _insert(session, table).values(**values).on_conflict_do_nothing(index_elements=keys)
-    # RETURNING, not rowcount: drivers disagree on rowcount for ON CONFLICT statements.
-    return session.execute(stmt.returning(table.c[keys[0]])).first() is not None
+
+    def build(dialect: str) -> Any:
+        stmt = _insert(dialect, table).on_conflict_do_nothing(index_elements=keys)
+        # RETURNING, not rowcount: drivers disagree on rowcount for ON CONFLICT statements.
+        return stmt.returning(table.c[keys[0]])
+
+    key = ("ignore", table.name, tuple(keys), tuple(sorted(values)))
+    return run(session, key, build, values).first() is not None
 
 
 def claim_window(
@@ -79,10 +131,17 @@ def claim_window(
 
     One statement, so two concurrent callers can never both win the same window.
     """
-    stmt = _insert(session, table).values(**key, **{column: now})
-    stmt = stmt.on_conflict_do_update(
-        index_elements=list(key),
-        set_={column: now},
-        where=table.c[column] < cutoff,
+
+    def build(dialect: str) -> Any:
+        stmt = _insert(dialect, table)
+        stmt = stmt.on_conflict_do_update(
+            index_elements=list(key),
+            set_={column: stmt.excluded[column]},
+            where=table.c[column] < bindparam("cutoff"),
+        )
+        return stmt.returning(table.c[column])
+
+    params = {**key, column: now, "cutoff": cutoff}
+    return (
+        run(session, ("claim", table.name, tuple(key), column), build, params).first() is not None
     )
-    return session.execute(stmt.returning(table.c[column])).first() is not None

@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import logging
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import Table, bindparam, exists, insert, or_, select, update
 
 from . import limits
 from .addresses import address_hash
 from .config import Settings
-from .db import AnySession, bump, claim_window
+from .db import AnySession, bump, claim_window, run
 from .models import (
     AddressThrottle,
     Contact,
@@ -20,8 +22,9 @@ from .models import (
     InvitationDailyStats,
     InviterDailyCount,
     OutboundMessage,
+    Suppression,
 )
-from .suppression import is_suppressed, suppress
+from .suppression import suppress
 
 log = logging.getLogger(__name__)
 
@@ -59,48 +62,71 @@ def create(
 
     Raises limits.LimitExceeded. The caller commits, then enqueues the message.
     """
-    limits.take(
-        session,
-        req.inviter_id,
-        now,
-        settings.invites_per_inviter_day,
-        settings.invites_per_inviter_month,
-    )
+    limits.count_day(session, req.inviter_id, now, settings.invites_per_inviter_day)
     h = address_hash(req.email, settings.address_hash_key)
-    if (
-        is_suppressed(session, h)
-        or is_member(session, h)
-        or not claim_window(
-            session,
-            AddressThrottle.__table__,
-            {"email_hash": h},
-            "invited_at",
-            now,
-            now - timedelta(days=settings.invite_address_window_days),
-        )
+    # One read answers both the monthly limit and whether the address is held back.
+    params = {"inviter": req.inviter_id, "first": limits.first_day(now), "h": h}
+    row: tuple[Any, ...] = tuple(run(session, ("precheck",), _precheck, params).one())
+    limits.check_month(
+        session, req.inviter_id, now, int(row[0]), settings.invites_per_inviter_month
+    )
+    if row[1] or not claim_window(
+        session,
+        AddressThrottle.__table__,
+        {"email_hash": h},
+        "invited_at",
+        now,
+        now - timedelta(days=settings.invite_address_window_days),
     ):
         # Same answer as a fresh invitation; only an aggregate counter records it.
         count(session, now, suppressed=1)
         return None
-    invitation = Invitation(
-        public_id=secrets.token_urlsafe(16),
-        email=req.email,
-        email_hash=h,
-        inviter_id=req.inviter_id,
-        inviter_name=req.inviter_name,
-        note=req.note,
-        locale=req.locale,
-        status="pending",
-        created_at=now,
+    # Prebuilt Core inserts: this is the API's hot path, and no ORM unit of work is needed.
+    invitation_id = run(
+        session,
+        ("new-invitation",),
+        _returning_id(Invitation.__table__),
+        {
+            "public_id": secrets.token_urlsafe(16),
+            "email": req.email,
+            "email_hash": h,
+            "inviter_id": req.inviter_id,
+            "inviter_name": req.inviter_name,
+            "note": req.note,
+            "locale": req.locale,
+            "status": "pending",
+            "created_at": now,
+        },
+    ).scalar_one()
+    message = {
+        "kind": "invitation",
+        "invitation_id": invitation_id,
+        "status": "pending",
+        "attempts": 0,
+        "created_at": now,
+        "next_attempt_at": now,
+    }
+    return int(
+        run(
+            session, ("new-message",), _returning_id(OutboundMessage.__table__), message
+        ).scalar_one()
     )
-    session.add(invitation)
-    session.flush()
-    message = OutboundMessage(
-        kind="invitation", invitation_id=invitation.id, created_at=now, next_attempt_at=now
+
+
+def _returning_id(table: Table) -> Callable[[str], Any]:
+    return lambda _dialect: insert(table).returning(table.c.id)
+
+
+def _precheck(_dialect: str) -> Any:
+    h: Any = bindparam("h")
+    suppressed = select(Suppression.id).where(Suppression.email_hash == h)
+    accepted = select(Invitation.id).where(
+        Invitation.email_hash == h, Invitation.status == "accepted"
     )
-    session.add(message)
-    session.flush()
-    return message.id
+    member = select(Contact.id).where(Contact.email_hash == h)
+    # Held back: suppressed, or already a SpotCam account (accepted, or a synced contact).
+    held_back = or_(exists(suppressed), exists(accepted), exists(member))
+    return select(limits.month_total(bindparam("inviter"), bindparam("first")), held_back)
 
 
 def _erase(inv: Invitation, status: str, now: datetime, keep_inviter: bool = False) -> None:
@@ -240,15 +266,3 @@ def close_for_address(session: AnySession, email_hash: str, now: datetime) -> in
     if open_ones:
         count(session, now, bounced=len(open_ones))
     return len(open_ones)
-
-
-def is_member(session: AnySession, email_hash: str) -> bool:
-    """Whether the address already belongs to a SpotCam account (accepted or a synced contact)."""
-    accepted = select(Invitation.id).where(
-        Invitation.email_hash == email_hash, Invitation.status == "accepted"
-    )
-    contact = select(Contact.id).where(Contact.email_hash == email_hash)
-    return (
-        session.scalar(accepted.limit(1)) is not None
-        or session.scalar(contact.limit(1)) is not None
-    )

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
-from .db import AnySession, bump
+from .db import AnySession, bump_one
 from .models import InviterDailyCount
 
 #: The monthly limit is a rolling window of this many days, today included.
@@ -22,43 +23,52 @@ class LimitExceeded(Exception):
     retry_after: int
 
 
-def _midnight_after(day_start: datetime, days: int) -> datetime:
-    return day_start + timedelta(days=days)
+def count_day(session: AnySession, inviter_id: str, now: datetime, per_day: int) -> None:
+    """Count one request for this inviter today, or raise LimitExceeded.
 
-
-def take(session: AnySession, inviter_id: str, now: datetime, per_day: int, per_month: int) -> None:
-    """Count one request for this inviter, or raise LimitExceeded without counting it."""
+    The caller rolls back on LimitExceeded, so a refused request is not counted.
+    """
     today = now.date()
-    # Creating the row first and then locking it serialises concurrent requests of one
-    # inviter on PostgreSQL (SQLite serialises all writers anyway), so no burst slips past.
-    bump(
-        session, InviterDailyCount.__table__, {"inviter_id": inviter_id, "day": today}, requested=0
+    key = {"inviter_id": inviter_id, "day": today}
+    # One upsert counts the request and locks today's row, so concurrent requests of one
+    # inviter queue here on PostgreSQL (SQLite serialises all writers anyway).
+    if bump_one(session, InviterDailyCount.__table__, key, "requested") > per_day:
+        tomorrow = datetime(today.year, today.month, today.day) + timedelta(days=1)
+        raise LimitExceeded("per_day", max(1, int((tomorrow - now).total_seconds()) + 1))
+
+
+def month_total(inviter_id: Any, first_day: Any) -> Any:
+    """A scalar subquery: the inviter's requests from first_day on (today's included)."""
+    t = InviterDailyCount.__table__
+    return (
+        select(func.coalesce(func.sum(t.c.requested), 0))
+        .where(t.c.inviter_id == inviter_id, t.c.day >= first_day)
+        .scalar_subquery()
     )
-    session.execute(
-        select(InviterDailyCount.requested)
-        .where(InviterDailyCount.inviter_id == inviter_id, InviterDailyCount.day == today)
-        .with_for_update()
-    )
-    first_day = today - timedelta(days=MONTH_DAYS - 1)
+
+
+def first_day(now: datetime) -> date:
+    """The first day of the rolling month that ends today."""
+    return now.date() - timedelta(days=MONTH_DAYS - 1)
+
+
+def check_month(
+    session: AnySession, inviter_id: str, now: datetime, total: int, per_month: int
+) -> None:
+    """Raise LimitExceeded if `total` (this month's requests, this one included) is too many."""
+    if total <= per_month:
+        return
+    # Over the limit: wait until enough of the oldest days leave the rolling window.
+    excess = total - per_month
     rows = session.execute(
         select(InviterDailyCount.day, InviterDailyCount.requested)
-        .where(InviterDailyCount.inviter_id == inviter_id, InviterDailyCount.day >= first_day)
+        .where(InviterDailyCount.inviter_id == inviter_id, InviterDailyCount.day >= first_day(now))
         .order_by(InviterDailyCount.day)
     ).all()
-    counts = {day: requested for day, requested in rows}
-    start_of_today = datetime(today.year, today.month, today.day)
-    if counts.get(today, 0) >= per_day:
-        wait = _midnight_after(start_of_today, 1) - now
-        raise LimitExceeded("per_day", max(1, int(wait.total_seconds()) + 1))
-    total = sum(counts.values())
-    if total >= per_month:
-        # Wait until enough of the oldest days leave the rolling window.
-        excess = total - per_month + 1
-        for day, requested in rows:
-            excess -= requested
-            if excess <= 0:
-                leaves = datetime(day.year, day.month, day.day) + timedelta(days=MONTH_DAYS)
-                raise LimitExceeded("per_month", max(1, int((leaves - now).total_seconds()) + 1))
-    bump(
-        session, InviterDailyCount.__table__, {"inviter_id": inviter_id, "day": today}, requested=1
-    )
+    leaves = now + timedelta(days=1)
+    for day, requested in rows:
+        excess -= requested
+        if excess <= 0:
+            leaves = datetime(day.year, day.month, day.day) + timedelta(days=MONTH_DAYS)
+            break
+    raise LimitExceeded("per_month", max(1, int((leaves - now).total_seconds()) + 1))

@@ -67,7 +67,9 @@ def enqueue_deliveries(message_ids: Iterable[int], queue_name: str = MAIL_QUEUE)
         return 0
     try:
         q = queue(queue_name)
-        with q.connection.pipeline() as pipe:
+        # Not a MULTI/EXEC transaction: each job is saved and pushed on its own, and a job
+        # lost halfway is the reconciler's to redo.
+        with q.connection.pipeline(transaction=False) as pipe:
             q.enqueue_many(
                 [Queue.prepare_data(DELIVER_JOB, args=(mid,), timeout=120) for mid in ids],
                 pipeline=pipe,

@@ -239,3 +239,21 @@ def test_address_window_across_inviters(settings, api_key: str, window_days: int
     with app.app_context():
         assert db.session.query(Invitation).count() == 2
     run_jobs(app)
+
+
+def test_key_cache_bounds_revocation_delay(settings, api_key: str) -> None:  # type: ignore[no-untyped-def]
+    from invites.api.auth import Caller
+    from invites.models import ApiKey
+
+    for ttl, still_works in ((0, False), (60, True)):
+        app = make_app(settings, api_key_cache_seconds=ttl)
+        client = app.test_client()
+        key = new_key(app, ["invitations"])
+        assert invite(client, key, f"c{ttl}@example.com").status_code == 202
+        with app.app_context():
+            db.session.query(ApiKey).update({"revoked_at": utcnow()})
+            db.session.commit()
+        status = invite(client, key, f"d{ttl}@example.com").status_code
+        assert status == (202 if still_works else 401)
+        cached = app.extensions.get("spotcam_keys", {})
+        assert all(isinstance(entry[1], Caller) for entry in cached.values())
