@@ -36,6 +36,14 @@ def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
     raise ConfigError(f"{name} must be true or false, got {raw!r}")
 
 
+def _database_url(url: str | None) -> str | None:
+    # psycopg 3 is the driver we ship; say so explicitly, whatever SQLAlchemy's default is.
+    for prefix in ("postgresql://", "postgres://"):
+        if url and url.startswith(prefix):
+            return "postgresql+psycopg://" + url.removeprefix(prefix)
+    return url
+
+
 def _list(env: Mapping[str, str], name: str) -> list[str]:
     return [part.strip() for part in env.get(name, "").split(",") if part.strip()]
 
@@ -111,7 +119,7 @@ def from_env(env: Mapping[str, str] | None = None) -> Settings:
         address_hash_key=hash_key,
         secret_key=secret,
         secret_key_fallbacks=_list(env, "SECRET_KEY_FALLBACKS"),
-        database_url=env.get("DATABASE_URL") or None,
+        database_url=_database_url(env.get("DATABASE_URL") or None),
         redis_url=env.get("REDIS_URL") or None,
         smtp_url=env.get("SMTP_URL") or None,
         smtp_timeout=_int(env, "SMTP_TIMEOUT", 30, 1),

@@ -50,3 +50,11 @@ def test_dev_defaults_and_parsing() -> None:
 def test_bad_values_are_explained(name: str, value: str, message: str) -> None:
     with pytest.raises(ConfigError, match=message):
         from_env({"SPOTCAM_ENV": "test", name: value})
+
+
+def test_postgres_urls_use_psycopg3() -> None:
+    for given in ("postgresql://u@db:5432/x", "postgres://u@db:5432/x"):
+        s = from_env({"SPOTCAM_ENV": "test", "DATABASE_URL": given})
+        assert s.database_url == "postgresql+psycopg://u@db:5432/x"
+    sqlite = from_env({"SPOTCAM_ENV": "test", "DATABASE_URL": "sqlite:////tmp/x.db"})
+    assert sqlite.database_url == "sqlite:////tmp/x.db"
