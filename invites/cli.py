@@ -11,6 +11,7 @@ from flask.cli import FlaskGroup, with_appcontext
 from sqlalchemy import select
 
 from . import queue
+from .api.auth import SCOPES
 
 log = logging.getLogger(__name__)
 
@@ -58,7 +59,8 @@ def api_keys() -> None:
     "scopes",
     multiple=True,
     required=True,
-    help="A scope to grant (repeatable): invitations, stats.",
+    type=click.Choice(SCOPES),
+    help="A scope to grant (repeatable).",
 )
 @with_appcontext
 def create_key(name: str, scopes: tuple[str, ...]) -> None:
@@ -109,7 +111,6 @@ def revoke_key(prefix: str) -> None:
 @with_appcontext
 def ensure_demo() -> None:
     """Create and print a demo key with every scope unless a key exists (used by make run)."""
-    from .api.auth import SCOPES
     from .api.auth import create_key as make
     from .db import db
     from .models import ApiKey
