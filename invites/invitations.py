@@ -215,17 +215,8 @@ def remove(session: AnySession, inv: Invitation, now: datetime) -> bool:
 def expire(session: AnySession, settings: Settings, now: datetime) -> int:
     """Close invitations past the window and erase their addresses; return how many."""
     cutoff = now - timedelta(days=settings.invitation_window_days)
-    stale = session.scalars(
-        select(Invitation)
-        .where(Invitation.status.in_(OPEN), Invitation.created_at < cutoff)
-        .limit(1000)
-        .with_for_update(skip_locked=True)
-    ).all()
-    for inv in stale:
-        _erase(inv, "expired", now)
-    _cancel_messages(session, [inv.id for inv in stale])
-    if stale:
-        count(session, now, expired=len(stale))
+    # A batch per run; rows another worker holds are left for the next run.
+    expired = _close(session, Invitation.created_at < cutoff, "expired", now, batch=1000)
     # Hashes outlive the address only as long as a removal link can still be used.
     forget_before = now - timedelta(days=settings.removal_link_days)
     session.execute(
@@ -242,7 +233,7 @@ def expire(session: AnySession, settings: Settings, now: datetime) -> int:
             AddressThrottle.invited_at < now - timedelta(days=settings.invite_address_window_days)
         )
     )
-    return len(stale)
+    return expired
 
 
 def bounce(session: AnySession, inv: Invitation, now: datetime, address_is_dead: bool) -> None:
@@ -255,14 +246,22 @@ def bounce(session: AnySession, inv: Invitation, now: datetime, address_is_dead:
 
 def close_for_address(session: AnySession, email_hash: str, now: datetime) -> int:
     """Close open invitations to an address that bounced or complained (reported by an event)."""
-    open_ones = session.scalars(
-        select(Invitation)
-        .where(Invitation.email_hash == email_hash, Invitation.status.in_(OPEN))
-        .with_for_update()
-    ).all()
-    for inv in open_ones:
-        _erase(inv, "bounced", now)
-    _cancel_messages(session, [inv.id for inv in open_ones])
-    if open_ones:
-        count(session, now, bounced=len(open_ones))
-    return len(open_ones)
+    return _close(session, Invitation.email_hash == email_hash, "bounced", now)
+
+
+def _close(
+    session: AnySession, condition: Any, status: str, now: datetime, batch: int | None = None
+) -> int:
+    """Close open invitations matching a condition: erase, cancel their mail, count them."""
+    query = select(Invitation).where(Invitation.status.in_(OPEN), condition)
+    if batch is not None:
+        query = query.limit(batch).with_for_update(skip_locked=True)
+    else:
+        query = query.with_for_update()
+    closed = session.scalars(query).all()
+    for inv in closed:
+        _erase(inv, status, now)
+    _cancel_messages(session, [inv.id for inv in closed])
+    if closed:
+        count(session, now, **{status: len(closed)})
+    return len(closed)
