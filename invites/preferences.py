@@ -110,16 +110,20 @@ def _page(link: Link, status: int = 200, notice: str | None = None) -> Response:
     return _private(body, status)
 
 
-@bp.get("/p/<token>")
-def show(token: str) -> Response:
-    """Show the contact's choices per category; changes nothing (scanners GET and HEAD links)."""
+def _open(token: str) -> Link | Response:
+    """The link's contact for a page, or the page to show instead (bad link, deleted contact)."""
     try:
         link = _load(token)
     except TokenError as exc:
         return _link_error(exc)
-    if link.contact is None:
-        return _gone(link)
-    return _page(link)
+    return _gone(link) if link.contact is None else link
+
+
+@bp.get("/p/<token>")
+def show(token: str) -> Response:
+    """Show the contact's choices per category; changes nothing (scanners GET and HEAD links)."""
+    link = _open(token)
+    return link if isinstance(link, Response) else _page(link)
 
 
 @bp.post("/p/<token>")
@@ -127,12 +131,10 @@ def change(token: str) -> Response:
     """Save the page form, unsubscribe from all, or take an RFC 8058 one-click unsubscribe."""
     if request.form.get("List-Unsubscribe") == "One-Click":
         return _one_click(token)
-    try:
-        link = _load(token)
-    except TokenError as exc:
-        return _link_error(exc)
-    if link.contact is None:
-        return _gone(link)
+    link = _open(token)
+    if isinstance(link, Response):
+        return link
+    assert link.contact is not None
     try:
         validate_csrf(request.form.get("csrf_token"))
     except ValidationError:
