@@ -7,7 +7,7 @@ from email.utils import parseaddr
 
 from flask import Flask, current_app
 
-from mailer import Renderer, compose
+from mailer import Rendered, Renderer, compose
 
 from .config import Settings
 from .models import Invitation
@@ -63,12 +63,19 @@ def invitation_message(inv: Invitation, settings: Settings, t: Tokens, r: Render
         "window_days": settings.invitation_window_days,
     }
     rendered = r.render("invitation", inv.locale, context)
+    return compose_rendered(rendered, settings.mail_from_service, inv.email, removal)
+
+
+def compose_rendered(
+    rendered: Rendered, sender: str, to: str, unsubscribe_url: str | None = None
+) -> EmailMessage:
+    """Compose a rendered email from `sender`, whose domain also names the Message-ID."""
     return compose(
-        sender=settings.mail_from_service,
-        to=inv.email,
+        sender=sender,
+        to=to,
         subject=rendered.subject,
         text=rendered.text,
         html=rendered.html,
-        message_id_domain=message_domain(settings.mail_from_service),
-        unsubscribe_url=removal,
+        message_id_domain=message_domain(sender),
+        unsubscribe_url=unsubscribe_url,
     )

@@ -10,12 +10,12 @@ from typing import Any
 
 from markupsafe import Markup
 
-from mailer import Renderer, compose, render_sandboxed
+from mailer import Renderer, render_sandboxed
 
 from .categories import CATEGORIES
 from .config import Settings
 from .db import AnySession
-from .emails import link, message_domain
+from .emails import compose_rendered, link
 from .models import Contact, OutboundMessage
 from .tokens import Tokens
 
@@ -135,14 +135,7 @@ def build_service(
         preferences_url(settings, t, contact, "service") if contact else link(settings, "/")
     )
     rendered = r.render(msg.template or "", msg.locale or "en", context)
-    return compose(
-        sender=settings.mail_from_service,
-        to=to,
-        subject=rendered.subject,
-        text=rendered.text,
-        html=rendered.html,
-        message_id_domain=message_domain(settings.mail_from_service),
-    )
+    return compose_rendered(rendered, settings.mail_from_service, to)
 
 
 def build_marketing(
@@ -161,12 +154,4 @@ def build_marketing(
         "preferences_url": unsubscribe,
     }
     rendered = r.render("marketing", contact.locale, layout)
-    return compose(
-        sender=settings.mail_from_marketing,
-        to=contact.email,
-        subject=rendered.subject,
-        text=rendered.text,
-        html=rendered.html,
-        message_id_domain=message_domain(settings.mail_from_marketing),
-        unsubscribe_url=unsubscribe,
-    )
+    return compose_rendered(rendered, settings.mail_from_marketing, contact.email, unsubscribe)

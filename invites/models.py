@@ -22,11 +22,6 @@ class ApiKey(db.Model):  # type: ignore[name-defined]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     revoked_at: Mapped[datetime | None]
 
-    @property
-    def scope_set(self) -> set[str]:
-        """The scopes as a set."""
-        return {s for s in self.scopes.split(",") if s}
-
 
 class Invitation(db.Model):  # type: ignore[name-defined]
     """One friend invitation. The address, name and note are erased when the purpose ends."""

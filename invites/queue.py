@@ -6,7 +6,6 @@ import logging
 import os
 from collections.abc import Iterable
 from datetime import timedelta
-from typing import Any
 
 import redis
 from flask import Flask, current_app
@@ -88,8 +87,3 @@ def enqueue_retry(message_id: int, delay: timedelta, queue_name: str = MAIL_QUEU
         queue(queue_name).enqueue_in(delay, DELIVER_JOB, message_id, job_timeout=120)
     except redis.RedisError as exc:
         log.warning("could not schedule retry of message %s: %s", message_id, exc)
-
-
-def enqueue(func: str, *args: Any, queue_name: str = MAIL_QUEUE) -> None:
-    """Enqueue a job by dotted name with JSON-serialisable arguments."""
-    queue(queue_name).enqueue(func, *args)
