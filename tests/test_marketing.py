@@ -27,6 +27,15 @@ def _contact(app: Flask, **grants: bool) -> int:
         return contact.id
 
 
+def _choose(app: Flask, contact_id: int, category: str, granted: bool, source: str) -> None:
+    with app.app_context():
+        contact = db.session.get(Contact, contact_id)
+        assert contact is not None
+        change = contacts.Change(category, granted, source)
+        contacts.apply(db.session, contact, [change], app.config["SETTINGS"], utcnow())
+        db.session.commit()
+
+
 def _queue(app: Flask, contact_id: int, category: str, subject: str = "Hi {{ name }}") -> int:
     with app.app_context():
         contact = db.session.get(Contact, contact_id)
@@ -90,31 +99,11 @@ def test_partner_offers_need_consent(smtp_app: Flask, smtp_sink: SMTPSink) -> No
     run_jobs(smtp_app)
     assert _status(smtp_app, without) == "cancelled"
     assert _status(smtp_app, promo) == "sent"
-    with smtp_app.app_context():
-        contact = db.session.get(Contact, contact_id)
-        assert contact is not None
-        contacts.apply(
-            db.session,
-            contact,
-            [contacts.Change("partner_offers", True, "app")],
-            smtp_app.config["SETTINGS"],
-            utcnow(),
-        )
-        db.session.commit()
+    _choose(smtp_app, contact_id, "partner_offers", True, "app")
     granted = _queue(smtp_app, contact_id, "partner_offers")
     run_jobs(smtp_app)
     assert _status(smtp_app, granted) == "sent"
-    with smtp_app.app_context():
-        contact = db.session.get(Contact, contact_id)
-        assert contact is not None
-        contacts.apply(
-            db.session,
-            contact,
-            [contacts.Change("partner_offers", False, "api")],
-            smtp_app.config["SETTINGS"],
-            utcnow(),
-        )
-        db.session.commit()
+    _choose(smtp_app, contact_id, "partner_offers", False, "api")
     withdrawn = _queue(smtp_app, contact_id, "partner_offers")
     run_jobs(smtp_app)
     assert _status(smtp_app, withdrawn) == "cancelled"
