@@ -56,7 +56,14 @@ def connection(app: Flask | None = None) -> redis.Redis:
 
 def queue(name: str, app: Flask | None = None) -> Queue:
     """Return a named queue using the JSON serializer (job arguments are ids, never objects)."""
-    return Queue(name, connection=connection(app), serializer=JSONSerializer)
+    app = app or current_app._get_current_object()  # type: ignore[attr-defined]
+    # Kept per process: building a Queue resolves its serializer through runtime protocol
+    # checks, which cost the invitation API more than the rest of the enqueue's Python.
+    queues: dict[str, Queue] = app.extensions.setdefault("spotcam_queues", {})
+    q = queues.get(name)
+    if q is None:
+        q = queues[name] = Queue(name, connection=connection(app), serializer=JSONSerializer)
+    return q
 
 
 def enqueue_deliveries(message_ids: Iterable[int], queue_name: str = MAIL_QUEUE) -> int:
