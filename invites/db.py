@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
-from sqlalchemy import CursorResult, MetaData, Table, bindparam
+from sqlalchemy import Connection, CursorResult, Engine, MetaData, Table, bindparam
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import DeclarativeBase, Session, scoped_session
 
@@ -38,6 +39,29 @@ migrate = Migrate(render_as_batch=True)
 def utcnow() -> datetime:
     """Return the current UTC time as a naive datetime (how every timestamp is stored)."""
     return datetime.now(UTC).replace(tzinfo=None)
+
+
+@contextmanager
+def autocommit_driver(bind: Engine | Connection) -> Iterator[Any]:
+    """Lend a pooled DB-API connection in autocommit mode, for work that is one statement.
+
+    One round trip instead of BEGIN, statement, COMMIT, and none of the Session's bookkeeping:
+    for the API's hot path. A connection that broke is discarded, not pooled again.
+    """
+    engine = bind.engine
+    raw = engine.raw_connection()
+    driver = raw.driver_connection
+    try:
+        driver.autocommit = True  # type: ignore[union-attr]
+        yield driver
+    except engine.dialect.loaded_dbapi.OperationalError:
+        raw.invalidate()
+        raise
+    finally:
+        if raw.is_valid:
+            # The pool lends it next to code that expects a transaction per unit of work.
+            driver.autocommit = False  # type: ignore[union-attr]
+        raw.close()
 
 
 def run(

@@ -202,6 +202,9 @@ def test_daily_limit(settings, api_key: str) -> None:  # type: ignore[no-untyped
     assert 0 < retry <= 86400
     # Another inviter is not affected.
     assert invite(client, api_key, "d9@example.com", inviter_id="user-2").status_code == 202
+    # A refused request is not counted, so it never pushes the inviter further out.
+    with app.app_context():
+        assert _requested(app, "user-1") == 3
 
 
 def test_monthly_limit_is_rolling(settings, api_key: str) -> None:  # type: ignore[no-untyped-def]
@@ -218,6 +221,21 @@ def test_monthly_limit_is_rolling(settings, api_key: str) -> None:  # type: igno
     assert "per month" in _problem(resp, 429)["detail"]
     # The 3 old requests leave the 30-day window at the next midnight.
     assert 0 < int(resp.headers["Retry-After"]) <= 86400
+    # Refused, so not counted: today holds only the one that was taken.
+    assert _requested(app, "user-1", today) == 1
+    # Once the old days have left the window there is room again.
+    with app.app_context():
+        db.session.query(InviterDailyCount).filter_by(day=today - timedelta(days=29)).update(
+            {"day": today - timedelta(days=30)}
+        )
+        db.session.commit()
+    assert invite(client, api_key, "m3@example.com").status_code == 202
+
+
+def _requested(app: Flask, inviter_id: str, day=None) -> int:  # type: ignore[no-untyped-def]
+    with app.app_context():
+        row = db.session.get(InviterDailyCount, (inviter_id, day or utcnow().date()))
+        return row.requested if row else 0
 
 
 @pytest.mark.parametrize("window_days", [1])
@@ -257,3 +275,60 @@ def test_key_cache_bounds_revocation_delay(settings, api_key: str) -> None:  # t
         assert status == (202 if still_works else 401)
         cached = app.extensions.get("spotcam_keys", {})
         assert all(isinstance(entry[1], Caller) for entry in cached.values())
+
+
+def _postgresql(app: Flask) -> None:
+    with app.app_context():
+        if db.engine.dialect.name != "postgresql":
+            pytest.skip("PostgreSQL's one-statement path; CI's second run is on PostgreSQL")
+
+
+def test_autocommitted_invitation_leaves_pooled_connections_transactional(
+    app: Flask, client: FlaskClient, api_key: str
+) -> None:
+    _postgresql(app)
+    assert invite(client, api_key, "pool@example.com").status_code == 202
+    with app.app_context():
+        pool = db.engine.pool
+        lent = [db.engine.raw_connection() for _ in range(pool.size())]  # type: ignore[attr-defined]
+        try:
+            assert all(raw.driver_connection.autocommit is False for raw in lent)  # type: ignore[union-attr]
+        finally:
+            for raw in lent:
+                raw.close()
+        # A unit of work on any of them still rolls back as a whole.
+        db.session.add(InviterDailyCount(inviter_id="rolled-back", day=utcnow().date()))
+        db.session.flush()
+        db.session.rollback()
+        assert db.session.get(InviterDailyCount, ("rolled-back", utcnow().date())) is None
+        assert db.session.query(OutboundMessage).count() == 1
+
+
+def test_connection_dropped_by_the_server_is_not_pooled_again(
+    app: Flask, client: FlaskClient, api_key: str
+) -> None:
+    from sqlalchemy import text
+
+    _postgresql(app)
+    assert invite(client, api_key, "before@example.com").status_code == 202
+    # What a PostgreSQL restart or failover does to every pooled connection.
+    with app.app_context(), db.engine.connect() as conn:
+        conn.execute(
+            text(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            )
+        )
+    statuses = [invite(client, api_key, f"after{i}@example.com").status_code for i in range(3)]
+    # At most the request that met the dead connection fails (with a problem, not a hang);
+    # the connection is discarded, and the ones after it are served.
+    assert statuses[-2:] == [202, 202] and statuses[0] in (202, 500)
+    with app.app_context():
+        sent_to = set(
+            db.session.scalars(
+                db.select(Invitation.email).join(
+                    OutboundMessage, OutboundMessage.invitation_id == Invitation.id
+                )
+            )
+        )
+        assert {"after1@example.com", "after2@example.com"} <= sent_to

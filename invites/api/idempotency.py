@@ -98,11 +98,13 @@ class Outcome:
     after_commit: Callable[[], object] | None = None
 
 
-def respond(work: Callable[[], Outcome]) -> Response:
+def respond(work: Callable[[bool], Outcome]) -> Response:
     """Run `work` at most once per Idempotency-Key and answer with its (stored) outcome.
 
     The stored answer commits in the same transaction as the work, so a replay can never
-    describe work that didn't happen; jobs are enqueued only after that commit.
+    describe work that didn't happen; jobs are enqueued only after that commit. `work` is
+    told whether it is alone: with no key there is no answer to commit with it, so work that
+    is a single statement may commit on its own.
     """
     key = key_from_request()
     fingerprint = request_fingerprint()
@@ -113,7 +115,7 @@ def respond(work: Callable[[], Outcome]) -> Response:
         if stored is not None:
             return stored
     try:
-        outcome = work()
+        outcome = work(not key)
         if key:
             record(session, api_key_id, key, fingerprint, outcome.status, outcome.body)
         session.commit()

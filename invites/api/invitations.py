@@ -34,14 +34,14 @@ ACCEPTED_BODY = json.dumps({"status": "accepted"})
 def create() -> Response:
     """Invite a friend; the answer never reveals what is held about the address."""
 
-    def work() -> idempotency.Outcome:
+    def work(alone: bool) -> idempotency.Outcome:
         body = parse_body(InvitationCreate)
         settings = current_app.config["SETTINGS"]
         request = invitations.NewInvitation(
             body.inviter_id, body.inviter_name, valid_email(body.email), body.locale, body.note
         )
         try:
-            message_id = invitations.create(db.session, request, settings, utcnow())
+            message_id = invitations.create(db.session, request, settings, utcnow(), alone)
         except LimitExceeded as exc:
             raise ApiProblem(
                 429,

@@ -72,7 +72,7 @@ class MessageStatus(BaseModel):
 def send() -> Response:
     """Queue a service message; sent whatever the marketing choices, never to a bounced address."""
 
-    def work() -> idempotency.Outcome:
+    def work(_alone: bool) -> idempotency.Outcome:
         body = parse_body(MessageIn)
         if body.template not in messages.SERVICE_TEMPLATES:
             known = ", ".join(messages.SERVICE_TEMPLATES)
