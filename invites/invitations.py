@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import secrets
 from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -158,13 +159,13 @@ def _create_in_database(
     }
     # Straight to psycopg: SQLAlchemy's execution layer would cost this request more CPU than
     # the call itself. Alone, it commits by itself; else it joins the session's transaction.
-    if alone:
-        with autocommit_driver(session.get_bind()) as driver:
-            row = driver.execute(_CREATE_IN_DATABASE, params, prepare=True).fetchone()
-    else:
-        driver = session.connection().connection.driver_connection
-        row = driver.execute(_CREATE_IN_DATABASE, params, prepare=True).fetchone()  # type: ignore[union-attr]
-    outcome, message_id = row
+    lend: AbstractContextManager[Any] = (
+        autocommit_driver(session.get_bind())
+        if alone
+        else nullcontext(session.connection().connection.driver_connection)
+    )
+    with lend as driver:
+        outcome, message_id = driver.execute(_CREATE_IN_DATABASE, params, prepare=True).fetchone()
     if outcome == "per_day":
         raise limits.day_exceeded(now)
     if outcome == "per_month":
