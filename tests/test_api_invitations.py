@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import threading
 from datetime import timedelta
 
@@ -153,6 +154,7 @@ def test_idempotency_key(client: FlaskClient, app: Flask, api_key: str) -> None:
         assert db.session.get(InviterDailyCount, ("u1", utcnow().date())).requested == 1
     reused = client.post("/api/v1/invitations", json={**body, "email": "x@example.com"}, headers=h)
     assert _problem(reused, 422)["type"].endswith("idempotency-key-reused")
+
     _problem(
         client.post(
             "/api/v1/invitations",
@@ -161,6 +163,24 @@ def test_idempotency_key(client: FlaskClient, app: Flask, api_key: str) -> None:
         ),
         422,
     )
+
+
+def test_idempotency_record_cannot_be_matched_to_a_guessed_body(
+    client: FlaskClient, app: Flask, api_key: str
+) -> None:
+    from invites.models import IdempotencyRecord
+
+    raw = b'{"inviter_id": "u1", "inviter_name": "Anna", "email": "guess@example.com"}'
+    h = auth(api_key, **{"Idempotency-Key": "k-guess", "Content-Type": "application/json"})
+    assert client.post("/api/v1/invitations", data=raw, headers=h).status_code == 202
+    with app.app_context():
+        stored = db.session.scalars(db.select(IdempotencyRecord.request_hash)).one()
+    # Whoever reads the table and guesses the body can't confirm the guess without the key.
+    guessed = hashlib.sha256(b"POST/api/v1/invitations\0" + raw).hexdigest()
+    assert stored != guessed and len(stored) == 64
+    # The same body still replays.
+    again = client.post("/api/v1/invitations", data=raw, headers=h)
+    assert again.headers["Idempotent-Replayed"] == "true"
 
 
 def test_idempotency_under_concurrency(settings, api_key: str, app: Flask) -> None:  # type: ignore[no-untyped-def]

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import hashlib
+import hmac
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 
-from flask import Response, g, request
+from flask import Response, current_app, g, request
 from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 
@@ -38,10 +39,14 @@ def key_from_request() -> str | None:
 
 
 def request_fingerprint() -> str:
-    """A hash of what the request asks for, to catch a key reused for a different request."""
-    return hashlib.sha256(
-        request.method.encode() + request.path.encode() + b"\0" + request.get_data()
-    ).hexdigest()
+    """A keyed hash of what the request asks for, to catch a key reused for another request.
+
+    Keyed like address hashes: a body can hold an address, and a plain hash of a guessable
+    body would tell who was invited to anyone who reads the table.
+    """
+    key = current_app.config["SETTINGS"].address_hash_key.encode()
+    body = request.method.encode() + request.path.encode() + b"\0" + request.get_data()
+    return hmac.new(key, body, hashlib.sha256).hexdigest()
 
 
 def replay(session: AnySession, api_key_id: int, key: str, fingerprint: str) -> Response | None:
