@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -41,27 +40,36 @@ def utcnow() -> datetime:
     return datetime.now(UTC).replace(tzinfo=None)
 
 
-@contextmanager
-def autocommit_driver(bind: Engine | Connection) -> Iterator[Any]:
-    """Lend a pooled DB-API connection in autocommit mode, for work that is one statement.
+def run_alone(
+    bind: Engine | Connection, sql: str, params: dict[str, Any], retry_dead: bool = False
+) -> Any:
+    """Run one statement autocommitted on a pooled DB-API connection; return its first row.
 
     One round trip instead of BEGIN, statement, COMMIT, and none of the Session's bookkeeping:
-    for the API's hot path. A connection that broke is discarded, not pooled again.
+    for the API's hot path. A connection found dead (the server restarted or failed over) is
+    dropped with every other pooled one, as SQLAlchemy does on a disconnect; with `retry_dead`
+    the statement then runs once more on a new connection, so a restart costs no request. Only
+    for statements whose second run can't do harm the first didn't.
     """
     engine = bind.engine
-    raw = engine.raw_connection()
-    driver = raw.driver_connection
-    try:
-        driver.autocommit = True  # type: ignore[union-attr]
-        yield driver
-    except engine.dialect.loaded_dbapi.OperationalError:
-        raw.invalidate()
-        raise
-    finally:
-        if raw.is_valid:
-            # The pool lends it next to code that expects a transaction per unit of work.
-            driver.autocommit = False  # type: ignore[union-attr]
-        raw.close()
+    dead = engine.dialect.loaded_dbapi.OperationalError
+    for attempt in (1, 2):
+        raw = engine.raw_connection()
+        driver: Any = raw.driver_connection
+        try:
+            driver.autocommit = True
+            return driver.execute(sql, params, prepare=True).fetchone()
+        except dead:
+            raw.invalidate()
+            engine.dispose()
+            if not retry_dead or attempt == 2:
+                raise
+        finally:
+            if raw.is_valid:
+                # The pool lends it next to code that expects a transaction per unit of work.
+                driver.autocommit = False
+            raw.close()
+    raise AssertionError("unreachable")
 
 
 def run(

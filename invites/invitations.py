@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 import secrets
 from collections.abc import Callable
-from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -15,7 +14,7 @@ from sqlalchemy import Table, bindparam, exists, insert, or_, select, update
 from . import limits
 from .addresses import address_hash
 from .config import Settings
-from .db import AnySession, autocommit_driver, bump, claim_window, run
+from .db import AnySession, bump, claim_window, run, run_alone
 from .models import (
     AddressThrottle,
     Contact,
@@ -158,14 +157,16 @@ def _create_in_database(
         "window_cutoff": _window_cutoff(settings, now),
     }
     # Straight to psycopg: SQLAlchemy's execution layer would cost this request more CPU than
-    # the call itself. Alone, it commits by itself; else it joins the session's transaction.
-    lend: AbstractContextManager[Any] = (
-        autocommit_driver(session.get_bind())
-        if alone
-        else nullcontext(session.connection().connection.driver_connection)
-    )
-    with lend as driver:
-        outcome, message_id = driver.execute(_CREATE_IN_DATABASE, params, prepare=True).fetchone()
+    # the call itself. Alone, it commits by itself, and may run again on a fresh connection if
+    # the pooled one was dead: a second run can't send a second email (the address window holds
+    # it back), at worst it counts the request twice against the inviter's limits; the first
+    # run's message, if it committed unseen, is the reconciler's to wake.
+    if alone:
+        row = run_alone(session.get_bind(), _CREATE_IN_DATABASE, params, retry_dead=True)
+    else:
+        driver: Any = session.connection().connection.driver_connection
+        row = driver.execute(_CREATE_IN_DATABASE, params, prepare=True).fetchone()
+    outcome, message_id = row
     if outcome == "per_day":
         raise limits.day_exceeded(now)
     if outcome == "per_month":
