@@ -43,7 +43,7 @@ def utcnow() -> datetime:
 def run_alone(
     bind: Engine | Connection, sql: str, params: dict[str, Any], retry_dead: bool = False
 ) -> Any:
-    """Run one statement autocommitted on a pooled DB-API connection; return its first row.
+    """Run one statement autocommitted on a pooled psycopg connection; return its first row.
 
     One round trip instead of BEGIN, statement, COMMIT, and none of the Session's bookkeeping:
     for the API's hot path. A connection found dead (the server restarted or failed over) is

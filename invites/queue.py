@@ -58,7 +58,7 @@ def queue(name: str, app: Flask | None = None) -> Queue:
     """Return a named queue using the JSON serializer (job arguments are ids, never objects)."""
     app = app or current_app._get_current_object()  # type: ignore[attr-defined]
     # Kept per process: building a Queue resolves its serializer through runtime protocol
-    # checks, which cost the invitation API more than the rest of the enqueue's Python.
+    # checks, which every invitation request used to pay for.
     queues: dict[str, Queue] = app.extensions.setdefault("spotcam_queues", {})
     q = queues.get(name)
     if q is None:
