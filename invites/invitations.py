@@ -9,7 +9,17 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Table, bindparam, exists, insert, or_, select, update
+from sqlalchemy import (
+    Connection,
+    Engine,
+    Table,
+    bindparam,
+    exists,
+    insert,
+    or_,
+    select,
+    update,
+)
 
 from . import limits
 from .addresses import address_hash
@@ -69,8 +79,9 @@ def create(
     commits by itself (the caller's commit has nothing left to do).
     """
     h = address_hash(req.email, settings.address_hash_key)
-    if session.get_bind().dialect.name == "postgresql":
-        return _create_in_database(session, req, h, settings, now, alone)
+    bind = session.get_bind()
+    if bind.dialect.name == "postgresql":
+        return _create_in_database(session, bind, req, h, settings, now, alone)
     limits.count_day(session, req.inviter_id, now, settings.invites_per_inviter_day)
     # One read answers both the monthly limit and whether the address is held back.
     params = {"inviter": req.inviter_id, "first": limits.first_day(now), "h": h}
@@ -136,6 +147,7 @@ _CREATE_IN_DATABASE = (
 
 def _create_in_database(
     session: AnySession,
+    bind: Engine | Connection,
     req: NewInvitation,
     h: str,
     settings: Settings,
@@ -162,7 +174,7 @@ def _create_in_database(
     # it back), at worst it counts the request twice against the inviter's limits; the first
     # run's message, if it committed unseen, is the reconciler's to wake.
     if alone:
-        row = run_alone(session.get_bind(), _CREATE_IN_DATABASE, params, retry_dead=True)
+        row = run_alone(bind, _CREATE_IN_DATABASE, params, retry_dead=True)
     else:
         driver: Any = session.connection().connection.driver_connection
         row = driver.execute(_CREATE_IN_DATABASE, params, prepare=True).fetchone()

@@ -123,7 +123,9 @@ def respond(work: Callable[[bool], Outcome]) -> Response:
         outcome = work(not key)
         if key:
             record(session, api_key_id, key, fingerprint, outcome.status, outcome.body)
-        session.commit()
+        # Work that committed by itself may leave the session untouched: nothing to commit.
+        if session().in_transaction():
+            session.commit()
     except IntegrityError:
         # A concurrent request with the same key won the race; answer as it did.
         session.rollback()
