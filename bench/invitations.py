@@ -8,7 +8,8 @@ Run it from the repository root (or `make bench`):
 It needs a PostgreSQL server (--database-url, else $DATABASE_URL, else
 postgresql://postgres@127.0.0.1:5432/test) and a Redis server (--redis-url, default
 redis://127.0.0.1:6379/15). It creates a scratch database `spotcam_bench_<pid>`, migrates it,
-creates an API key, starts `gunicorn wsgi:app` on a free 127.0.0.1 port, then alternates /healthz
+creates an API key, starts `invites scheduler` (whose outbox relay enqueues the delivery jobs, as
+in production) and `gunicorn wsgi:app` on a free 127.0.0.1 port, then alternates /healthz
 (the baseline: same app, no database) and the invitation API for 3 rounds, closing with /healthz,
 from 50 concurrent connections (keep-alive when the server offers it), each after a short
 unmeasured warm-up. Each round's ratio is taken against the baselines either side of it, and the
@@ -16,6 +17,7 @@ median round is reported: on a shared machine, throughput drifts by 20% within m
 The scratch database is dropped at the end, even on failure, Ctrl-C or SIGTERM (only SIGKILL can
 leave one behind: `DROP DATABASE spotcam_bench_<pid>`); only the Redis database named in the URL
 is flushed, before and after. No RQ worker runs: delivery jobs just wait in Redis, no mail is sent.
+The relay's CPU is reported beside gunicorn's.
 
 Prints a table and writes JSON (default bench/results/invitations.json). Exit status: 0 when the
 run completed (a missed target is printed, and fails only with --strict), 1 on any non-202 or
@@ -39,7 +41,7 @@ import sys
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager, suppress
+from contextlib import AbstractContextManager, contextmanager, suppress
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -80,6 +82,7 @@ class Workload:
     client_cpu: float = 0.0  # share of one core the client itself used
     machine_busy: float | None = None  # share of all cores busy during the run
     app_cpu_ms: float | None = None  # CPU of all gunicorn processes per answered request
+    relay_cpu_ms: float | None = None  # CPU of the scheduler (its outbox relay) per request
 
 
 def _percentile(sorted_values: list[float], q: float) -> float:
@@ -142,6 +145,7 @@ async def drive(
     expect: int,
     seconds: float,
     app_pgid: int,
+    relay_pgid: int,
 ) -> Workload:
     """Send build(i) for every i in indices over `concurrency` keep-alive connections."""
     todo: Iterator[int] = iter(indices)
@@ -175,7 +179,7 @@ async def drive(
         if conn is not None:
             conn[1].close()
 
-    ticks, app_cpu = _cpu_ticks(), _group_cpu(app_pgid)
+    ticks, app_cpu, relay_cpu = _cpu_ticks(), _group_cpu(app_pgid), _group_cpu(relay_pgid)
     cpu, wall = time.process_time(), time.perf_counter()
     try:
         async with asyncio.timeout(seconds):
@@ -184,6 +188,7 @@ async def drive(
         statuses["timeout"] += len(indices) - sum(statuses.values())
     wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
     after, app_cpu = _cpu_ticks(), _group_cpu(app_pgid) - app_cpu
+    relay_cpu = _group_cpu(relay_pgid) - relay_cpu
     latencies.sort()
     ok = statuses.get(str(expect), 0)
     result = Workload(name, len(indices), ok, len(indices) - ok, dict(statuses), round(wall, 3))
@@ -197,6 +202,7 @@ async def drive(
         result.machine_busy = round((after[0] - ticks[0]) / (after[1] - ticks[1]), 2)
     if latencies:
         result.app_cpu_ms = round(app_cpu / len(latencies) * 1000, 2)
+        result.relay_cpu_ms = round(relay_cpu / len(latencies) * 1000, 3)
     return result
 
 
@@ -255,11 +261,8 @@ def _free_port() -> int:
 
 
 @contextmanager
-def gunicorn(
-    workers: int, port: int, env: dict[str, str], log: Path
-) -> Iterator[subprocess.Popen[bytes]]:
-    """Run gunicorn wsgi:app in its own process group (id = its pid); always stop it."""
-    cmd = [str(BIN / "gunicorn"), "-w", str(workers), "-b", f"127.0.0.1:{port}", "wsgi:app"]
+def service(cmd: list[str], env: dict[str, str], log: Path) -> Iterator[subprocess.Popen[bytes]]:
+    """Run a command in its own process group (id = its pid), output to log; always stop it."""
     with log.open("w") as out:
         proc = subprocess.Popen(
             cmd, cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
@@ -267,7 +270,8 @@ def gunicorn(
     try:
         yield proc
         if proc.poll() is not None:
-            raise BenchError(f"gunicorn exited with {proc.returncode} during the run; see {log}")
+            name = Path(cmd[0]).name
+            raise BenchError(f"{name} exited with {proc.returncode} during the run; see {log}")
     finally:
         if proc.poll() is None:
             proc.terminate()
@@ -277,6 +281,25 @@ def gunicorn(
                 with suppress(ProcessLookupError):
                     os.killpg(proc.pid, signal.SIGKILL)
                 proc.wait(timeout=5)
+
+
+def gunicorn(
+    workers: int, port: int, env: dict[str, str], log: Path
+) -> AbstractContextManager[subprocess.Popen[bytes]]:
+    """Run gunicorn wsgi:app with this many sync workers."""
+    cmd = [str(BIN / "gunicorn"), "-w", str(workers), "-b", f"127.0.0.1:{port}", "wsgi:app"]
+    return service(cmd, env, log)
+
+
+def wait_relayed(db_url: str, seconds: float) -> int:
+    """Wait until the scheduler's relay took every wake-up; return how many are left."""
+    deadline = time.monotonic() + seconds
+    with psycopg.connect(db_url, autocommit=True, connect_timeout=5) as conn:
+        while True:
+            left = int(conn.execute("SELECT count(*) FROM outbox_wakeups").fetchone()[0])  # type: ignore[index]
+            if not left or time.monotonic() > deadline:
+                return left
+            time.sleep(0.1)
 
 
 def wait_healthy(proc: subprocess.Popen[bytes], port: int, log: Path, seconds: float) -> None:
@@ -422,6 +445,18 @@ def _requests(port: int, key: str) -> tuple[Callable[[int], bytes], Callable[[in
     return (lambda _i: health), invitation
 
 
+def _delivery_jobs(red: redis.Redis) -> int:
+    """Count the delivery jobs in the mail queue (the scheduler's own jobs wait there too)."""
+    ids = red.lrange("rq:queue:mail", 0, -1)
+    with red.pipeline(transaction=False) as pipe:
+        for job_id in ids:
+            pipe.hget(
+                f"rq:job:{job_id if isinstance(job_id, str) else job_id.decode()}", "description"
+            )
+        descriptions = pipe.execute()
+    return sum(1 for d in descriptions if d and d.startswith(b"invites.jobs.deliver_message("))
+
+
 def bench(args: argparse.Namespace, report: dict[str, Any]) -> list[Workload]:
     """Set up the database, Redis and gunicorn, then run the workloads; fill report as it goes."""
     deadline: float = time.monotonic() + args.timeout
@@ -455,6 +490,9 @@ def bench(args: argparse.Namespace, report: dict[str, Any]) -> list[Workload]:
             "PUBLIC_BASE_URL": f"http://127.0.0.1:{port}",
             "INVITES_PER_INVITER_DAY": "10000000",
             "INVITES_PER_INVITER_MONTH": "10000000",
+            # No worker runs, so every message stays pending: the reconciler would re-enqueue
+            # them all a minute in, in the middle of a round.
+            "RECONCILE_INTERVAL_SECONDS": "86400",
         }
         _run([str(BIN / "invites"), "db", "upgrade"], env, left(120))
         create_key = ["api-keys", "create", "bench", "--scope", "invitations", "--scope", "stats"]
@@ -463,7 +501,10 @@ def bench(args: argparse.Namespace, report: dict[str, Any]) -> list[Workload]:
         if not keys:
             raise BenchError(f"no API key on the output of `invites api-keys create`: {out!r}")
         health, invitation = _requests(port, keys[-1])
-        with gunicorn(args.workers, port, env, log) as proc:
+        sched_log = args.json.parent / "invitations-scheduler.log"
+        report["scheduler_log"] = str(sched_log)
+        scheduler = service([str(BIN / "invites"), "scheduler"], env, sched_log)
+        with scheduler as relay, gunicorn(args.workers, port, env, log) as proc:
             wait_healthy(proc, port, log, left(60))
             wait_idle(proc.pid, left(30))
             plan = []
@@ -476,10 +517,19 @@ def bench(args: argparse.Namespace, report: dict[str, Any]) -> list[Workload]:
                     batch = range(first, first + todo)
                     first = batch.stop  # every invitation gets a fresh address
                     run = drive(
-                        name, port, build, batch, args.concurrency, expect, left(600), proc.pid
+                        name,
+                        port,
+                        build,
+                        batch,
+                        args.concurrency,
+                        expect,
+                        left(600),
+                        proc.pid,
+                        relay.pid,
                     )
                     result = asyncio.run(run)
                 results.append(result)
+            left_over = wait_relayed(db_url, left(30))
         with psycopg.connect(db_url, connect_timeout=5) as conn:
             rows = conn.execute(
                 "SELECT (SELECT count(*) FROM invitations),"
@@ -488,7 +538,8 @@ def bench(args: argparse.Namespace, report: dict[str, Any]) -> list[Workload]:
         names = ("invitations", "outbound_messages")
         report["stored"] = {
             **dict(zip(names, rows or (), strict=False)),
-            "queued_jobs": red.llen("rq:queue:mail"),
+            "queued_delivery_jobs": _delivery_jobs(red),
+            "wakeups_not_relayed": left_over,
         }
     return results
 
@@ -500,12 +551,18 @@ def print_table(args: argparse.Namespace, report: dict[str, Any], results: list[
     print(f"{m['postgresql']}; load average {m['load_before']} before the run")
     print(f"server:  gunicorn, {args.workers} sync workers; client: {args.concurrency} connections")
     print("         (asyncio streams, keep-alive when offered) on the same machine\n")
-    head = ("workload", "requests", "errors", "req/s", "p50 ms", "p99 ms", "app cpu ms/req")
-    print(f"{head[0]:<22}" + "".join(f"{h:>9}" for h in head[1:-1]) + f"{head[-1]:>16}")
+    head = ("workload", "requests", "errors", "req/s", "p50 ms", "p99 ms")
+    cpu_head = ("app cpu ms/req", "relay cpu ms/req")
+    print(f"{head[0]:<22}" + "".join(f"{h:>9}" for h in head[1:]), end="")
+    print("".join(f"{h:>18}" for h in cpu_head))
     for r in results:
         cells = (r.requests, r.errors, f"{r.rps:.0f}", f"{r.p50_ms:.1f}", f"{r.p99_ms:.1f}")
-        app = f"{r.app_cpu_ms:.2f}" if r.app_cpu_ms is not None else "n/a"
-        print(f"{r.name:<22}" + "".join(f"{c:>9}" for c in cells) + f"{app:>16}")
+        cpu = (
+            f"{r.app_cpu_ms:.2f}" if r.app_cpu_ms is not None else "n/a",
+            f"{r.relay_cpu_ms:.3f}" if r.relay_cpu_ms is not None else "n/a",
+        )
+        print(f"{r.name:<22}" + "".join(f"{c:>9}" for c in cells), end="")
+        print("".join(f"{c:>18}" for c in cpu))
         if r.errors:
             print(f"  responses: {r.statuses}")
     print("\nclient CPU (share of one core) / machine busy (share of all cores):")
@@ -528,7 +585,8 @@ def main(argv: list[str] | None = None) -> int:
         "machine": {**machine(), "load_before": [round(x, 2) for x in os.getloadavg()]},
         "settings": {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()},
         "notes": [
-            "no RQ worker runs: each accepted invitation leaves one delivery job queued in Redis",
+            "no RQ worker runs: the scheduler's relay turns each accepted invitation into one "
+            "delivery job queued in Redis",
             "gunicorn's default sync workers close the connection after each response, "
             "so every request includes a TCP connect on 127.0.0.1",
         ],

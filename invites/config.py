@@ -75,6 +75,7 @@ class Settings:
     retry_base_seconds: int = 30
     reconcile_interval_seconds: int = 60
     reconcile_grace_seconds: int = 30
+    relay_interval_ms: int = 100
     max_body_bytes: int = 16 * 1024
     promotional_default: bool = True
     preference_link_days: int = 400
@@ -138,6 +139,7 @@ def from_env(env: Mapping[str, str] | None = None) -> Settings:
         retry_base_seconds=_int(env, "RETRY_BASE_SECONDS", 30, 0),
         reconcile_interval_seconds=_int(env, "RECONCILE_INTERVAL_SECONDS", 60, 1),
         reconcile_grace_seconds=_int(env, "RECONCILE_GRACE_SECONDS", 30, 0),
+        relay_interval_ms=_int(env, "RELAY_INTERVAL_MS", 100, 10),
         max_body_bytes=_int(env, "MAX_BODY_BYTES", 16 * 1024, 1024),
         promotional_default=_bool(env, "PROMOTIONAL_DEFAULT", True),
         preference_link_days=_int(env, "PREFERENCE_LINK_DAYS", 400, 366),

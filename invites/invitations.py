@@ -21,7 +21,7 @@ from sqlalchemy import (
     update,
 )
 
-from . import limits
+from . import limits, relay
 from .addresses import address_hash
 from .config import Settings
 from .db import AnySession, bump, claim_window, run, run_alone
@@ -74,9 +74,10 @@ def create(
 ) -> int | None:
     """Record an invitation and its outbox row; return the message id, or None if nothing is sent.
 
-    Raises limits.LimitExceeded. The caller commits, then enqueues the message. `alone` says
-    nothing else is to commit with it: on PostgreSQL, where this is one statement, it then
-    commits by itself (the caller's commit has nothing left to do).
+    Raises limits.LimitExceeded. The caller commits; the wake-up written with the message has
+    the relay enqueue its job. `alone` says nothing else is to commit with it: on PostgreSQL,
+    where this is one statement, it then commits by itself (the caller's commit has nothing
+    left to do).
     """
     h = address_hash(req.email, settings.address_hash_key)
     bind = session.get_bind()
@@ -125,11 +126,13 @@ def create(
         "created_at": now,
         "next_attempt_at": now,
     }
-    return int(
+    message_id = int(
         run(
             session, ("new-message",), _returning_id(OutboundMessage.__table__), message
         ).scalar_one()
     )
+    relay.wake(session, message_id)
+    return message_id
 
 
 def _window_cutoff(settings: Settings, now: datetime) -> datetime:

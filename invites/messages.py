@@ -12,6 +12,7 @@ from markupsafe import Markup
 
 from mailer import Renderer, render_sandboxed
 
+from . import relay
 from .categories import CATEGORIES
 from .config import Settings
 from .db import AnySession
@@ -67,7 +68,7 @@ def queue_service(
     context: dict[str, str],
     now: datetime,
 ) -> OutboundMessage:
-    """Write a service message to the outbox (the caller commits, then enqueues)."""
+    """Write a service message and its wake-up to the outbox (the caller commits)."""
     msg = OutboundMessage(
         public_id=secrets.token_urlsafe(12),
         kind="service",
@@ -82,6 +83,7 @@ def queue_service(
     )
     session.add(msg)
     session.flush()
+    relay.wake(session, msg.id)
     return msg
 
 

@@ -86,6 +86,19 @@ class OutboundMessage(db.Model):  # type: ignore[name-defined]
     __table_args__ = (Index("ix_outbound_status_next", "status", "next_attempt_at"),)
 
 
+class OutboxWakeup(db.Model):  # type: ignore[name-defined]
+    """An outbox row whose job is not enqueued yet: written with it, taken by the relay.
+
+    The web request commits this with the message and never talks to Redis; the relay
+    (`invites.relay`) deletes a batch of these and enqueues their jobs in one pipeline.
+    """
+
+    __tablename__ = "outbox_wakeups"
+    # No foreign key: it would cost every invitation a lookup, and a job for a message that
+    # is gone finds nothing to claim.
+    message_id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+
+
 class Suppression(db.Model):  # type: ignore[name-defined]
     """An address that must not be contacted (for a reason), held only as a keyed hash."""
 

@@ -66,21 +66,28 @@ def queue(name: str, app: Flask | None = None) -> Queue:
     return q
 
 
+def enqueue_jobs(message_ids: list[int], queue_name: str = MAIL_QUEUE) -> None:
+    """Enqueue one delivery job per committed outbox row, in one round trip; raise RedisError."""
+    if not message_ids:
+        return
+    q = queue(queue_name)
+    # Not a MULTI/EXEC transaction: each job is saved and pushed on its own, and a job lost
+    # halfway is the reconciler's to redo.
+    with q.connection.pipeline(transaction=False) as pipe:
+        q.enqueue_many(
+            [Queue.prepare_data(DELIVER_JOB, args=(mid,), timeout=120) for mid in message_ids],
+            pipeline=pipe,
+        )
+        pipe.execute()
+
+
 def enqueue_deliveries(message_ids: Iterable[int], queue_name: str = MAIL_QUEUE) -> int:
     """Wake workers for committed outbox rows; a Redis failure is logged, the reconciler retries."""
     ids = list(message_ids)
     if not ids:
         return 0
     try:
-        q = queue(queue_name)
-        # Not a MULTI/EXEC transaction: each job is saved and pushed on its own, and a job
-        # lost halfway is the reconciler's to redo.
-        with q.connection.pipeline(transaction=False) as pipe:
-            q.enqueue_many(
-                [Queue.prepare_data(DELIVER_JOB, args=(mid,), timeout=120) for mid in ids],
-                pipeline=pipe,
-            )
-            pipe.execute()
+        enqueue_jobs(ids, queue_name)
     except redis.RedisError as exc:
         # The outbox row is already committed, so nothing is lost: the reconciler re-enqueues it.
         log.warning("could not enqueue %d message(s), reconciler will retry: %s", len(ids), exc)

@@ -12,7 +12,7 @@ from rq.cron import CronScheduler
 from rq.serializers import JSONSerializer
 from rq.worker import BaseWorker
 
-from . import queue
+from . import queue, relay
 from .db import db
 
 log = logging.getLogger(__name__)
@@ -38,6 +38,9 @@ def make_worker(names: list[str], simple: bool = False) -> BaseWorker:
 def run_worker(names: list[str], burst: bool = False, simple: bool = False) -> bool:
     """Work the queues until stopped (or until empty with burst)."""
     worker = make_worker(names, simple)
+    if burst:
+        # "Drain the queues" includes messages whose jobs the relay has yet to enqueue.
+        relay.drain()
     # Release the parent's connections before forking children.
     db.engine.dispose()
     return worker.work(burst=burst, with_scheduler=True, logging_level="INFO")
@@ -68,13 +71,21 @@ def make_scheduler() -> CronScheduler:
 
 
 def run_scheduler() -> None:
-    """Run the cron scheduler until stopped."""
+    """Run the outbox relay and the cron scheduler until stopped."""
     cron = make_scheduler()
+    settings = current_app.config["SETTINGS"]
     log.info(
-        "scheduler started: reconcile every %ss, retention and housekeeping hourly",
-        current_app.config["SETTINGS"].reconcile_interval_seconds,
+        "scheduler started: outbox relay every %s ms, reconcile every %ss, "
+        "retention and housekeeping hourly",
+        settings.relay_interval_ms,
+        settings.reconcile_interval_seconds,
     )
-    cron.start()
+    thread, stop = relay.start(current_app._get_current_object())  # type: ignore[attr-defined]
+    try:
+        cron.start()
+    finally:
+        stop.set()
+        thread.join(timeout=10)
 
 
 def _job(name: str) -> Any:

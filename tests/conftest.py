@@ -192,10 +192,12 @@ def invite(client: FlaskClient, key: str, email: str = "friend@example.com", **f
 
 
 def run_jobs(app: Flask) -> None:
-    """Run every queued job in a burst SimpleWorker inside the app."""
+    """Relay the outbox's wake-ups, then run every queued job in a burst SimpleWorker."""
+    from invites import relay
     from invites.worker import make_worker
 
     with app.app_context():
+        relay.drain()
         make_worker(["mail", "campaigns"], simple=True).work(burst=True)
 
 

@@ -329,7 +329,7 @@ def test_invitations_survive_a_database_restart(
 ) -> None:
     from sqlalchemy import text
 
-    from invites import queue
+    from invites import queue, relay
 
     _postgresql(app)
     # The API key is looked up once and cached; a lookup that met a dead connection would fail
@@ -358,4 +358,5 @@ def test_invitations_survive_a_database_restart(
             )
         ).all()
         assert sorted(sent_to) == [*addresses, "before@example.com"]
+        assert relay.drain() == 4  # every wake-up committed, the one from before the restart too
         assert len(queue.queue(queue.MAIL_QUEUE).get_job_ids()) == 4

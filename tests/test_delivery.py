@@ -12,10 +12,10 @@ import pytest
 import redis
 from flask import Flask
 
-from invites import queue
+from invites import queue, relay
 from invites.db import db, utcnow
 from invites.jobs import expire_invitations, reconcile_outbox
-from invites.models import Invitation, OutboundMessage, Suppression
+from invites.models import Invitation, OutboundMessage, OutboxWakeup, Suppression
 
 from .conftest import (
     all_database_text,
@@ -188,19 +188,37 @@ def test_redis_down_at_invite_time(settings, smtp_sink: SMTPSink, own_redis) -> 
     key = new_key(app, ["invitations"])
     procs[0].terminate()
     procs[0].wait()
-    # The API still takes the invitation: the outbox row is committed; the enqueue fails.
+    # The API answers without Redis: the invitation, its outbox row and its wake-up commit.
     assert invite(app.test_client(), key, "patient@example.com").status_code == 202
     [msg] = _messages(app)
     assert msg.status == "pending"
+    with app.app_context():
+        with pytest.raises(redis.RedisError):
+            relay.relay_once()
+        # The relay's delete rolled back with the failed enqueue: the wake-up waits.
+        assert db.session.scalars(db.select(OutboxWakeup.message_id)).all() == [msg.id]
     procs.append(_redis_server(port))  # Redis is back, empty
-    app = make_app(settings, smtp_url=smtp_sink.url, redis_url=url)
-    assert _reconcile(app) == 1
-    # A real worker process (the forking worker) picks it up.
+    # A real worker process (the forking worker) relays the wake-up in burst mode and sends.
     done = worker_process(app.config["SETTINGS"])
     assert done.returncode == 0, done.stderr
     [mail] = smtp_sink.wait_for(1)
     assert mail.rcpt_tos == ["patient@example.com"]
     assert _messages(app)[0].status == "sent"
+
+
+def test_redis_emptied_after_the_relay(smtp_app: Flask, smtp_sink: SMTPSink) -> None:
+    key = new_key(smtp_app, ["invitations"])
+    assert invite(smtp_app.test_client(), key, "patient@example.com").status_code == 202
+    with smtp_app.app_context():
+        assert relay.relay_once() == 1
+        # Redis restarted without persistence: the job is gone, the wake-up already taken.
+        queue.connection().flushdb()
+    # The reconciler finds the row still pending (grace 0 in tests) and enqueues it again.
+    assert _reconcile(smtp_app) == 1
+    run_jobs(smtp_app)
+    [mail] = smtp_sink.wait_for(1)
+    assert mail.rcpt_tos == ["patient@example.com"]
+    assert _messages(smtp_app)[0].status == "sent"
 
 
 def test_expiry_erases_and_counts(app: Flask) -> None:

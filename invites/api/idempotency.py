@@ -96,19 +96,18 @@ def purge(session: AnySession) -> int:
 
 @dataclass(frozen=True)
 class Outcome:
-    """What a write endpoint answers, and what to do once its transaction has committed."""
+    """What a write endpoint answers."""
 
     status: int
     body: str
-    after_commit: Callable[[], object] | None = None
 
 
 def respond(work: Callable[[bool], Outcome]) -> Response:
     """Run `work` at most once per Idempotency-Key and answer with its (stored) outcome.
 
     The stored answer commits in the same transaction as the work, so a replay can never
-    describe work that didn't happen; jobs are enqueued only after that commit. `work` is
-    told whether it is alone: with no key there is no answer to commit with it, so work that
+    describe work that didn't happen, and outbox wake-ups commit with it too. `work` is told
+    whether it is alone: with no key there is no answer to commit with it, so work that
     is a single statement may commit on its own.
     """
     key = key_from_request()
@@ -136,6 +135,4 @@ def respond(work: Callable[[bool], Outcome]) -> Response:
     except Exception:
         session.rollback()
         raise
-    if outcome.after_commit is not None:
-        outcome.after_commit()
     return Response(outcome.body, status=outcome.status, mimetype="application/json")

@@ -6,7 +6,7 @@ import json
 
 from flask import Blueprint, Response, current_app
 
-from .. import invitations, queue
+from .. import invitations
 from ..db import db, utcnow
 from ..emails import tokens
 from ..errors import ApiProblem
@@ -41,7 +41,7 @@ def create() -> Response:
             body.inviter_id, body.inviter_name, valid_email(body.email), body.locale, body.note
         )
         try:
-            message_id = invitations.create(db.session, request, settings, utcnow(), alone)
+            invitations.create(db.session, request, settings, utcnow(), alone)
         except LimitExceeded as exc:
             raise ApiProblem(
                 429,
@@ -50,8 +50,7 @@ def create() -> Response:
                 slug="rate-limited",
                 headers={"Retry-After": str(exc.retry_after)},
             ) from exc
-        wake = None if message_id is None else lambda: queue.enqueue_deliveries([message_id])
-        return idempotency.Outcome(202, ACCEPTED_BODY, wake)
+        return idempotency.Outcome(202, ACCEPTED_BODY)
 
     return idempotency.respond(work)
 

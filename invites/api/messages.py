@@ -10,7 +10,7 @@ from flask import Blueprint, Response, jsonify
 from pydantic import BaseModel, Field, model_validator
 from sqlalchemy import select
 
-from .. import contacts, messages, queue
+from .. import contacts, messages
 from ..db import db, utcnow
 from ..emails import renderer
 from ..errors import ApiProblem
@@ -105,10 +105,7 @@ def send() -> Response:
             context=context,
             now=utcnow(),
         )
-        message_id = msg.id
-        return idempotency.Outcome(
-            202, json.dumps({"id": msg.public_id}), lambda: queue.enqueue_deliveries([message_id])
-        )
+        return idempotency.Outcome(202, json.dumps({"id": msg.public_id}))
 
     return idempotency.respond(work)
 
