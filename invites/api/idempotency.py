@@ -111,7 +111,7 @@ def respond(work: Callable[[bool], Outcome]) -> Response:
     is a single statement may commit on its own.
     """
     key = key_from_request()
-    fingerprint = request_fingerprint()
+    fingerprint = request_fingerprint() if key else ""
     session = db.session
     api_key_id = g.api_key.id
     if key:
@@ -122,8 +122,8 @@ def respond(work: Callable[[bool], Outcome]) -> Response:
         outcome = work(not key)
         if key:
             record(session, api_key_id, key, fingerprint, outcome.status, outcome.body)
-        # Work that committed by itself may leave the session untouched: nothing to commit.
-        if session().in_transaction():
+        # Work that committed by itself may not even have made a Session: nothing to commit.
+        if session.registry.has() and session().in_transaction():
             session.commit()
     except IntegrityError:
         # A concurrent request with the same key won the race; answer as it did.
