@@ -71,16 +71,18 @@ def create(
     settings: Settings,
     now: datetime,
     alone: bool = False,
+    bind: Engine | Connection | None = None,
 ) -> int | None:
     """Record an invitation and its outbox row; return the message id, or None if nothing is sent.
 
     Raises limits.LimitExceeded. The caller commits; the wake-up written with the message has
     the relay enqueue its job. `alone` says nothing else is to commit with it: on PostgreSQL,
     where this is one statement, it then commits by itself (the caller's commit has nothing
-    left to do).
+    left to do). `bind` is the session's engine, when the caller has it at hand: on that path
+    no Session need exist at all.
     """
     h = address_hash(req.email, settings.address_hash_key)
-    bind = session.get_bind()
+    bind = bind or session.get_bind()
     if bind.dialect.name == "postgresql":
         return _create_in_database(session, bind, req, h, settings, now, alone)
     limits.count_day(session, req.inviter_id, now, settings.invites_per_inviter_day)

@@ -41,7 +41,9 @@ def create() -> Response:
             body.inviter_id, body.inviter_name, valid_email(body.email), body.locale, body.note
         )
         try:
-            invitations.create(db.session, request, settings, utcnow(), alone)
+            # db.engine: resolving the bind through the session would build a Session, which
+            # the autocommitted call never uses.
+            invitations.create(db.session, request, settings, utcnow(), alone, db.engine)
         except LimitExceeded as exc:
             raise ApiProblem(
                 429,
