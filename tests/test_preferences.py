@@ -163,6 +163,25 @@ def test_page_form_needs_its_csrf_token(app: Flask) -> None:
     assert not state(app, public_id)["partner_offers"]
 
 
+def test_a_tampered_session_cookie_is_refused(app: Flask) -> None:
+    public_id = new_contact(app)
+    path = link(app, public_id, "promotional")
+    client = app.test_client()
+    token = csrf_token(client, path)
+    cookie = client.get_cookie("session")
+    assert cookie is not None
+    choice = {"category": "partner_offers", "action": "save", "csrf_token": token}
+    # The same session cookie with its signature's last character changed: the session is
+    # verified whenever a cookie comes, so the form's token no longer fits it.
+    other = app.test_client()
+    last = cookie.value[-1]
+    other.set_cookie("session", cookie.value[:-1] + ("A" if last != "A" else "B"))
+    assert other.post(path, data=choice).status_code == 400
+    assert not state(app, public_id)["partner_offers"]
+    assert client.post(path, data=choice).status_code == 200
+    assert state(app, public_id)["partner_offers"]
+
+
 def test_page_form_saves_choices(app: Flask) -> None:
     public_id = new_contact(app)
     path = link(app, public_id, "promotional")
