@@ -69,6 +69,7 @@ class Settings:
     invites_per_inviter_day: int = 20
     invites_per_inviter_month: int = 100
     invite_address_window_days: int = 180
+    invitation_synchronous_commit: bool = False
     removal_link_days: int = 730
     check_deliverability: bool = False
     max_send_attempts: int = 5
@@ -133,6 +134,7 @@ def from_env(env: Mapping[str, str] | None = None) -> Settings:
         invites_per_inviter_day=_int(env, "INVITES_PER_INVITER_DAY", 20, 1),
         invites_per_inviter_month=_int(env, "INVITES_PER_INVITER_MONTH", 100, 1),
         invite_address_window_days=_int(env, "INVITE_ADDRESS_WINDOW_DAYS", 180, 1),
+        invitation_synchronous_commit=_bool(env, "INVITATION_SYNCHRONOUS_COMMIT", False),
         removal_link_days=_int(env, "REMOVAL_LINK_DAYS", 730, 30),
         check_deliverability=_bool(env, "EMAIL_CHECK_DELIVERABILITY", False),
         max_send_attempts=_int(env, "MAX_SEND_ATTEMPTS", 5, 1),

@@ -141,12 +141,13 @@ def _window_cutoff(settings: Settings, now: datetime) -> datetime:
     return now - timedelta(days=settings.invite_address_window_days)
 
 
-# The same steps as the Python path above, as one PL/pgSQL function (migration 0003): the
+# The same steps as the Python path above, as one PL/pgSQL function (migrations 0003, 0004): the
 # invitation API's throughput is bound by round trips, and this makes it one.
 _CREATE_IN_DATABASE = (
     "SELECT outcome, message_id FROM spotcam_create_invitation("
     "%(inviter_id)s, %(inviter_name)s, %(note)s, %(email)s, %(email_hash)s, %(locale)s, "
-    "%(public_id)s, %(now)s, %(per_day)s, %(per_month)s, %(first_day)s, %(window_cutoff)s)"
+    "%(public_id)s, %(now)s, %(per_day)s, %(per_month)s, %(first_day)s, %(window_cutoff)s, "
+    "%(synchronous_commit)s)"
 )
 
 
@@ -172,6 +173,7 @@ def _create_in_database(
         "per_month": settings.invites_per_inviter_month,
         "first_day": limits.first_day(now),
         "window_cutoff": _window_cutoff(settings, now),
+        "synchronous_commit": settings.invitation_synchronous_commit,
     }
     # Straight to psycopg: SQLAlchemy's execution layer would cost this request more CPU than
     # the call itself. Alone, it commits by itself, and may run again on a fresh connection if

@@ -8,7 +8,7 @@ from datetime import timedelta
 
 from flask import Flask, current_app
 from rq import get_current_job
-from sqlalchemy import select, update
+from sqlalchemy import select, text, update
 
 from mailer import PermanentError, TransientError, Transport, transport_from_url
 
@@ -43,6 +43,12 @@ def transport(app: Flask | None = None) -> Transport:
 
 def _claim(message_id: int) -> bool:
     now = utcnow()
+    if db.session.get_bind().dialect.name == "postgresql":
+        # Invitations may commit without waiting for the disk (INVITATION_SYNCHRONOUS_COMMIT).
+        # This commit waits, whatever the server's default: WAL is flushed in order, so once
+        # it returns, the message's own row is durable too, and no email is ever sent for an
+        # invitation a crash could still take back.
+        db.session.execute(text("SET LOCAL synchronous_commit = on"))
     # One UPDATE decides which worker owns the send; a duplicate job finds nothing to claim.
     claimed = db.session.execute(
         update(OutboundMessage)

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import threading
 from datetime import timedelta
+from typing import Any
 
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
+from invites import invitations
 from invites.db import db, utcnow
 from invites.models import Invitation, InviterDailyCount, OutboundMessage
 
@@ -360,3 +363,62 @@ def test_invitations_survive_a_database_restart(
         assert sorted(sent_to) == [*addresses, "before@example.com"]
         assert relay.drain() == 4  # every wake-up committed, the one from before the restart too
         assert len(queue.queue(queue.MAIL_QUEUE).get_job_ids()) == 4
+
+
+@pytest.mark.parametrize("wait_for_disk", [False, True])
+def test_an_invitation_commits_without_waiting_for_the_disk_unless_told(
+    app: Flask, wait_for_disk: bool
+) -> None:
+    from sqlalchemy import text
+
+    _postgresql(app)
+    settings = dataclasses.replace(
+        app.config["SETTINGS"], invitation_synchronous_commit=wait_for_disk
+    )
+    request = invitations.NewInvitation("u-1", "Anna", "friend@example.com", "en", None)
+    with app.app_context():
+        # In a transaction (the Idempotency-Key path), to read what its commit will use.
+        assert invitations.create(db.session, request, settings, utcnow()) is not None
+        mode = db.session.execute(text("SHOW synchronous_commit")).scalar_one()
+        db.session.commit()
+        assert mode == ("on" if wait_for_disk else "off")
+        assert db.session.execute(text("SHOW synchronous_commit")).scalar_one() == "on"
+
+
+def test_the_send_claim_waits_for_the_disk_whatever_the_default(app: Flask) -> None:
+    from sqlalchemy import event, text
+
+    from invites.jobs import _claim
+
+    _postgresql(app)
+    request = invitations.NewInvitation("u-1", "Anna", "friend@example.com", "en", None)
+    with app.app_context():
+        message_id = invitations.create(db.session, request, app.config["SETTINGS"], utcnow())
+        assert message_id is not None
+        db.session.commit()
+        database = db.session.execute(text("SELECT current_database()")).scalar_one()
+        db.session.commit()
+        # An operator who turned synchronous commits off for the whole database.
+        db.session.execute(text(f'ALTER DATABASE "{database}" SET synchronous_commit = off'))
+        db.session.commit()
+        db.session.remove()
+        db.engine.dispose()
+        at_commit: list[str] = []
+
+        def record(session: Any) -> None:
+            at_commit.append(session.execute(text("SHOW synchronous_commit")).scalar_one())
+
+        try:
+            assert db.session.execute(text("SHOW synchronous_commit")).scalar_one() == "off"
+            db.session.rollback()
+            event.listen(db.session, "before_commit", record)
+            assert _claim(message_id) is True
+        finally:
+            event.remove(db.session, "before_commit", record)
+            db.session.rollback()
+            db.session.execute(text(f'ALTER DATABASE "{database}" RESET synchronous_commit'))
+            db.session.commit()
+            db.session.remove()
+            db.engine.dispose()
+        # The claim's commit waited for the WAL flush, and with it the invitation's rows.
+        assert at_commit == ["on"]

@@ -1,4 +1,4 @@
-"""outbox wake-ups: outbox rows whose job the relay has yet to enqueue
+"""outbox wake-ups, and invitations that commit without waiting for the disk
 
 Revision ID: 0004
 Revises: 0003
@@ -6,9 +6,11 @@ Create Date: 2026-11-25 22:50:00
 
 Invitations and service messages now write a wake-up row with their outbox row, in the same
 transaction; the relay (invites/relay.py) deletes wake-ups in batches and enqueues their jobs.
-On PostgreSQL the invitation function writes it too, so it is replaced here. Rows pending
-before this revision have no wake-up: their jobs were enqueued already, or the reconciler
-enqueues them.
+Rows pending before this revision have no wake-up: their jobs were enqueued already, or the
+reconciler enqueues them.
+
+On PostgreSQL the invitation function writes the wake-up too, and takes one more argument:
+whether its transaction waits for the WAL flush (INVITATION_SYNCHRONOUS_COMMIT).
 """
 import importlib.util
 from pathlib import Path
@@ -23,17 +25,30 @@ down_revision = '0003'
 branch_labels = None
 depends_on = None
 
-# Revision 0003's function, plus the wake-up row.
+SIGNATURE_0003 = (
+    'spotcam_create_invitation('
+    'text, text, text, text, text, text, text, timestamp, integer, integer, date, timestamp)'
+)
+SIGNATURE = SIGNATURE_0003.replace('timestamp)', 'timestamp, boolean)')
+
+# Revision 0003's function, plus the wake-up row and the choice of commit.
 FUNCTION = """
 CREATE OR REPLACE FUNCTION spotcam_create_invitation(
     p_inviter_id text, p_inviter_name text, p_note text, p_email text, p_email_hash text,
     p_locale text, p_public_id text, p_now timestamp, p_per_day integer, p_per_month integer,
-    p_first_day date, p_window_cutoff timestamp,
+    p_first_day date, p_window_cutoff timestamp, p_synchronous_commit boolean,
     OUT outcome text, OUT message_id integer)
 LANGUAGE plpgsql AS $$
 DECLARE
     v_invitation_id integer;
 BEGIN
+    -- Unless told to wait, this transaction's commit doesn't wait for its WAL to reach the
+    -- disk. No email goes out before the invitation is durable: the job's claim commits
+    -- synchronously, and WAL is flushed in order. A crash may lose the last moments'
+    -- invitations; it can't make one be sent twice, or sent without its record.
+    IF NOT p_synchronous_commit THEN
+        PERFORM set_config('synchronous_commit', 'off', true);
+    END IF;
     -- Count the request unless the inviter is at today's limit. The upsert locks today's row,
     -- so concurrent requests of one inviter queue here and the monthly sum below is exact.
     INSERT INTO inviter_daily_counts AS c (inviter_id, day, requested, sent, accepted)
@@ -106,10 +121,12 @@ def upgrade():
     sa.PrimaryKeyConstraint('message_id', name=op.f('pk_outbox_wakeups'))
     )
     if op.get_bind().dialect.name == 'postgresql':
+        op.execute(f'DROP FUNCTION {SIGNATURE_0003}')
         op.execute(FUNCTION)
 
 
 def downgrade():
     if op.get_bind().dialect.name == 'postgresql':
+        op.execute(f'DROP FUNCTION {SIGNATURE}')
         op.execute(_function_of_0003())
     op.drop_table('outbox_wakeups')
