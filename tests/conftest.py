@@ -115,7 +115,8 @@ def make_app(settings: Settings, **overrides: Any) -> Flask:
     return app
 
 
-def _truncate(app: Flask) -> None:
+def clear_tables(app: Flask) -> None:
+    """Empty every table (the fixtures do it around each test that uses `app`)."""
     with app.app_context():
         tables = [t.name for t in reversed(db.metadata.sorted_tables)]
         with db.engine.begin() as conn:
@@ -131,12 +132,12 @@ def _truncate(app: Flask) -> None:
 def app(settings: Settings) -> Iterator[Flask]:
     """An app on clean tables and a flushed Redis database."""
     application = make_app(settings)
-    _truncate(application)
+    clear_tables(application)
     from invites import queue
 
     queue.connection(application).flushdb()
     yield application
-    _truncate(application)
+    clear_tables(application)
     queue.connection(application).flushdb()
 
 
@@ -158,12 +159,12 @@ def smtp_sink() -> Iterator[SMTPSink]:
 def smtp_app(settings: Settings, smtp_sink: SMTPSink) -> Iterator[Flask]:
     """An app that delivers to the test SMTP server."""
     application = make_app(settings, smtp_url=smtp_sink.url)
-    _truncate(application)
+    clear_tables(application)
     from invites import queue
 
     queue.connection(application).flushdb()
     yield application
-    _truncate(application)
+    clear_tables(application)
 
 
 @pytest.fixture()

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import logging
 import socket
 import subprocess
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import timedelta
 
 import pytest
@@ -20,6 +21,7 @@ from invites.models import Invitation, OutboundMessage, OutboxWakeup, Suppressio
 from .conftest import (
     ROOT,
     all_database_text,
+    clear_tables,
     invite,
     make_app,
     new_key,
@@ -205,6 +207,44 @@ def test_redis_down_at_invite_time(settings, smtp_sink: SMTPSink, own_redis) -> 
     [mail] = smtp_sink.wait_for(1)
     assert mail.rcpt_tos == ["patient@example.com"]
     assert _messages(app)[0].status == "sent"
+
+
+def test_the_relay_loop_waits_out_a_redis_outage(  # type: ignore[no-untyped-def]
+    settings, own_redis, caplog
+) -> None:
+    port, procs = own_redis
+    url = f"redis://127.0.0.1:{port}/0"
+    app = make_app(settings, redis_url=url, relay_interval_ms=20)
+    clear_tables(app)  # an earlier test on its own Redis may have invited the same address
+    key = new_key(app, ["invitations"])
+    caplog.set_level(logging.INFO, logger="invites.relay")
+    procs[0].terminate()
+    procs[0].wait()
+    thread, stop = relay.start(app)
+    try:
+        assert invite(app.test_client(), key, "patient@example.com").status_code == 202
+        [msg] = _messages(app)
+        _wait_for(lambda: "outbox relay paused" in caplog.text, "the relay to notice the outage")
+        with app.app_context():
+            assert db.session.scalars(db.select(OutboxWakeup.message_id)).all() == [msg.id]
+        procs.append(_redis_server(port))  # Redis is back, empty
+        with app.app_context():
+            mail = queue.queue(queue.MAIL_QUEUE)
+            _wait_for(lambda: len(mail.get_job_ids()) == 1, "the relay to enqueue the job")
+            assert db.session.scalars(db.select(OutboxWakeup.message_id)).all() == []
+    finally:
+        stop.set()
+        thread.join(timeout=10)
+    assert not thread.is_alive()
+    assert caplog.text.count("outbox relay paused") == 1  # once per outage, not per attempt
+    assert "outbox relay resumed" in caplog.text
+
+
+def _wait_for(condition: Callable[[], bool], what: str, seconds: float = 20) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, f"gave up waiting for {what}"
+        time.sleep(0.05)
 
 
 def test_redis_emptied_after_the_relay(smtp_app: Flask, smtp_sink: SMTPSink) -> None:
