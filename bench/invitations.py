@@ -21,7 +21,8 @@ The relay's CPU is reported beside gunicorn's.
 
 Prints a table and writes JSON (default bench/results/invitations.json). Exit status: 0 when the
 run completed (a missed target is printed, and fails only with --strict), 1 on any non-202 or
-failed request (or a missed target with --strict), 2 when the setup failed, 130 on Ctrl-C.
+failed request or an invitation that didn't become exactly one job (or a missed target with
+--strict), 2 when the setup failed, 130 on Ctrl-C.
 """
 
 from __future__ import annotations
@@ -617,6 +618,11 @@ def main(argv: list[str] | None = None) -> int:
     ratio = statistics.median(r["ratio"] for r in rounds)
     p99 = statistics.median(r["invitations_p99_ms"] for r in rounds)
     errors = sum(r.errors for r in results)
+    stored = report.get("stored", {})
+    # Not a target but a correctness check: the relay turned each invitation into one job.
+    relayed = stored.get("queued_delivery_jobs") == stored.get("invitations") and not stored.get(
+        "wakeups_not_relayed"
+    )
     checks = {
         "invitations p99 < 50 ms": p99 < P99_TARGET_MS,
         "invitations rps / baseline rps >= 0.3": ratio >= RATIO_TARGET,
@@ -631,6 +637,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"median{'':>34}{ratio:>7.2f}{p99:>20.1f}\n")
     for name, ok in checks.items():
         print(f"{name:<40} {'PASS' if ok else 'FAIL'}")
+    print(f"{'each invitation is one delivery job':<40} {'PASS' if relayed else 'FAIL'}")
     for note in report["notes"]:
         print(f"note: {note}")
     if report.get("stored"):
@@ -642,14 +649,16 @@ def main(argv: list[str] | None = None) -> int:
         invitations_p99_ms=p99,
         targets={"p99_ms_below": P99_TARGET_MS, "ratio_at_least": RATIO_TARGET},
         checks=checks,
+        relayed=relayed,
         errors=errors,
-        passed=all(checks.values()) and not errors,
+        passed=all(checks.values()) and relayed and not errors,
     )
     args.json.write_text(json.dumps(report, indent=2) + "\n")
     missed = not all(checks.values())
-    verdict = "errors occurred" if errors else "TARGETS MISSED" if missed else "all targets met"
+    failed = errors or not relayed
+    verdict = "errors occurred" if failed else "TARGETS MISSED" if missed else "all targets met"
     print(f"\n{verdict}; wrote {args.json}")
-    return 1 if errors or (missed and args.strict) else 0
+    return 1 if failed or (missed and args.strict) else 0
 
 
 if __name__ == "__main__":
