@@ -23,10 +23,16 @@ run: $(STAMP)  ## Migrate, then run web + worker + scheduler on embedded default
 	@echo "Web:    http://127.0.0.1:$(PORT)/"
 	@echo "Outbox: http://127.0.0.1:$(PORT)/dev/outbox"
 	@echo "API:    http://127.0.0.1:$(PORT)/api/v1/openapi.json"
-	@trap 'kill 0' INT TERM EXIT; \
-	  $(BIN)/invites worker & \
-	  $(BIN)/invites scheduler & \
-	  $(BIN)/invites run --port $(PORT) & \
+	@# Ctrl-C reaches all three. The worker and the scheduler stop on it (a second signal
+	@# within a second would be ignored, so they get no other); the web server, a background
+	@# job, ignores SIGINT and gets a SIGTERM. Then stop the embedded Redis they shared: each
+	@# saw the others still connected when it exited, so none of them did.
+	@stop_redis() { $(BIN)/python -c 'from invites.queue import stop_embedded as s; s("instance")'; }; \
+	  trap 'trap - INT TERM EXIT; kill $$web 2>/dev/null; wait; stop_redis' INT; \
+	  trap 'trap - INT TERM EXIT; kill $$web $$others 2>/dev/null; wait; stop_redis' TERM EXIT; \
+	  $(BIN)/invites worker & others="$$!"; \
+	  $(BIN)/invites scheduler & others="$$others $$!"; \
+	  $(BIN)/invites run --port $(PORT) & web="$$!"; \
 	  wait
 
 test: $(STAMP)  ## Run the test suite on embedded defaults (SQLite, embedded Redis).

