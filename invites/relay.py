@@ -70,11 +70,6 @@ def drain() -> int:
 
 def relay_forever(app: Flask, stop: threading.Event) -> None:
     """Relay until `stop` is set: a full batch goes again at once, else wait the interval."""
-    # Leave Ctrl-C and SIGTERM to the main thread. The kernel may hand a process's signal to
-    # any thread that doesn't block it, and Python runs handlers only in the main thread: one
-    # delivered here would not wake the main thread's sleep (the cron scheduler sleeps up to a
-    # minute), and `make run` hung on Ctrl-C.
-    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
     interval = app.config["SETTINGS"].relay_interval_ms / 1000
     backoff = 0.0
     with app.app_context():
@@ -100,5 +95,14 @@ def start(app: Flask) -> tuple[threading.Thread, threading.Event]:
     thread = threading.Thread(
         target=relay_forever, args=(app, stop), name="outbox-relay", daemon=True
     )
-    thread.start()
+    # Leave Ctrl-C and SIGTERM to the main thread. The kernel may hand a process's signal to
+    # any thread that doesn't block it, and Python runs handlers only in the main thread: one
+    # delivered to the relay would not wake the main thread's sleep (the cron scheduler sleeps
+    # up to a minute), and `make run` hung on Ctrl-C. A new thread inherits its creator's
+    # mask, so it blocks them from its first instruction on.
+    mask = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
+    try:
+        thread.start()
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, mask)
     return thread, stop

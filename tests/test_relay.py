@@ -25,9 +25,10 @@ def _wakeups() -> list[int]:
 
 def _queued_messages() -> list[int]:
     """The message id of every delivery job waiting in the mail queue."""
-    conn = queue.connection()
-    ids = queue.queue(queue.MAIL_QUEUE).get_job_ids()
-    jobs = Job.fetch_many(ids, connection=conn, serializer=queue.queue(queue.MAIL_QUEUE).serializer)
+    mail = queue.queue(queue.MAIL_QUEUE)
+    jobs = Job.fetch_many(
+        mail.get_job_ids(), connection=mail.connection, serializer=mail.serializer
+    )
     return sorted(job.args[0] for job in jobs if job and job.func_name == queue.DELIVER_JOB)
 
 

@@ -13,7 +13,6 @@ from typing import Any, TypeVar
 
 from flask import current_app, g, request
 from sqlalchemy import bindparam, select
-from sqlalchemy.exc import DBAPIError
 
 from ..db import db, run, utcnow
 from ..errors import ApiProblem
@@ -71,7 +70,9 @@ def authenticate(header: str | None) -> Caller:
     hit = cache.get(digest)
     if hit is not None and hit[0] > time.monotonic():
         return hit[1]
-    row = _find(digest)
+    # A prebuilt Core query of four columns: every API request that misses the cache pays it.
+    # A read is safe to repeat: after a database restart nobody sees a 500 for it.
+    row = run(db.session, ("api-key",), _lookup, {"digest": digest}, retry_dead=True).first()
     if row is None or row.revoked_at is not None or not hmac.compare_digest(row.key_hash, digest):
         raise ApiProblem(
             401,
@@ -89,20 +90,6 @@ def authenticate(header: str | None) -> Caller:
             cache.clear()
         cache[digest] = (time.monotonic() + ttl, caller)
     return caller
-
-
-def _find(digest: str) -> Any:
-    """Look the key up; once more on a new connection if the pooled one was dead."""
-    # A prebuilt Core query of four columns: every API request that misses the cache pays it.
-    try:
-        return run(db.session, ("api-key",), _lookup, {"digest": digest}).first()
-    except DBAPIError as exc:
-        if not exc.connection_invalidated:
-            raise
-        # The database restarted or failed over; SQLAlchemy has dropped the pooled
-        # connections. A read is safe to repeat, and the caller needn't see a 500 for it.
-        db.session.rollback()
-        return run(db.session, ("api-key",), _lookup, {"digest": digest}).first()
 
 
 def _lookup(_dialect: str) -> Any:
