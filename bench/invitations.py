@@ -348,7 +348,24 @@ def machine() -> dict[str, Any]:
         "cpu": model or "unknown",
         "python": platform.python_version(),
         "platform": platform.platform(),
+        "python_loop_ms": python_loop_ms(),
     }
+
+
+def python_loop_ms() -> float:
+    """Milliseconds one core takes for a fixed pure-Python loop, best of fifteen.
+
+    Hosts of one machine kind differ: the latencies here are absolute, so this number says
+    whether two runs' hosts are comparable before their p99s are compared.
+    """
+    best = math.inf
+    for _ in range(15):
+        start = time.perf_counter()
+        total = 0
+        for i in range(100_000):
+            total += i * i % 7
+        best = min(best, time.perf_counter() - start)
+    return round(best * 1000, 1)
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -550,6 +567,10 @@ def print_table(args: argparse.Namespace, report: dict[str, Any], results: list[
     m = report["machine"]
     print(f"machine: {m['cores']} cores, {m['cpu']}, Python {m['python']}, PostgreSQL", end=" ")
     print(f"{m['postgresql']}; load average {m['load_before']} before the run")
+    print(
+        f"         a fixed Python loop took {m['python_loop_ms']} ms on one core before the run, "
+        f"{m['python_loop_ms_after']} ms after"
+    )
     print(f"server:  gunicorn, {args.workers} sync workers; client: {args.concurrency} connections")
     print("         (asyncio streams, keep-alive when offered) on the same machine\n")
     head = ("workload", "requests", "errors", "req/s", "p50 ms", "p99 ms")
@@ -594,6 +615,7 @@ def main(argv: list[str] | None = None) -> int:
     }
     try:
         results = bench(args, report)
+        report["machine"]["python_loop_ms_after"] = python_loop_ms()
     except KeyboardInterrupt:
         print("interrupted; gunicorn stopped, scratch database dropped", file=sys.stderr)
         return 130
