@@ -2,21 +2,32 @@
 
 from __future__ import annotations
 
-import logging
 import os
 from pathlib import Path
 from typing import Any
 
 from flask import Flask
+from flask.typing import ResponseReturnValue
 
+from . import logs
 from .config import Settings, from_env
 
 TEMPLATE_ROOT = Path(__file__).resolve().parent.parent / "templates"
 
 
+class SpotCam(Flask):
+    """Flask, where a request that met a dead database connection runs once more."""
+
+    def dispatch_request(self) -> ResponseReturnValue:
+        """Dispatch as Flask does, through the dead-connection retry."""
+        from .dbsetup import retry_dead_connection
+
+        return retry_dead_connection(super().dispatch_request)
+
+
 def create_app(config: dict[str, Any] | Settings | None = None) -> Flask:
     """Build the Flask app from the environment, optionally overridden by `config`."""
-    app = Flask(
+    app = SpotCam(
         __name__, template_folder=str(TEMPLATE_ROOT / "pages"), instance_relative_config=True
     )
     settings = config if isinstance(config, Settings) else from_env()
@@ -28,20 +39,19 @@ def create_app(config: dict[str, Any] | Settings | None = None) -> Flask:
         SQLALCHEMY_DATABASE_URI=settings.database_url
         or "sqlite:///" + os.path.join(app.instance_path, "spotcam.db"),
         # No pre-ping: it costs a round trip per request. Connections are recycled before
-        # servers or proxies drop them; a connection broken anyway fails one request, which
-        # the caller retries (with its Idempotency-Key).
-        SQLALCHEMY_ENGINE_OPTIONS={"pool_recycle": 1800},
+        # servers or proxies drop them, and a request that meets a dead one runs again
+        # (dbsetup.retry_dead_connection). Statement parameters stay out of error texts: they
+        # hold addresses, and error texts end up in logs and in RQ's failed-job records.
+        SQLALCHEMY_ENGINE_OPTIONS={"pool_recycle": 1800, "hide_parameters": True},
         OUTBOX_PATH=settings.outbox_dir or os.path.join(app.instance_path, "outbox"),
         DEV_OUTBOX=settings.is_dev and not settings.smtp_url,
     )
     if isinstance(config, dict):
         app.config.update(config)
     os.makedirs(app.instance_path, exist_ok=True)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    # Alembic announces every autogenerate plugin at INFO on each start; keep the log readable.
-    logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
+    logs.init_app()
 
-    from . import api, cli, csrf, dbsetup, errors, pages, preferences, queue
+    from . import api, cli, csrf, dbsetup, emails, errors, messages, pages, preferences, queue  # noqa: F401 - they register their kinds of message
 
     dbsetup.init_app(app)
     queue.init_app(app)

@@ -158,7 +158,7 @@ def send_test(address: str) -> None:
             t.send(msg)
     except MailError as exc:
         raise click.ClickException(f"sending failed: {exc}") from exc
-    click.echo(f"sent {msg['Message-ID']} to {to}")
+    click.echo(f"sent {msg.message_id}")
 
 
 @click.command("reconcile")

@@ -1,17 +1,23 @@
-"""Wire the database into the app (SQLite pragmas where SQLite is used)."""
+"""Wire the database into the app: SQLite pragmas, and requests that survive a dead connection."""
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
-from flask import Flask
+from flask import Flask, g, has_app_context
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.orm import Session
 
 from .db import db, migrate
 
 MIGRATIONS = str(Path(__file__).resolve().parent.parent / "migrations")
+log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -24,10 +30,36 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+def _note_commit(_session: Session) -> None:
+    if has_app_context():
+        g.spotcam_commit_attempted = True
+
+
+def retry_dead_connection(call: Callable[[], T]) -> T:
+    """Run a request's work; if it met a dead pooled connection, run it once more.
+
+    After a database restart or failover (or `pg_terminate_backend`) every pooled connection
+    is dead, and SQLAlchemy only finds out when one is used: without this, the first request
+    of every process would fail. Running the request again is safe as long as it had not
+    tried to commit, since nothing it did then can have happened; once a COMMIT was sent its
+    fate is unknown, so that error stands. (Pre-ping would cost every request a round trip.)
+    """
+    try:
+        return call()
+    except DBAPIError as exc:
+        if not exc.connection_invalidated or g.get("spotcam_commit_attempted"):
+            raise
+        db.session.remove()  # SQLAlchemy has already invalidated the rest of the pool
+        log.warning("database connection was dead; the request runs again on a new one")
+        return call()
+
+
 def init_app(app: Flask) -> None:
     """Register SQLAlchemy and Flask-Migrate."""
     db.init_app(app)
     migrate.init_app(app, db, directory=MIGRATIONS)
+    if not event.contains(Session, "before_commit", _note_commit):
+        event.listen(Session, "before_commit", _note_commit)
     with app.app_context():
         engine: Engine = db.engine
         if engine.dialect.name == "sqlite":

@@ -1,127 +1,119 @@
-"""Decide at send time whether an outbox message may go, and build it (per kind of message)."""
+"""The delivery engine's vocabulary: message kinds, statuses, and the registry of kinds.
+
+The engine (claim, send, record, retry, reconcile, relay) knows a message only through the
+`Kind` registered for its `kind` column: which queue it goes on, whether it may still go and
+what it says (decided at send time, not when it was queued), and what its outcome changes in
+the area that owns it. Adding a kind of message is registering one; the engine is not edited.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from email.message import EmailMessage
+from enum import StrEnum
+from typing import Protocol
 
-from sqlalchemy import select
+from mailer import Outgoing, Renderer
+from mailer.classify import Verdict
 
-from mailer import Renderer
-
-from . import contacts, invitations
 from .config import Settings
-from .db import AnySession, bump
-from .emails import invitation_message
-from .messages import build_marketing, build_service
-from .models import Contact, Invitation, InviterDailyCount, OutboundMessage
-from .suppression import BLOCKS, is_suppressed, suppress
+from .db import AnySession
+from .models import OutboundMessage
 from .tokens import Tokens
+
+
+class Status(StrEnum):
+    """Where an outbox message is. Everything but PENDING and SENDING is final."""
+
+    PENDING = "pending"
+    SENDING = "sending"
+    SENT = "sent"
+    FAILED = "failed"
+    #: Handed over in full, but no reply came: it may have been delivered. Never retried.
+    UNKNOWN = "unknown"
+    SUPPRESSED = "suppressed"
+    CANCELLED = "cancelled"
+
+
+FINAL = frozenset(Status) - {Status.PENDING, Status.SENDING}
+
+
+@dataclass(frozen=True)
+class Context:
+    """What building a message needs from the app."""
+
+    settings: Settings
+    tokens: Tokens
+    renderer: Renderer
 
 
 @dataclass(frozen=True)
 class Skip:
-    """The message must not be sent (final); status is cancelled or suppressed."""
+    """The message must not be sent (final): cancelled or suppressed, and why."""
 
-    status: str
+    status: Status
     reason: str
 
 
 @dataclass(frozen=True)
 class Ready:
-    """The message may be sent; the callbacks record the outcome in the same transaction."""
+    """The message may go now, as built."""
 
-    email: EmailMessage
-    sent: Callable[[datetime], None]
-    bounced: Callable[[datetime, bool], None]
+    message: Outgoing
 
 
-def prepare(
-    session: AnySession, msg: OutboundMessage, settings: Settings, t: Tokens, r: Renderer
-) -> Skip | Ready:
-    """Check eligibility now, not when the message was queued, and build the email."""
-    if msg.kind == "invitation":
-        return _invitation(session, msg, settings, t, r)
-    if msg.kind == "service":
-        return _service(session, msg, settings, t, r)
-    if msg.kind == "marketing":
-        return _marketing(session, msg, settings, t, r)
-    return Skip("cancelled", f"unknown message kind {msg.kind!r}")
+class Kind(Protocol):
+    """One kind of outbox message, registered by the product area that owns it.
+
+    The outcome hooks get the message row reloaded in the session that records the outcome,
+    which may be a fresh one (the connection that prepared the send can die during it): they
+    must find what they change by id, and leave committing to the engine.
+    """
+
+    name: str
+    #: The RQ queue its delivery jobs go on: the relay, a retry and the reconciler all use it.
+    queue: str
+
+    def prepare(self, session: AnySession, msg: OutboundMessage, ctx: Context) -> Skip | Ready:
+        """Decide now whether the message may go, and build it; may lock rows until commit."""
+
+    def sent(self, session: AnySession, msg: OutboundMessage, now: datetime, ctx: Context) -> None:
+        """The server accepted the message."""
+
+    def failed(
+        self,
+        session: AnySession,
+        msg: OutboundMessage,
+        now: datetime,
+        ctx: Context,
+        verdict: Verdict,
+    ) -> None:
+        """The server refused the message for good; `verdict.dead_address` says whether dead."""
+
+    def unknown(
+        self, session: AnySession, msg: OutboundMessage, now: datetime, ctx: Context
+    ) -> None:
+        """The message may or may not have been delivered, and will not be sent again."""
 
 
-def _invitation(
-    session: AnySession, msg: OutboundMessage, settings: Settings, t: Tokens, r: Renderer
-) -> Skip | Ready:
-    inv = session.get(Invitation, msg.invitation_id) if msg.invitation_id else None
-    if inv is None or inv.email is None or inv.status not in invitations.OPEN:
-        return Skip("cancelled", "invitation closed before sending")
-    if inv.email_hash and is_suppressed(session, inv.email_hash, BLOCKS["invitation"]):
-        return Skip("suppressed", "address is on the suppression list")
-
-    def sent(now: datetime) -> None:
-        inv.status, inv.sent_at = "sent", now
-        invitations.count(session, now, sent=1)
-        if inv.inviter_id:
-            bump(
-                session,
-                InviterDailyCount.__table__,
-                {"inviter_id": inv.inviter_id, "day": now.date()},
-                sent=1,
-            )
-
-    def bounced(now: datetime, dead: bool) -> None:
-        invitations.bounce(session, inv, now, dead)
-
-    return Ready(invitation_message(inv, settings, t, r), sent, bounced)
+_KINDS: dict[str, Kind] = {}
 
 
-def _suppress_if_dead(session: AnySession, email_hash: str) -> Callable[[datetime, bool], None]:
-    def bounced(now: datetime, dead: bool) -> None:
-        if dead:
-            suppress(session, email_hash, "hard_bounce", now)
-
-    return bounced
-
-
-def _nothing(now: datetime) -> None:
-    return None
+def register(kind: Kind) -> Kind:
+    """Make a kind known to the engine (each area does this for its own kinds at start-up)."""
+    existing = _KINDS.get(kind.name)
+    if existing is not None and existing is not kind:
+        raise ValueError(f"message kind {kind.name!r} is registered twice")
+    _KINDS[kind.name] = kind
+    return kind
 
 
-def _service(
-    session: AnySession, msg: OutboundMessage, settings: Settings, t: Tokens, r: Renderer
-) -> Skip | Ready:
-    from .addresses import address_hash
-
-    contact = session.get(Contact, msg.contact_id) if msg.contact_id else None
-    to = contact.email if contact else msg.to_email
-    if to is None:
-        return Skip("cancelled", "recipient deleted before sending")
-    email_hash = contact.email_hash if contact else address_hash(to, settings.address_hash_key)
-    # Service mail ignores marketing choices but never goes to a dead or complaining address.
-    if is_suppressed(session, email_hash, BLOCKS["service"]):
-        return Skip("suppressed", "address is suppressed (bounce or complaint)")
-    email = build_service(msg, to, contact, settings, t, r)
-    return Ready(email, _nothing, _suppress_if_dead(session, email_hash))
+def kind_of(name: str) -> Kind | None:
+    """The registered kind with this name, if any."""
+    return _KINDS.get(name)
 
 
-def _marketing(
-    session: AnySession, msg: OutboundMessage, settings: Settings, t: Tokens, r: Renderer
-) -> Skip | Ready:
-    # Lock the contact for the rest of this transaction, send included: an unsubscribe
-    # updates the same row, so it waits for this send and no message leaves after it returns.
-    contact = (
-        session.scalar(select(Contact).where(Contact.id == msg.contact_id).with_for_update())
-        if msg.contact_id
-        else None
-    )
-    if contact is None:
-        return Skip("cancelled", "contact deleted before sending")
-    category = msg.category or ""
-    if is_suppressed(session, contact.email_hash, BLOCKS["marketing"]):
-        return Skip("suppressed", "address is on the suppression list")
-    if not contacts.wants(session, contact, category, settings):
-        return Skip("cancelled", f"contact does not receive {category} email")
-    email = build_marketing(msg, contact, settings, t, r)
-    return Ready(email, _nothing, _suppress_if_dead(session, contact.email_hash))
+def queue_of(name: str, default: str) -> str:
+    """The queue a message of this kind goes on (`default` for a kind no longer known)."""
+    kind = _KINDS.get(name)
+    return kind.queue if kind is not None else default

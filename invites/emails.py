@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
-from email.message import EmailMessage
-from email.utils import parseaddr
+from datetime import datetime
 
 from flask import Flask, current_app
 
-from mailer import Rendered, Renderer, compose
+from mailer import Mailbox, Outgoing, Rendered, Renderer, compose, parse_mailbox
+from mailer.classify import Verdict
 
+from . import delivery, invitations, queue
 from .config import Settings
-from .models import Invitation
+from .db import AnySession
+from .delivery import Context, Ready, Skip, Status
+from .models import Invitation, OutboundMessage
+from .suppression import BLOCKS, is_suppressed
 from .text import defang_links
 from .tokens import Tokens
 
@@ -46,12 +50,12 @@ def remove_url(settings: Settings, t: Tokens, public_id: str) -> str:
     return link(settings, "/r/" + t.make("remove", public_id))
 
 
-def message_domain(sender: str) -> str:
+def message_domain(sender: str | Mailbox) -> str:
     """The domain used in Message-IDs: the From address's domain."""
-    return parseaddr(sender)[1].rpartition("@")[2] or "localhost"
+    return parse_mailbox(sender).address.rpartition("@")[2]
 
 
-def invitation_message(inv: Invitation, settings: Settings, t: Tokens, r: Renderer) -> EmailMessage:
+def invitation_message(inv: Invitation, settings: Settings, t: Tokens, r: Renderer) -> Outgoing:
     """Render and compose the one invitation email for this invitation."""
     assert inv.email is not None and inv.inviter_name is not None
     removal = remove_url(settings, t, inv.public_id)
@@ -67,15 +71,71 @@ def invitation_message(inv: Invitation, settings: Settings, t: Tokens, r: Render
 
 
 def compose_rendered(
-    rendered: Rendered, sender: str, to: str, unsubscribe_url: str | None = None
-) -> EmailMessage:
+    rendered: Rendered,
+    sender: str,
+    to: str,
+    unsubscribe_url: str | None = None,
+    message_id_local: str | None = None,
+) -> Outgoing:
     """Compose a rendered email from `sender`, whose domain also names the Message-ID."""
+    mailbox = parse_mailbox(sender)
     return compose(
-        sender=sender,
+        sender=mailbox,
         to=to,
         subject=rendered.subject,
         text=rendered.text,
         html=rendered.html,
-        message_id_domain=message_domain(sender),
+        message_id_domain=message_domain(mailbox),
         unsubscribe_url=unsubscribe_url,
+        message_id_local=message_id_local,
     )
+
+
+class InvitationMail:
+    """The one invitation email: sent while the invitation is open and the address not blocked."""
+
+    name = "invitation"
+    queue = queue.MAIL_QUEUE
+
+    def prepare(self, session: AnySession, msg: OutboundMessage, ctx: Context) -> Skip | Ready:
+        """Send only an open invitation to an address nobody asked us to leave alone."""
+        inv = _invitation(session, msg)
+        if inv is None or inv.email is None or inv.status not in invitations.OPEN:
+            return Skip(Status.CANCELLED, "invitation closed before sending")
+        if inv.email_hash and is_suppressed(session, inv.email_hash, BLOCKS["invitation"]):
+            return Skip(Status.SUPPRESSED, "address is on the suppression list")
+        return Ready(invitation_message(inv, ctx.settings, ctx.tokens, ctx.renderer))
+
+    def sent(self, session: AnySession, msg: OutboundMessage, now: datetime, ctx: Context) -> None:
+        """The invitation went out: count it; the address stays until accepted or expired."""
+        inv = _invitation(session, msg)
+        if inv is not None:
+            invitations.mark_sent(session, inv, now)
+
+    def failed(
+        self,
+        session: AnySession,
+        msg: OutboundMessage,
+        now: datetime,
+        ctx: Context,
+        verdict: Verdict,
+    ) -> None:
+        """It can't be delivered: close it and erase the address (suppress it if dead)."""
+        inv = _invitation(session, msg)
+        if inv is not None and inv.status in invitations.OPEN:
+            invitations.bounce(session, inv, now, verdict.dead_address)
+
+    def unknown(
+        self, session: AnySession, msg: OutboundMessage, now: datetime, ctx: Context
+    ) -> None:
+        """It may have arrived: keep its links working until the window ends, count it apart."""
+        inv = _invitation(session, msg)
+        if inv is not None:
+            invitations.mark_unknown(session, inv, now)
+
+
+def _invitation(session: AnySession, msg: OutboundMessage) -> Invitation | None:
+    return session.get(Invitation, msg.invitation_id) if msg.invitation_id else None
+
+
+delivery.register(InvitationMail())

@@ -322,6 +322,29 @@ def expire(session: AnySession, settings: Settings, now: datetime) -> int:
     return expired
 
 
+def mark_sent(session: AnySession, inv: Invitation, now: datetime) -> None:
+    """The invitation email was accepted by the mail server: count it."""
+    inv.status, inv.sent_at = "sent", now
+    count(session, now, sent=1)
+    if inv.inviter_id:
+        bump(
+            session,
+            InviterDailyCount.__table__,
+            {"inviter_id": inv.inviter_id, "day": now.date()},
+            sent=1,
+        )
+
+
+def mark_unknown(session: AnySession, inv: Invitation, now: datetime) -> None:
+    """The email may have arrived: keep the invitation open (its links work), count it apart.
+
+    It is never sent again; the address goes when it is accepted, removed or expires.
+    """
+    if inv.status == "pending":
+        inv.status, inv.sent_at = "sent", now
+    count(session, now, unknown=1)
+
+
 def bounce(session: AnySession, inv: Invitation, now: datetime, address_is_dead: bool) -> None:
     """Close an invitation whose mail bounced; a dead address goes on the suppression list."""
     if address_is_dead and inv.email_hash:

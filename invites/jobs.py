@@ -2,18 +2,32 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
-import re
-from datetime import timedelta
+import time
+import uuid
+from collections import defaultdict
+from collections.abc import Callable
+from datetime import datetime, timedelta
 
 from flask import Flask, current_app
 from rq import get_current_job
-from sqlalchemy import select, text, update
+from sqlalchemy import or_, select, text, update
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError, SQLAlchemyError
 
-from mailer import PermanentError, TransientError, Transport, transport_from_url
+from mailer import (
+    PermanentError,
+    TransientError,
+    Transport,
+    UnknownOutcome,
+    redact,
+    transport_from_url,
+)
+from mailer.classify import Reason, Verdict, classify_reply
 
 from . import delivery, invitations, queue
 from .db import db, utcnow
+from .delivery import Context, Kind, Ready, Status
 from .emails import renderer, tokens
 from .models import OutboundMessage
 
@@ -21,7 +35,10 @@ log = logging.getLogger(__name__)
 
 #: A message claimed longer ago than this was interrupted (worker killed mid-send).
 STALE_SENDING = timedelta(minutes=10)
-_DEAD_ADDRESS = re.compile(r"\b5\.1\.\d+\b|\b55[013]\b")
+#: How long an outcome is retried against a database that lost its connection (seconds).
+RECORD_BACKOFF = (0.2, 0.5, 1, 2, 4, 8, 15)
+#: A transient failure that runs out of attempts: not the address's fault.
+GAVE_UP = Verdict(None, Reason.UNDEFINED, permanent=False, dead_address=False)
 
 
 def _job_tag() -> str:
@@ -41,99 +58,216 @@ def transport(app: Flask | None = None) -> Transport:
     return found
 
 
-def _claim(message_id: int) -> bool:
-    now = utcnow()
-    if db.session.get_bind().dialect.name == "postgresql":
-        # Invitations may commit without waiting for the disk (INVITATION_SYNCHRONOUS_COMMIT).
-        # This commit waits, whatever the server's default: WAL is flushed in order, so once
-        # it returns, the message's own row is durable too, and no email is ever sent for an
-        # invitation a crash could still take back.
-        db.session.execute(text("SET LOCAL synchronous_commit = on"))
-    # One UPDATE decides which worker owns the send; a duplicate job finds nothing to claim.
-    claimed = db.session.execute(
-        update(OutboundMessage)
-        .where(
-            OutboundMessage.id == message_id,
-            OutboundMessage.status == "pending",
-            OutboundMessage.next_attempt_at <= now,
-        )
-        .values(status="sending", attempts=OutboundMessage.attempts + 1, claimed_at=now)
-    ).rowcount  # type: ignore[attr-defined]
-    db.session.commit()
-    return bool(claimed)
+def _dead_connection(exc: SQLAlchemyError) -> bool:
+    # A dropped or restarting server (or SQLite's busy lock); anything else (a constraint, a
+    # bug) won't heal by trying again.
+    return isinstance(exc, DBAPIError) and (
+        exc.connection_invalidated or isinstance(exc, OperationalError | InterfaceError)
+    )
+
+
+def _forget_connection() -> None:
+    with contextlib.suppress(SQLAlchemyError):
+        db.session.rollback()
+    db.session.remove()
+
+
+def _claim(message_id: int, token: str) -> bool:
+    """Take the message for this job run: pending → sending, in one UPDATE that waits for disk."""
+    for attempt in (1, 2):
+        now = utcnow()
+        try:
+            if db.session.get_bind().dialect.name == "postgresql":
+                # Invitations may commit without waiting for the disk
+                # (INVITATION_SYNCHRONOUS_COMMIT). This commit waits, whatever the server's
+                # default: WAL is flushed in order, so once it returns, the message's own row
+                # is durable too, and no email is ever sent for an invitation a crash could
+                # still take back.
+                db.session.execute(text("SET LOCAL synchronous_commit = on"))
+            claimed = db.session.execute(
+                update(OutboundMessage)
+                .where(
+                    OutboundMessage.id == message_id,
+                    or_(
+                        (OutboundMessage.status == Status.PENDING)
+                        & (OutboundMessage.next_attempt_at <= now),
+                        # Our own claim, if a dead connection hid whether it committed.
+                        (OutboundMessage.status == Status.SENDING)
+                        & (OutboundMessage.claim_token == token),
+                    ),
+                )
+                .values(
+                    status=Status.SENDING,
+                    attempts=OutboundMessage.attempts + 1,
+                    claimed_at=now,
+                    claim_token=token,
+                )
+            ).rowcount  # type: ignore[attr-defined]
+            db.session.commit()
+            return bool(claimed)
+        except SQLAlchemyError as exc:
+            _forget_connection()
+            if attempt == 2 or not _dead_connection(exc):
+                raise
+    raise AssertionError("unreachable")
 
 
 def deliver_message(message_id: int) -> str:
     """Send one outbox message if it is still due and still allowed; return what happened."""
     tag = _job_tag()
-    if not _claim(message_id):
+    if not _claim(message_id, uuid.uuid4().hex):
         log.info("%smessage %s not due or already handled", tag, message_id)
         return "skipped"
     session = db.session
     msg = session.get(OutboundMessage, message_id)
     assert msg is not None
+    kind = delivery.kind_of(msg.kind)
+    if kind is None:
+        _finish(msg, Status.CANCELLED, f"unknown message kind {msg.kind}")
+        return Status.CANCELLED
     settings = current_app.config["SETTINGS"]
+    ctx = Context(settings, tokens(), renderer())
     try:
-        outcome = delivery.prepare(session, msg, settings, tokens(), renderer())
+        outcome = kind.prepare(session, msg, ctx)
     except Exception as exc:
         _internal_error(message_id, exc)
         raise
-    if isinstance(outcome, delivery.Skip):
+    if not isinstance(outcome, Ready):
         _finish(msg, outcome.status, outcome.reason)
         log.info("%smessage %s %s: %s", tag, message_id, outcome.status, outcome.reason)
         return outcome.status
     try:
-        transport().send(outcome.email)
+        transport().send(outcome.message)
     except TransientError as exc:
-        return _transient(msg, exc, settings.max_send_attempts, settings.retry_base_seconds, tag)
+        return _transient(kind, ctx, msg, exc)
     except PermanentError as exc:
-        outcome.bounced(utcnow(), bool(_DEAD_ADDRESS.search(str(exc))))
-        _finish(msg, "failed", str(exc))
-        log.warning("%smessage %s failed permanently: %s", tag, message_id, exc)
-        return "failed"
+        verdict = classify_reply(exc.code, exc.message)
+
+        def failed(m: OutboundMessage, now: datetime) -> None:
+            kind.failed(db.session, m, now, ctx, verdict)
+
+        _record(message_id, Status.FAILED, str(exc), failed)
+        log.warning(
+            "%smessage %s failed permanently (%s, %s): %s",
+            tag,
+            message_id,
+            verdict.status,
+            verdict.reason,
+            exc,
+        )
+        return Status.FAILED
+    except UnknownOutcome as exc:
+        _record(
+            message_id,
+            Status.UNKNOWN,
+            str(exc),
+            lambda m, now: kind.unknown(db.session, m, now, ctx),
+        )
+        log.warning("%smessage %s outcome unknown, not resent: %s", tag, message_id, exc)
+        return Status.UNKNOWN
     except Exception as exc:
         _internal_error(message_id, exc)
         raise
-    now = utcnow()
-    outcome.sent(now)
-    msg.sent_at, msg.message_id = now, str(outcome.email["Message-ID"])
-    _finish(msg, "sent", None)
+    message_header = outcome.message.message_id
+
+    def sent(m: OutboundMessage, now: datetime) -> None:
+        kind.sent(db.session, m, now, ctx)
+        m.sent_at, m.message_id = now, message_header
+
+    _record(message_id, Status.SENT, None, sent)
     log.info("%smessage %s sent", tag, message_id)
-    return "sent"
+    return Status.SENT
+
+
+#: Applies a send's outcome to the row that owns it (reloaded in the recording session).
+Hook = Callable[[OutboundMessage, datetime], None]
+
+
+def _record(message_id: int, status: Status, reason: str | None, hook: Hook) -> None:
+    """Record what the server said; if the database connection died meanwhile, on a fresh one.
+
+    The message has left (or was refused) whatever happens to our connection: losing that
+    would leave the row "sending" until the reconciler calls it unknown, the invitation
+    holding its address, and the counters short.
+    """
+    for attempt, pause in enumerate((0.0, *RECORD_BACKOFF)):
+        if pause:
+            time.sleep(pause)
+        try:
+            msg = db.session.get(OutboundMessage, message_id)
+            if msg is None or msg.status != Status.SENDING:
+                db.session.rollback()
+                return  # erased meanwhile, or the reconciler already closed it
+            now = utcnow()
+            hook(msg, now)
+            _set_final(msg, status, reason)
+            db.session.commit()
+            if attempt:
+                log.info(
+                    "%soutcome of message %s recorded on a new connection", _job_tag(), message_id
+                )
+            return
+        except SQLAlchemyError as exc:
+            _forget_connection()
+            if not _dead_connection(exc):
+                raise
+            log.warning(
+                "%scould not record the outcome of message %s yet: %s",
+                _job_tag(),
+                message_id,
+                type(exc).__name__,
+            )
+    log.error(
+        "%soutcome %s of message %s not recorded; the reconciler will call it unknown",
+        _job_tag(),
+        status,
+        message_id,
+    )
+
+
+def _set_final(msg: OutboundMessage, status: Status, reason: str | None) -> None:
+    # A final state no longer needs a bare recipient address, and no reply text may keep one.
+    msg.status, msg.to_email = status, None
+    msg.last_error = redact(reason) if reason else None
+
+
+def _finish(msg: OutboundMessage, status: Status, reason: str | None) -> None:
+    _set_final(msg, status, reason)
+    db.session.commit()
 
 
 def _internal_error(message_id: int, exc: Exception) -> None:
-    # A bug must not leave the row "sending" forever; record it, and let RQ keep the traceback.
-    db.session.rollback()
+    # A bug must not leave the row "sending" forever; record it, and let RQ keep the traceback
+    # (the worker redacts addresses from it).
+    _forget_connection()
     db.session.execute(
         update(OutboundMessage)
         .where(OutboundMessage.id == message_id)
-        .values(status="failed", to_email=None, last_error=f"internal error: {exc!r}"[:1000])
+        .values(
+            status=Status.FAILED,
+            to_email=None,
+            last_error=redact(f"internal error: {type(exc).__name__}: {exc}"),
+        )
     )
     db.session.commit()
 
 
-def _finish(msg: OutboundMessage, status: str, reason: str | None) -> None:
-    # A final state no longer needs a bare recipient address.
-    msg.status, msg.to_email = status, None
-    msg.last_error = reason[:1000] if reason else None
-    db.session.commit()
+def _transient(kind: Kind, ctx: Context, msg: OutboundMessage, exc: TransientError) -> str:
+    tag = _job_tag()
+    if msg.attempts >= ctx.settings.max_send_attempts:
+        reason = f"gave up after {msg.attempts} attempts: {exc}"
 
+        def gave_up(m: OutboundMessage, now: datetime) -> None:
+            kind.failed(db.session, m, now, ctx, GAVE_UP)
 
-def _transient(msg: OutboundMessage, exc: Exception, max_attempts: int, base: int, tag: str) -> str:
-    if msg.attempts >= max_attempts:
-        msg.status, msg.last_error = (
-            "failed",
-            f"gave up after {msg.attempts} attempts: {exc}"[:1000],
-        )
-        db.session.commit()
+        _record(msg.id, Status.FAILED, reason, gave_up)
         log.warning("%smessage %s gave up: %s", tag, msg.id, exc)
-        return "failed"
-    delay = timedelta(seconds=base * 2 ** (msg.attempts - 1))
-    msg.status, msg.last_error = "pending", str(exc)[:1000]
+        return Status.FAILED
+    delay = timedelta(seconds=ctx.settings.retry_base_seconds * 2 ** (msg.attempts - 1))
+    msg.status, msg.last_error = Status.PENDING, redact(str(exc))
     msg.next_attempt_at = utcnow() + delay
     db.session.commit()
-    queue.enqueue_retry(msg.id, delay)
+    queue.enqueue_retry(msg.id, delay, kind.queue)
     log.info("%smessage %s will retry in %ss: %s", tag, msg.id, delay.total_seconds(), exc)
     return "retry"
 
@@ -142,31 +276,47 @@ def reconcile_outbox() -> int:
     """Re-enqueue outbox rows that no job is known to carry; close interrupted sends."""
     now = utcnow()
     session = db.session
+    settings = current_app.config["SETTINGS"]
+    ctx = Context(settings, tokens(), renderer())
     # Rows younger than the grace period most likely still have their job in the queue.
-    grace = timedelta(seconds=current_app.config["SETTINGS"].reconcile_grace_seconds)
-    # A send interrupted mid-way may have reached the recipient: never resend an invitation
-    # (one email per invitee, by law), record it instead.
-    session.execute(
-        update(OutboundMessage)
+    grace = timedelta(seconds=settings.reconcile_grace_seconds)
+    # A send interrupted mid-way may have reached the recipient: never resend it (one
+    # email per invitee, by law), record it as unknown instead.
+    stale = session.scalars(
+        select(OutboundMessage)
         .where(
-            OutboundMessage.status == "sending", OutboundMessage.claimed_at < now - STALE_SENDING
+            OutboundMessage.status == Status.SENDING,
+            OutboundMessage.claimed_at < now - STALE_SENDING,
         )
-        .values(status="failed", last_error="interrupted during delivery; not resent")
-    )
-    due = session.scalars(
-        select(OutboundMessage.id)
+        .limit(1000)
+        .with_for_update(skip_locked=True)
+    ).all()
+    for msg in stale:
+        kind = delivery.kind_of(msg.kind)
+        if kind is not None:
+            kind.unknown(session, msg, now, ctx)
+        _set_final(msg, Status.UNKNOWN, "interrupted during delivery; not resent")
+    due = session.execute(
+        select(OutboundMessage.id, OutboundMessage.kind)
         .where(
-            OutboundMessage.status == "pending",
+            OutboundMessage.status == Status.PENDING,
             OutboundMessage.next_attempt_at <= now - grace,
         )
         .order_by(OutboundMessage.id)
         .limit(5000)
     ).all()
     session.commit()
-    queued = queue.enqueue_deliveries(due)
-    if due:
+    by_queue: dict[str, list[int]] = defaultdict(list)
+    for message_id, kind_name in due:
+        by_queue[delivery.queue_of(kind_name, queue.MAIL_QUEUE)].append(message_id)
+    queued = sum(queue.enqueue_deliveries(ids, name) for name, ids in by_queue.items())
+    if due or stale:
         log.info(
-            "%sreconciler re-enqueued %d of %d pending message(s)", _job_tag(), queued, len(due)
+            "%sreconciler re-enqueued %d of %d pending message(s), %d interrupted send(s) unknown",
+            _job_tag(),
+            queued,
+            len(due),
+            len(stale),
         )
     return queued
 

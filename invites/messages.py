@@ -5,19 +5,23 @@ from __future__ import annotations
 import json
 import secrets
 from datetime import datetime
-from email.message import EmailMessage
 from typing import Any
 
 from markupsafe import Markup
+from sqlalchemy import select
 
-from mailer import Renderer, render_sandboxed
+from mailer import Outgoing, Renderer, render_sandboxed
+from mailer.classify import Verdict
 
-from . import relay
+from . import contacts, delivery, queue, relay
+from .addresses import address_hash
 from .categories import CATEGORIES
 from .config import Settings
 from .db import AnySession
+from .delivery import Context, Ready, Skip, Status
 from .emails import compose_rendered, link
 from .models import Contact, OutboundMessage
+from .suppression import BLOCKS, is_suppressed, suppress
 from .tokens import Tokens
 
 #: Service templates the API may send (files under templates/email/<locale>/).
@@ -114,6 +118,7 @@ def queue_marketing(
     )
     session.add(msg)
     session.flush()
+    relay.wake(session, msg.id)
     return msg
 
 
@@ -129,7 +134,7 @@ def build_service(
     settings: Settings,
     t: Tokens,
     r: Renderer,
-) -> EmailMessage:
+) -> Outgoing:
     """Render a service message: From the service address, no one-click header."""
     context: dict[str, Any] = json.loads(msg.context or "{}")
     # Mail to a bare address (no account) has no preference centre to point to.
@@ -142,7 +147,7 @@ def build_service(
 
 def build_marketing(
     msg: OutboundMessage, contact: Contact, settings: Settings, t: Tokens, r: Renderer
-) -> EmailMessage:
+) -> Outgoing:
     """Render staff content in the sandbox, wrap it with the footer, add the RFC 8058 headers."""
     category = msg.category or ""
     unsubscribe = preferences_url(settings, t, contact, category)
@@ -157,3 +162,85 @@ def build_marketing(
     }
     rendered = r.render("marketing", contact.locale, layout)
     return compose_rendered(rendered, settings.mail_from_marketing, contact.email, unsubscribe)
+
+
+def _recipient_hash(session: AnySession, msg: OutboundMessage, key: str) -> str | None:
+    contact = session.get(Contact, msg.contact_id) if msg.contact_id else None
+    if contact is not None:
+        return contact.email_hash
+    return address_hash(msg.to_email, key) if msg.to_email else None
+
+
+class _SuppressDeadAddress:
+    """Shared outcome hooks: nothing to record but a dead address, which is suppressed."""
+
+    def sent(self, session: AnySession, msg: OutboundMessage, now: datetime, ctx: Context) -> None:
+        """Nothing else to record."""
+
+    def unknown(
+        self, session: AnySession, msg: OutboundMessage, now: datetime, ctx: Context
+    ) -> None:
+        """Nothing else to record."""
+
+    def failed(
+        self,
+        session: AnySession,
+        msg: OutboundMessage,
+        now: datetime,
+        ctx: Context,
+        verdict: Verdict,
+    ) -> None:
+        """Suppress the address only if the server said it does not exist."""
+        if not verdict.dead_address:
+            return
+        email_hash = _recipient_hash(session, msg, ctx.settings.address_hash_key)
+        if email_hash:
+            suppress(session, email_hash, "hard_bounce", now)
+
+
+class ServiceMail(_SuppressDeadAddress):
+    """Account, security and policy mail: ignores marketing choices, never to a dead address."""
+
+    name = "service"
+    queue = queue.MAIL_QUEUE
+
+    def prepare(self, session: AnySession, msg: OutboundMessage, ctx: Context) -> Skip | Ready:
+        """Send unless the recipient was erased or bounced or complained."""
+        contact = session.get(Contact, msg.contact_id) if msg.contact_id else None
+        to = contact.email if contact else msg.to_email
+        if to is None:
+            return Skip(Status.CANCELLED, "recipient deleted before sending")
+        key = ctx.settings.address_hash_key
+        email_hash = contact.email_hash if contact else address_hash(to, key)
+        if is_suppressed(session, email_hash, BLOCKS["service"]):
+            return Skip(Status.SUPPRESSED, "address is suppressed (bounce or complaint)")
+        return Ready(build_service(msg, to, contact, ctx.settings, ctx.tokens, ctx.renderer))
+
+
+class MarketingMail(_SuppressDeadAddress):
+    """A promotional or partner message, sent only as the contact's choices allow right now."""
+
+    name = "marketing"
+    queue = queue.CAMPAIGN_QUEUE
+
+    def prepare(self, session: AnySession, msg: OutboundMessage, ctx: Context) -> Skip | Ready:
+        """Lock the contact through the send, so an unsubscribe waits for it, then decide."""
+        # An unsubscribe updates the same row, so it waits for this send, and no message
+        # leaves after it returns.
+        contact = (
+            session.scalar(select(Contact).where(Contact.id == msg.contact_id).with_for_update())
+            if msg.contact_id
+            else None
+        )
+        if contact is None:
+            return Skip(Status.CANCELLED, "contact deleted before sending")
+        category = msg.category or ""
+        if is_suppressed(session, contact.email_hash, BLOCKS["marketing"]):
+            return Skip(Status.SUPPRESSED, "address is on the suppression list")
+        if not contacts.wants(session, contact, category, ctx.settings):
+            return Skip(Status.CANCELLED, f"contact does not receive {category} email")
+        return Ready(build_marketing(msg, contact, ctx.settings, ctx.tokens, ctx.renderer))
+
+
+delivery.register(ServiceMail())
+delivery.register(MarketingMail())

@@ -79,6 +79,8 @@ class OutboundMessage(db.Model):  # type: ignore[name-defined]
     next_attempt_at: Mapped[datetime] = mapped_column(default=utcnow)
     claimed_at: Mapped[datetime | None]
     last_error: Mapped[str | None] = mapped_column(Text)
+    #: Random per job run: lets a claim whose commit went unseen recognise itself.
+    claim_token: Mapped[str | None] = mapped_column(String(32))
     message_id: Mapped[str | None] = mapped_column(String(255))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     sent_at: Mapped[datetime | None]
@@ -183,6 +185,8 @@ class InvitationDailyStats(db.Model):  # type: ignore[name-defined]
     expired: Mapped[int] = mapped_column(default=0)
     bounced: Mapped[int] = mapped_column(default=0)
     suppressed: Mapped[int] = mapped_column(default=0)
+    #: Handed to the mail server in full, but no reply came: may or may not have arrived.
+    unknown: Mapped[int] = mapped_column(default=0, server_default="0")
 
 
 class InviterDailyCount(db.Model):  # type: ignore[name-defined]

@@ -19,9 +19,9 @@ from flask import Flask
 from sqlalchemy import delete, insert, select
 from sqlalchemy.exc import SQLAlchemyError
 
-from . import queue
+from . import delivery, queue
 from .db import AnySession, db, run
-from .models import OutboxWakeup
+from .models import OutboundMessage, OutboxWakeup
 
 log = logging.getLogger(__name__)
 
@@ -55,9 +55,24 @@ def relay_once(limit: int = BATCH) -> int:
     with db.engine.connect() as conn:
         ids = [int(i) for i in conn.execute(_take(limit)).scalars()]
         if ids:
-            queue.enqueue_jobs(ids)
+            for name, batch in _by_queue(conn, ids).items():
+                queue.enqueue_jobs(batch, name)
         conn.commit()
     return len(ids)
+
+
+def _by_queue(conn: Any, ids: list[int]) -> dict[str, list[int]]:
+    """Group message ids by the queue their kind names (a vanished row: the mail queue)."""
+    kinds = dict(
+        conn.execute(
+            select(OutboundMessage.id, OutboundMessage.kind).where(OutboundMessage.id.in_(ids))
+        ).all()
+    )
+    grouped: dict[str, list[int]] = {}
+    for message_id in ids:
+        name = delivery.queue_of(kinds.get(message_id, ""), queue.MAIL_QUEUE)
+        grouped.setdefault(name, []).append(message_id)
+    return grouped
 
 
 def drain() -> int:

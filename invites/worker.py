@@ -2,23 +2,46 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import time
 from typing import Any
 
+import redis
 import rq.cron as rq_cron
 from flask import current_app
 from rq import Queue, SimpleWorker, Worker
 from rq.cron import CronScheduler
+from rq.exceptions import StopRequested
 from rq.serializers import JSONSerializer
 from rq.worker import BaseWorker
+
+from mailer import redact
 
 from . import queue, relay
 from .db import db
 
 log = logging.getLogger(__name__)
 
+#: Longest pause between attempts while Redis is unreachable (seconds).
+MAX_BACKOFF_SECONDS = 5.0
+#: A traceback kept in Redis for a failed job: long enough to debug, addresses blanked out.
+_TRACEBACK_LIMIT = 20_000
 
-class MailWorker(Worker):
+
+class _Redacting:
+    """Worker behaviour shared by both kinds: no address in the failed-job record RQ keeps."""
+
+    def handle_job_failure(self, job: Any, queue: Any, *args: Any, **kwargs: Any) -> Any:
+        """Record the failure as RQ does, with addresses removed from the traceback text."""
+        if "exc_string" in kwargs and kwargs["exc_string"]:
+            kwargs["exc_string"] = redact(kwargs["exc_string"], _TRACEBACK_LIMIT)
+        elif len(args) >= 2 and isinstance(args[1], str):
+            args = (args[0], redact(args[1], _TRACEBACK_LIMIT), *args[2:])
+        return super().handle_job_failure(job, queue, *args, **kwargs)  # type: ignore[misc]
+
+
+class MailWorker(_Redacting, Worker):
     """A forking worker whose child never reuses the parent's database connections."""
 
     def main_work_horse(self, *args: Any, **kwargs: Any) -> None:
@@ -28,9 +51,13 @@ class MailWorker(Worker):
         super().main_work_horse(*args, **kwargs)
 
 
+class InProcessWorker(_Redacting, SimpleWorker):
+    """Runs each job in the worker's own process (`--simple`, and the tests' burst runs)."""
+
+
 def make_worker(names: list[str], simple: bool = False) -> BaseWorker:
     """Build a worker for these queues (JSON serializer, same Redis as the app)."""
-    cls: type[BaseWorker] = SimpleWorker if simple else MailWorker
+    cls: type[BaseWorker] = InProcessWorker if simple else MailWorker
     conn = queue.connection()
     return cls([queue.queue(n) for n in names], connection=conn, serializer=JSONSerializer)
 
@@ -54,13 +81,57 @@ class JsonQueue(Queue):
         super().__init__(*args, **kwargs)
 
 
+class ResilientCron(CronScheduler):
+    """RQ's cron scheduler, whose loop rides out a Redis outage instead of dying of it.
+
+    RQ's own loop lets a ConnectionError end the process (and with it this process's outbox
+    relay thread); here a failed round is logged once, retried with backoff, and the jobs
+    that came due meanwhile are enqueued when Redis is back.
+    """
+
+    def start(self) -> None:
+        """Run until SIGINT or SIGTERM; a Redis failure pauses the loop, never ends it."""
+        self.log.info("CronScheduler %s: starting...", self.name)
+        self._install_signal_handlers()
+        backoff = 0.0
+        registered = False
+        try:
+            while True:
+                try:
+                    if not registered:
+                        self.register_birth()
+                        registered = True
+                    if self.enqueue_jobs():
+                        self.save()
+                    self.heartbeat()
+                except redis.RedisError as exc:
+                    if not backoff:
+                        log.warning("scheduler paused, Redis unreachable, retrying: %s", exc)
+                    backoff = min(MAX_BACKOFF_SECONDS, max(0.5, backoff * 2))
+                    time.sleep(backoff)
+                    continue
+                if backoff:
+                    log.info("scheduler resumed")
+                    backoff = 0.0
+                pause = self.calculate_sleep_interval()
+                if pause > 0:
+                    time.sleep(pause)
+        except (KeyboardInterrupt, StopRequested):
+            self.log.info("CronScheduler %s: stop requested", self.name)
+        finally:
+            # Without Redis its registry entry expires on its own.
+            with contextlib.suppress(redis.RedisError):
+                self.register_death()
+            self.log.info("CronScheduler %s: shutdown complete", self.name)
+
+
 def make_scheduler() -> CronScheduler:
     """RQ's cron scheduler with the periodic jobs registered (not started)."""
     settings = current_app.config["SETTINGS"]
     # RQ's cron enqueues through rq.cron.Queue with the default (pickle) serializer, which our
     # JSON-only workers refuse; in the scheduler's process it gets a JSON queue instead.
     rq_cron.Queue = JsonQueue  # type: ignore[misc]
-    cron = CronScheduler(connection=queue.connection(), logging_level="INFO")
+    cron = ResilientCron(connection=queue.connection(), logging_level="INFO")
     # Every job is idempotent, so a second scheduler on another machine does no harm.
     cron.register(
         _job("reconcile_outbox"), queue.MAIL_QUEUE, interval=settings.reconcile_interval_seconds

@@ -9,14 +9,12 @@ import smtplib
 import ssl
 import tempfile
 from datetime import UTC, datetime
-from email.message import EmailMessage
-from email.utils import parseaddr
 from pathlib import Path
-from typing import Any, Protocol, Self
+from typing import Protocol, Self
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from mailer.compose import message_bytes
-from mailer.errors import MailError, PermanentError, TransientError
+from mailer.compose import Outgoing
+from mailer.errors import MailError, PermanentError, TransientError, UnknownOutcome
 
 log = logging.getLogger(__name__)
 
@@ -30,8 +28,8 @@ _STALE = (smtplib.SMTPServerDisconnected, ConnectionError)
 class Transport(Protocol):
     """Something that delivers one message at a time."""
 
-    def send(self, message: EmailMessage) -> None:
-        """Deliver `message`; raise TransientError or PermanentError on failure."""
+    def send(self, message: Outgoing) -> None:
+        """Deliver `message`; raise TransientError, PermanentError or UnknownOutcome."""
 
     def close(self) -> None:
         """Release any connection held open between sends."""
@@ -56,30 +54,18 @@ class _Closing:
         self.close()
 
 
-def _envelope(message: EmailMessage, field: str) -> str:
-    """Return the single address in header `field`, for the SMTP envelope."""
-    header: Any = message[field]
-    if header is None:
-        raise ValueError(f"message has no {field} header")
-    addresses = getattr(header, "addresses", None)
-    if addresses is not None:
-        if len(addresses) != 1:
-            raise ValueError(f"{field} must hold exactly one address for a one-recipient send")
-        return str(addresses[0].addr_spec)
-    address = parseaddr(str(header))[1]
-    if not address:
-        raise ValueError(f"{field} header has no address")
-    return address
-
-
 def _decode(text: bytes | str) -> str:
     return text.decode("utf-8", "replace") if isinstance(text, bytes) else text
 
 
 def _by_code(code: int, text: bytes | str) -> MailError:
-    """Classify an SMTP reply: 5xx will never succeed, anything else may later."""
+    """A definitive reply: 5xx will never succeed, anything else may later."""
     cls = PermanentError if code >= 500 else TransientError
     return cls(_decode(text), code)
+
+
+# A line starting with "." gets a second one (RFC 5321 4.5.2), as smtplib.data() does.
+_LEADING_DOT = re.compile(rb"(?m)^\.")
 
 
 class SMTPTransport(_Closing):
@@ -163,42 +149,84 @@ class SMTPTransport(_Closing):
         except (smtplib.SMTPException, OSError):
             self._drop()
 
-    def send(self, message: EmailMessage) -> None:
-        """Send one message to its single To address, reconnecting once if the session died."""
-        sender = _envelope(message, "From")
-        recipient = _envelope(message, "To")
-        data = message_bytes(message)
-        for attempt in (1, 2):
-            conn = self._conn if self._conn is not None else self._connect()
-            # compose() emits 8bit UTF-8 bodies; declaring them is what RFC 6152 asks for.
-            options = ["BODY=8BITMIME"] if not data.isascii() and conn.has_extn("8bitmime") else []
-            try:
-                refused = conn.sendmail(sender, [recipient], data, mail_options=options)
-            except _STALE as exc:
-                self._drop()
-                if attempt == 1:
-                    log.info("SMTP session to %s dropped (%s); reconnecting", self.host, exc)
-                    continue
+    def send(self, message: Outgoing) -> None:
+        """Deliver one message; raise TransientError, PermanentError or UnknownOutcome.
+
+        MAIL, RCPT and DATA are driven one by one so that every failure is known to have
+        happened before or after the message was handed over. Before: nothing was delivered,
+        and a reused session that turned out dead is replaced once. After the final dot, a
+        reply that never comes makes the outcome unknown: never sent again from here.
+        """
+        reused = self._conn is not None
+        conn = self._conn if self._conn is not None else self._connect()
+        try:
+            self._envelope(conn, message)
+        except _STALE as exc:
+            self._drop()
+            if not reused:
                 raise TransientError(f"connection lost: {exc or type(exc).__name__}") from exc
-            except smtplib.SMTPRecipientsRefused as exc:
-                self._reset()
-                code, text = next(iter(exc.recipients.values()))
-                raise _by_code(code, text) from exc
-            except smtplib.SMTPResponseException as exc:
-                self._reset()
-                raise _by_code(exc.smtp_code, exc.smtp_error) from exc
-            except (smtplib.SMTPException, OSError) as exc:
-                # Timeouts and socket errors leave the session in an unknown state.
+            # Servers close idle sessions; nothing of this message reached that one.
+            log.info("SMTP session to %s had been dropped; reconnecting", self.host)
+            conn = self._connect()
+            try:
+                self._envelope(conn, message)
+            except _STALE as again:
                 self._drop()
-                raise TransientError(f"{type(exc).__name__}: {exc}") from exc
-            if refused:
-                # sendmail reports partial refusals instead of raising; with one recipient
-                # this shouldn't happen, but a refusal must never be counted as sent.
-                self._reset()
-                code, text = next(iter(refused.values()))
+                raise TransientError(f"connection lost: {again}") from again
+        self._data(conn, message)
+        log.debug("sent %s via %s", message.message_id, self.host)
+
+    def _envelope(self, conn: smtplib.SMTP, message: Outgoing) -> None:
+        """MAIL FROM and RCPT TO; a refusal ends the transaction with RSET."""
+        try:
+            code, text = conn.mail(message.sender)
+            if code != 250:
                 raise _by_code(code, text)
-            log.debug("sent %s via %s", message["Message-ID"], self.host)
-            return
+            code, text = conn.rcpt(message.recipient)
+            if code not in (250, 251):
+                raise _by_code(code, text)
+        except MailError:
+            self._reset()
+            raise
+        except _STALE:
+            raise
+        except (smtplib.SMTPException, OSError) as exc:
+            # Timeouts and socket errors leave the session in an unknown state; but no
+            # message was handed over yet, so the next attempt may send it.
+            self._drop()
+            raise TransientError(f"{type(exc).__name__}: {exc}") from exc
+
+    def _data(self, conn: smtplib.SMTP, message: Outgoing) -> None:
+        """DATA, the content and the final dot, then the reply that decides the outcome."""
+        try:
+            code, text = conn.docmd("DATA")
+            if code != 354:
+                self._reset()
+                raise _by_code(code, text)
+            payload = _LEADING_DOT.sub(b"..", message.data)
+            if not payload.endswith(b"\r\n"):
+                payload += b"\r\n"
+            # sendall either writes everything, final dot included, or raises before the
+            # final dot left: until then the server can't have accepted the message.
+            conn.send(payload + b".\r\n")
+        except MailError:
+            raise
+        except (smtplib.SMTPException, OSError) as exc:
+            self._drop()
+            raise TransientError(f"connection lost before the message was sent: {exc}") from exc
+        try:
+            code, text = conn.getreply()
+        except (smtplib.SMTPException, OSError) as exc:
+            # smtplib reports a read timeout as SMTPServerDisconnected too: either way the
+            # server has the whole message and may have queued it.
+            self._drop()
+            raise UnknownOutcome(
+                f"no reply after the message was sent ({exc or type(exc).__name__}); "
+                "it may have been delivered"
+            ) from exc
+        if code != 250:
+            self._reset()
+            raise _by_code(code, text)
 
     def close(self) -> None:
         """Say QUIT and close the session, if one is open."""
@@ -221,15 +249,15 @@ class OutboxTransport(_Closing):
     def __repr__(self) -> str:
         return f"OutboxTransport({str(self.directory)!r})"
 
-    def _filename(self, message: EmailMessage) -> str:
+    def _filename(self, message: Outgoing) -> str:
         stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S.%f")
-        msgid = str(message["Message-ID"] or "").strip("<>").split("@")[0]
+        msgid = message.message_id.strip("<>").split("@")[0]
         short = _UNSAFE_ID_CHARS.sub("", msgid)[-16:].strip(".") or os.urandom(4).hex()
         return f"{stamp}-{short}.eml"
 
-    def send(self, message: EmailMessage) -> None:
+    def send(self, message: Outgoing) -> None:
         """Write the message atomically so a reader never sees half a file."""
-        data = message_bytes(message)
+        data = message.data
         try:
             self.directory.mkdir(parents=True, exist_ok=True)
             target = self.directory / self._filename(message)

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import email.policy
 import socket
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from email.message import EmailMessage
 from email.parser import BytesParser
@@ -70,6 +72,16 @@ class _Handler:
         content = envelope.original_content or envelope.content or b""
         raw = content if isinstance(content, bytes) else content.encode("utf-8")
         self.sink._record(ReceivedMessage(str(envelope.mail_from), list(envelope.rcpt_tos), raw))
+        misbehaviour = self.sink._take_misbehaviour()
+        if misbehaviour is not None:
+            mode, seconds, hook = misbehaviour
+            if hook is not None:
+                await asyncio.get_running_loop().run_in_executor(None, hook)
+            if mode == "drop":
+                # Stored, and gone without a word: the reply never leaves.
+                server.transport.close()
+            elif mode == "late":
+                await asyncio.sleep(seconds)
         return "250 Message accepted"
 
 
@@ -101,6 +113,7 @@ class SMTPSink:
         self.connections = 0
         self._lock = threading.Condition()
         self._failures: deque[tuple[str, str]] = deque()
+        self._misbehaviour: deque[tuple[str, float, Callable[[], None] | None]] = deque()
         self._controller: _CountingController | None = None
 
     @property
@@ -132,6 +145,21 @@ class SMTPSink:
         with self._lock:
             self._failures.extend([(on, f"{code} {text}")] * times)
 
+    def store_then_drop(self, times: int = 1) -> None:
+        """Store the next messages, then close the connection instead of replying to DATA."""
+        with self._lock:
+            self._misbehaviour.extend([("drop", 0.0, None)] * times)
+
+    def store_then_reply_late(self, seconds: float, times: int = 1) -> None:
+        """Store the next messages, and reply to DATA only after `seconds`."""
+        with self._lock:
+            self._misbehaviour.extend([("late", seconds, None)] * times)
+
+    def store_then_run(self, hook: Callable[[], None], times: int = 1) -> None:
+        """Store the next messages and run `hook` (in a thread) before replying 250."""
+        with self._lock:
+            self._misbehaviour.extend([("hook", 0.0, hook)] * times)
+
     def wait_for(self, n: int, timeout: float = 5.0) -> list[ReceivedMessage]:
         """Block until at least `n` messages arrived; fail the test if they don't."""
         deadline = time.monotonic() + timeout
@@ -148,6 +176,10 @@ class SMTPSink:
             if self._failures and self._failures[0][0] == stage:
                 return self._failures.popleft()[1]
             return None
+
+    def _take_misbehaviour(self) -> tuple[str, float, Callable[[], None] | None] | None:
+        with self._lock:
+            return self._misbehaviour.popleft() if self._misbehaviour else None
 
     def _record(self, message: ReceivedMessage) -> None:
         with self._lock:

@@ -2,20 +2,19 @@ from __future__ import annotations
 
 import os
 import socket
-from email.message import EmailMessage
 from pathlib import Path
 
 import pytest
 
-from mailer.compose import compose
-from mailer.errors import MailError, PermanentError, TransientError
+from mailer.compose import Outgoing, compose
+from mailer.errors import MailError, PermanentError, TransientError, UnknownOutcome
 from mailer.outbox import list_outbox, read_outbox
 from mailer.transport import OutboxTransport, SMTPTransport, transport_from_url
 
 from .smtpd import SMTPSink
 
 
-def invite(n: int = 1, to: str = "bob@example.org") -> EmailMessage:
+def invite(n: int = 1, to: str = "bob@example.org") -> Outgoing:
     return compose(
         sender="Анна через SpotCam <hello@spotcam.example>",
         to=to,
@@ -136,16 +135,54 @@ def test_reconnects_once_when_the_server_dropped_the_session(smtp_sink: SMTPSink
     assert smtp_sink.connections == 1
 
 
-def test_one_recipient_per_message(smtp_sink: SMTPSink) -> None:
-    message = invite()
-    message.replace_header("To", "a@example.org, b@example.org")
+def test_a_server_that_stores_and_hangs_up_leaves_one_copy_and_an_unknown_outcome(
+    smtp_sink: SMTPSink,
+) -> None:
+    smtp_sink.store_then_drop()
 
-    with transport(smtp_sink) as smtp, pytest.raises(ValueError):
-        smtp.send(message)
+    with transport(smtp_sink) as smtp:
+        with pytest.raises(UnknownOutcome):
+            smtp.send(invite(1))
+        # The session is gone; the next message goes on a new one.
+        smtp.send(invite(2))
+
+    got = smtp_sink.wait_for(2)
+    assert [m.message["Subject"] for m in got] == ["Анна пригласила вас #1", "Анна пригласила вас #2"]
+    assert smtp_sink.connections == 2
+
+
+def test_a_reply_later_than_the_timeout_is_an_unknown_outcome_not_a_resend(
+    smtp_sink: SMTPSink,
+) -> None:
+    smtp_sink.store_then_reply_late(1.5)
+
+    with transport(smtp_sink, timeout=0.5) as smtp, pytest.raises(UnknownOutcome) as info:
+        smtp.send(invite(1))
+
+    assert "may have been delivered" in str(info.value)
+    assert len(smtp_sink.wait_for(1)) == 1
+    assert smtp_sink.connections == 1  # smtplib's "disconnected" was not taken for a stale session
+
+
+def test_refusals_before_the_data_are_not_unknown(smtp_sink: SMTPSink) -> None:
+    smtp_sink.fail_next(554, "5.3.4 Message too big for system")
+
+    with transport(smtp_sink) as smtp, pytest.raises(PermanentError):
+        smtp.send(invite())
+
+
+def test_error_texts_never_carry_an_address(smtp_sink: SMTPSink) -> None:
+    smtp_sink.fail_next(550, "5.1.1 <nobody@example.org>: Recipient address rejected", on="RCPT")
+
+    with transport(smtp_sink) as smtp, pytest.raises(PermanentError) as info:
+        smtp.send(invite(1, to="nobody@example.org"))
+
+    assert "nobody" not in str(info.value) and "example.org" not in str(info.value)
+    assert "Recipient address rejected" in str(info.value)
 
 
 def test_errors_share_a_base_class() -> None:
-    assert issubclass(TransientError, MailError) and issubclass(PermanentError, MailError)
+    assert all(issubclass(c, MailError) for c in (TransientError, PermanentError, UnknownOutcome))
     assert str(PermanentError("User unknown", 550)) == "550 User unknown"
     assert str(TransientError("timed out")) == "timed out"
     assert TransientError("timed out").code is None
