@@ -147,7 +147,8 @@ def test_a_server_that_stores_and_hangs_up_leaves_one_copy_and_an_unknown_outcom
         smtp.send(invite(2))
 
     got = smtp_sink.wait_for(2)
-    assert [m.message["Subject"] for m in got] == ["Анна пригласила вас #1", "Анна пригласила вас #2"]
+    subjects = [m.message["Subject"] for m in got]
+    assert subjects == ["Анна пригласила вас #1", "Анна пригласила вас #2"]
     assert smtp_sink.connections == 2
 
 
