@@ -3,7 +3,8 @@ PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-PORT ?= 5000
+# make run PORT=8000: the web server listens there, and links in mail point there.
+export PORT ?= 5000
 export SPOTCAM_ENV ?= development
 
 .PHONY: run test lint bench clean help

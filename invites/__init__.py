@@ -9,7 +9,7 @@ from typing import Any
 from flask import Flask
 from flask.typing import ResponseReturnValue
 
-from . import logs
+from . import delivery, logs
 from .config import Settings, from_env
 
 TEMPLATE_ROOT = Path(__file__).resolve().parent.parent / "templates"
@@ -31,9 +31,11 @@ def create_app(config: dict[str, Any] | Settings | None = None) -> Flask:
         __name__, template_folder=str(TEMPLATE_ROOT / "pages"), instance_relative_config=True
     )
     settings = config if isinstance(config, Settings) else from_env()
-    app.config.update(settings.as_flask_config())
     app.config.update(
+        # The one way settings are read; below are only the keys Flask and its extensions take.
         SETTINGS=settings,
+        SECRET_KEY=settings.secret_key,
+        SECRET_KEY_FALLBACKS=settings.secret_key_fallbacks,
         TEMPLATE_ROOT=str(TEMPLATE_ROOT),
         MAX_CONTENT_LENGTH=settings.max_body_bytes,
         SQLALCHEMY_DATABASE_URI=settings.database_url
@@ -51,7 +53,12 @@ def create_app(config: dict[str, Any] | Settings | None = None) -> Flask:
     os.makedirs(app.instance_path, exist_ok=True)
     logs.init_app()
 
-    from . import api, cli, csrf, dbsetup, emails, errors, messages, pages, preferences, queue  # noqa: F401 - they register their kinds of message
+    from . import api, cli, csrf, dbsetup, errors, pages, preferences, queue
+    from .emails import InvitationMail
+    from .messages import MarketingMail, ServiceMail
+
+    for kind in (InvitationMail(), ServiceMail(), MarketingMail()):
+        delivery.register(kind)
 
     dbsetup.init_app(app)
     queue.init_app(app)

@@ -8,6 +8,7 @@ import sys
 import click
 from flask import Flask, current_app
 from flask.cli import FlaskGroup, with_appcontext
+from flask_migrate import cli as migrate_cli
 from sqlalchemy import select
 
 from . import queue
@@ -144,7 +145,7 @@ def send_test(address: str) -> None:
         to = normalize(address)
     except InvalidAddress as exc:
         raise click.BadParameter(str(exc)) from exc
-    sender = current_app.config["MAIL_FROM_SERVICE"]
+    sender = current_app.config["SETTINGS"].mail_from_service
     msg = compose(
         sender=sender,
         to=to,
@@ -170,21 +171,47 @@ def reconcile_command() -> None:
     click.echo(f"re-enqueued {reconcile_outbox()} message(s)")
 
 
+COMMANDS = (worker_command, scheduler_command, api_keys, mail, reconcile_command)
+
+
 def init_app(app: Flask) -> None:
-    """Register the commands on the app's CLI."""
-    for command in (worker_command, scheduler_command, api_keys, mail, reconcile_command):
+    """Register the commands on the app's CLI too (for `app.test_cli_runner()`)."""
+    for command in COMMANDS:
         app.cli.add_command(command)
 
 
 def _create_app() -> Flask:
     from . import create_app
+    from .config import ConfigError
 
-    return create_app()
+    try:
+        return create_app()
+    except ConfigError as exc:
+        # One line that says what to set, not a traceback.
+        raise click.ClickException(str(exc)) from exc
 
 
-@click.group(cls=FlaskGroup, create_app=_create_app, add_version_option=False)
+class InvitesGroup(FlaskGroup):
+    """Flask's command group, listing its commands without building the app.
+
+    `invites --help` then works with no configuration at all; a command that needs the app
+    builds it when it runs, and a missing setting is one line saying what to set.
+    """
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        """Our commands, Flask's and its plugins' (Flask-Migrate's `db`), app not loaded."""
+        self._load_plugin_commands()
+        return sorted(click.Group.list_commands(self, ctx))
+
+
+@click.group(cls=InvitesGroup, create_app=_create_app, add_version_option=False)
 def cli() -> None:
     """SpotCam Mail: invitations and email. Run `invites COMMAND --help` for details."""
+
+
+for _command in COMMANDS:
+    cli.add_command(_command)
+cli.add_command(migrate_cli.db)
 
 
 def main() -> None:

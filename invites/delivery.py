@@ -102,7 +102,8 @@ _KINDS: dict[str, Kind] = {}
 def register(kind: Kind) -> Kind:
     """Make a kind known to the engine (each area does this for its own kinds at start-up)."""
     existing = _KINDS.get(kind.name)
-    if existing is not None and existing is not kind:
+    # Each app built in one process registers its kinds again: the same class is fine.
+    if existing is not None and type(existing) is not type(kind):
         raise ValueError(f"message kind {kind.name!r} is registered twice")
     _KINDS[kind.name] = kind
     return kind

@@ -9,7 +9,7 @@ from flask import Flask, current_app
 from mailer import Mailbox, Outgoing, Rendered, Renderer, compose, parse_mailbox
 from mailer.classify import Verdict
 
-from . import delivery, invitations, queue
+from . import invitations, queue
 from .config import Settings
 from .db import AnySession
 from .delivery import Context, Ready, Skip, Status
@@ -32,7 +32,8 @@ def renderer(app: Flask | None = None) -> Renderer:
 def tokens(app: Flask | None = None) -> Tokens:
     """Return the token maker for this app's keys."""
     app = app or current_app._get_current_object()  # type: ignore[attr-defined]
-    return Tokens(app.config["SECRET_KEY"], tuple(app.config["SECRET_KEY_FALLBACKS"]))
+    settings = app.config["SETTINGS"]
+    return Tokens(settings.secret_key, tuple(settings.secret_key_fallbacks))
 
 
 def link(settings: Settings, path: str) -> str:
@@ -136,6 +137,3 @@ class InvitationMail:
 
 def _invitation(session: AnySession, msg: OutboundMessage) -> Invitation | None:
     return session.get(Invitation, msg.invitation_id) if msg.invitation_id else None
-
-
-delivery.register(InvitationMail())

