@@ -14,7 +14,6 @@ from .categories import CATEGORIES, MARKETING
 from .config import Settings
 from .db import AnySession
 from .models import ConsentEvent, Contact, OutboundMessage, Preference, Suppression
-from .suppression import BLOCKS, is_suppressed
 
 #: The wording a person saw when choosing on our own preference page.
 PAGE_WORDING = "preference-centre-v1"
@@ -166,19 +165,6 @@ def withdraw_marketing(
         settings,
         now,
     )
-
-
-def wants(session: AnySession, contact: Contact, category: str, settings: Settings) -> bool:
-    """Whether the contact's current choices (or the defaults) let this category through."""
-    return current(session, contact, settings)[category]
-
-
-def may_receive(session: AnySession, contact: Contact, category: str, settings: Settings) -> bool:
-    """Decide, now, whether a message of this category may reach this contact."""
-    stream = "service" if category == "service" else "marketing"
-    if is_suppressed(session, contact.email_hash, BLOCKS[stream]):
-        return False
-    return wants(session, contact, category, settings)
 
 
 def consent_log(session: AnySession, contact: Contact) -> list[ConsentEvent]:

@@ -13,7 +13,7 @@ from sqlalchemy import select
 from mailer import Outgoing, Renderer, render_sandboxed
 from mailer.classify import Verdict
 
-from . import contacts, queue, relay
+from . import eligibility, queue, relay
 from .addresses import address_hash
 from .categories import CATEGORIES
 from .config import Settings
@@ -210,9 +210,13 @@ class ServiceMail(_SuppressDeadAddress):
         to = contact.email if contact else msg.to_email
         if to is None:
             return Skip(Status.CANCELLED, "recipient deleted before sending")
-        key = ctx.settings.address_hash_key
-        email_hash = contact.email_hash if contact else address_hash(to, key)
-        if is_suppressed(session, email_hash, BLOCKS["service"]):
+        if contact is not None:
+            no = eligibility.blocked(session, contact, "service", ctx.settings)
+            if no is not None:
+                return Skip(Status(no[0]), no[1])
+        elif is_suppressed(
+            session, address_hash(to, ctx.settings.address_hash_key), BLOCKS["service"]
+        ):
             return Skip(Status.SUPPRESSED, "address is suppressed (bounce or complaint)")
         return Ready(build_service(msg, to, contact, ctx.settings, ctx.tokens, ctx.renderer))
 
@@ -234,9 +238,7 @@ class MarketingMail(_SuppressDeadAddress):
         )
         if contact is None:
             return Skip(Status.CANCELLED, "contact deleted before sending")
-        category = msg.category or ""
-        if is_suppressed(session, contact.email_hash, BLOCKS["marketing"]):
-            return Skip(Status.SUPPRESSED, "address is on the suppression list")
-        if not contacts.wants(session, contact, category, ctx.settings):
-            return Skip(Status.CANCELLED, f"contact does not receive {category} email")
+        no = eligibility.blocked(session, contact, msg.category or "", ctx.settings)
+        if no is not None:
+            return Skip(Status(no[0]), no[1])
         return Ready(build_marketing(msg, contact, ctx.settings, ctx.tokens, ctx.renderer))

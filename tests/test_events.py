@@ -13,7 +13,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select
 
-from invites import bounce_events, contacts, suppression
+from invites import bounce_events, contacts, eligibility, suppression
 from invites.addresses import address_hash
 from invites.categories import MARKETING
 from invites.config import Settings
@@ -144,7 +144,7 @@ def test_complaint_withdraws_marketing_and_suppresses(
         state = contacts.current(db.session, contact, settings)
         assert not any(state[name] for name in MARKETING)
         # A complaint stops even service mail.
-        assert not contacts.may_receive(db.session, contact, "service", settings)
+        assert eligibility.blocked(db.session, contact, "service", settings) is not None
         assert db.session.scalars(select(Invitation.status)).one() == "bounced"
     # A repeated complaint logs no further consent events.
     _post(client, key, _event("kim@example.com", "complaint"))

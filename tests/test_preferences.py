@@ -11,7 +11,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from itsdangerous.timed import TimestampSigner
 
-from invites import contacts, messages
+from invites import contacts, eligibility, messages
 from invites.db import db, utcnow
 from invites.emails import tokens
 from invites.models import ConsentEvent, Suppression
@@ -58,7 +58,7 @@ def state(app: Flask, public_id: str) -> dict[str, bool]:
         contact = contacts.by_public_id(db.session, public_id)
         assert contact is not None
         found = {
-            name: contacts.may_receive(db.session, contact, name, settings)
+            name: eligibility.blocked(db.session, contact, name, settings) is None
             for name in ("service", "promotional", "partner_offers")
         }
         db.session.remove()

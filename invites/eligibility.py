@@ -1,0 +1,95 @@
+"""Who may receive a marketing category now: the one rule, as SQL, for every send path.
+
+A single marketing message checks its contact with it, a campaign's planner picks its audience
+with it, a campaign batch re-checks each contact with it at send time, and the editor counts
+the audience with it. Written once, so the four can never disagree.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import and_, exists, false, literal, not_, select
+
+from .categories import CATEGORIES
+from .config import Settings
+from .db import AnySession
+from .models import Contact, Preference, Suppression
+from .suppression import BLOCKS, is_suppressed
+
+
+def _granted(category: str) -> Any:
+    return exists(
+        select(Preference.contact_id).where(
+            Preference.contact_id == Contact.id,
+            Preference.category == category,
+            Preference.granted.is_(True),
+        )
+    )
+
+
+def _withdrawn(category: str) -> Any:
+    return exists(
+        select(Preference.contact_id).where(
+            Preference.contact_id == Contact.id,
+            Preference.category == category,
+            Preference.granted.is_(False),
+        )
+    )
+
+
+def suppressed_for_marketing() -> Any:
+    """The contact's address is on the suppression list for a reason that stops marketing."""
+    return exists(
+        select(Suppression.id).where(
+            Suppression.email_hash == Contact.email_hash,
+            Suppression.reason.in_(BLOCKS["marketing"]),
+        )
+    )
+
+
+def wants(category: str, settings: Settings) -> Any:
+    """The contact's choice (or the category's default) lets this category through."""
+    cat = CATEGORIES[category]
+    if not cat.can_opt_out:
+        return literal(True)
+    if cat.opt_in_only:
+        # Partner offers: only with a recorded consent.
+        return _granted(category)
+    if cat.default(settings.promotional_default):
+        return not_(_withdrawn(category))
+    return _granted(category)
+
+
+def may_receive(category: str, settings: Settings, locale: str | None = None) -> Any:
+    """A condition on Contact: this marketing category may reach the contact right now."""
+    if category not in CATEGORIES or not CATEGORIES[category].can_opt_out:
+        return false()
+    parts = [wants(category, settings), not_(suppressed_for_marketing())]
+    if locale is not None:
+        parts.append(Contact.locale == locale)
+    return and_(*parts)
+
+
+def blocked(
+    session: AnySession, contact: Contact, category: str, settings: Settings
+) -> tuple[str, str] | None:
+    """Why `category` may not reach this contact now, as (status, reason); None if it may.
+
+    The rule every send path applies at send time, and what the tests ask.
+    """
+    if not CATEGORIES[category].can_opt_out:
+        # Service mail ignores marketing choices but never goes to a dead or complaining address.
+        if is_suppressed(session, contact.email_hash, BLOCKS["service"]):
+            return "suppressed", "address is suppressed (bounce or complaint)"
+        return None
+    suppressed, unwanted = session.execute(
+        select(suppressed_for_marketing(), not_(wants(category, settings))).where(
+            Contact.id == contact.id
+        )
+    ).one()
+    if suppressed:
+        return "suppressed", "address is on the suppression list"
+    if unwanted:
+        return "cancelled", f"contact does not receive {category} email"
+    return None
