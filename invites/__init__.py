@@ -41,12 +41,13 @@ def create_app(config: dict[str, Any] | Settings | None = None) -> Flask:
     # Alembic announces every autogenerate plugin at INFO on each start; keep the log readable.
     logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
 
-    from . import api, cli, csrf, dbsetup, errors, pages, preferences, queue
+    from . import api, cli, csrf, dbsetup, errors, inputs, pages, preferences, queue
 
     dbsetup.init_app(app)
     queue.init_app(app)
     csrf.init_app(app)
     errors.init_app(app)
+    inputs.init_app(app)
     api.init_app(app)
     pages.init_app(app)
     preferences.init_app(app)
