@@ -1,11 +1,13 @@
 """Request input every surface shares, checked once so no endpoint can forget it.
 
-JSON nested deeper than any request needs is refused before anything walks it.
+JSON nested deeper than any request needs is refused before anything walks it; strings a
+database or mail can't carry are found wherever the API reads them (`unstorable_strings`).
 """
 
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 from flask import Flask
@@ -15,6 +17,9 @@ from .errors import ApiProblem
 
 #: No request body needs more than a few levels (a batch of events with a context is four).
 MAX_JSON_DEPTH = 32
+#: A NUL, which neither PostgreSQL's text nor an email header can carry, or half of a
+#: surrogate pair, which no UTF-8 encoder (database driver, SMTP) can write.
+UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
 
 
 class JSONTooDeep(ApiProblem):
@@ -61,6 +66,29 @@ class JSONProvider(DefaultJSONProvider):
         if isinstance(value, dict | list) and _too_deep(value):
             raise JSONTooDeep()
         return value
+
+
+def unstorable_strings(value: Any, path: str = "") -> list[str]:
+    """Where in a parsed JSON value a string holds a NUL or a lone surrogate (keys too)."""
+    found: list[str] = []
+    stack: list[tuple[Any, str]] = [(value, path)]
+    while stack:
+        node, where = stack.pop()
+        if isinstance(node, str):
+            if UNSTORABLE.search(node):
+                found.append(where or "body")
+        elif isinstance(node, dict):
+            for key, child in node.items():
+                name = f"{where}.{key}" if where else str(key)
+                if UNSTORABLE.search(key):
+                    found.append(where or "body")
+                else:
+                    stack.append((child, name))
+        elif isinstance(node, list):
+            stack.extend(
+                (child, f"{where}.{i}" if where else str(i)) for i, child in enumerate(node)
+            )
+    return sorted(found)
 
 
 def init_app(app: Flask) -> None:

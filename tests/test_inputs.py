@@ -81,3 +81,102 @@ def test_nan_and_infinity_are_not_json(client: FlaskClient, caller: dict[str, st
         )
         assert resp.status_code == 400, literal
         assert resp.get_json()["type"].endswith("/malformed-json")
+
+
+def api_routes_with_ids(app: Flask) -> Iterator[tuple[str, str, list[str]]]:
+    """Every API route with path variables: method, rule and the variables' names."""
+    for rule in app.url_map.iter_rules():
+        if rule.rule.startswith("/api/") and rule.arguments:
+            for method in sorted((rule.methods or set()) - {"HEAD", "OPTIONS"}):
+                yield method, rule.rule, sorted(rule.arguments)
+
+
+def _fill(rule: str, names: list[str], value: str) -> str:
+    for name in names:
+        rule = rule.replace(f"<{name}>", value)
+    return rule
+
+
+def test_a_nul_in_any_body_string_is_refused_on_every_endpoint(
+    app: Flask, client: FlaskClient, caller: dict[str, str]
+) -> None:
+    body = {"policy_version": "2026\u0000-01", "context": {"name": "An\u0000na"}}
+    for method, path in json_endpoints(app):
+        resp = client.open(path, method=method, json=body, headers=caller)
+        assert resp.status_code == 422, (method, path, resp.get_data(as_text=True))
+        errors = {e["field"]: e["message"] for e in resp.get_json()["errors"]}
+        assert set(errors) == {"policy_version", "context.name"}, (method, path)
+        assert "NUL" in errors["policy_version"]
+
+
+def test_a_consent_with_a_nul_in_its_version_is_refused_and_nothing_changes(
+    client: FlaskClient, caller: dict[str, str]
+) -> None:
+    # PostgreSQL refused the NUL with a 500; SQLite stored it in the consent log.
+    for field in ("policy_version", "wording_version"):
+        resp = client.put(
+            "/api/v1/contacts/u-1/preferences",
+            json={"partner_offers": True, "source": "app", field: "v1\u0000"},
+            headers=caller,
+        )
+        assert resp.status_code == 422 and resp.mimetype == PROBLEM
+        assert resp.get_json()["errors"][0]["field"] == field
+    log = client.get("/api/v1/contacts/u-1/consents", headers=caller).get_json()
+    assert log["events"] == []
+    contact = client.get("/api/v1/contacts/u-1", headers=caller).get_json()
+    assert contact["preferences"]["partner_offers"] is False
+
+
+def test_half_a_surrogate_pair_is_refused(client: FlaskClient, caller: dict[str, str]) -> None:
+    # Valid JSON, but no UTF-8 encoder can write it. Typed fields refused it already; a
+    # template's context was queued, to fail in the worker.
+    body = '{"user_id": "u-1", "template": "account_welcome", "context": {"name": "\\ud800"}}'
+    resp = client.post(
+        "/api/v1/messages", data=body, headers=caller, content_type="application/json"
+    )
+    assert resp.status_code == 422
+    assert resp.get_json()["errors"] == [
+        {"field": "context.name", "message": "contains a NUL or unpaired surrogate"}
+    ]
+
+
+def test_a_nul_in_any_path_id_is_refused(
+    app: Flask, client: FlaskClient, caller: dict[str, str]
+) -> None:
+    # GET /api/v1/messages/a%00b reached PostgreSQL, which refused it: a 500.
+    resp = client.get("/api/v1/messages/a%00b", headers=caller)
+    assert resp.status_code == 422 and resp.mimetype == PROBLEM
+    assert resp.get_json()["errors"] == [{"field": "message_id", "message": "must not contain NUL"}]
+    for method, rule, names in api_routes_with_ids(app):
+        resp = client.open(_fill(rule, names, "u%00-1"), method=method, headers=caller, json={})
+        assert resp.status_code == 422, (method, rule, resp.get_data(as_text=True))
+        assert {e["field"] for e in resp.get_json()["errors"]} == set(names)
+
+
+def test_path_ids_must_match_their_pattern(
+    app: Flask, client: FlaskClient, caller: dict[str, str]
+) -> None:
+    # A message id is what the service handed out: letters, digits, - and _. Anything else
+    # went to the database as it came.
+    resp = client.get("/api/v1/messages/not.an.id", headers=caller)
+    assert resp.status_code == 422 and resp.get_json()["errors"][0]["field"] == "message_id"
+    assert client.get("/api/v1/messages/Xk3abc", headers=caller).status_code == 404
+    for method, rule, names in api_routes_with_ids(app):
+        for bad in ("has%20space", "u-1%0A", "x" * 129):
+            resp = client.open(_fill(rule, names, bad), method=method, headers=caller, json={})
+            assert resp.status_code == 422, (method, rule, bad)
+            assert resp.get_json()["errors"][0]["field"] in names
+
+
+def test_every_path_variable_has_a_pattern(app: Flask) -> None:
+    from invites.api.schemas import PATH_IDS
+
+    for _method, rule, names in api_routes_with_ids(app):
+        assert set(names) <= set(PATH_IDS), f"{rule}: give its path variables a pattern"
+
+
+def test_a_nul_in_the_query_string_is_refused(client: FlaskClient, caller: dict[str, str]) -> None:
+    for query in ("from=2026-01-01%00", "unused=a%00b", "un%00used=1"):
+        resp = client.get(f"/api/v1/stats/invitations?{query}", headers=caller)
+        assert resp.status_code == 422, query
+        assert "NUL" in resp.get_json()["errors"][0]["message"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from datetime import date
 from typing import Annotated, Any, Literal, TypeVar
 
@@ -11,12 +12,36 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from ..addresses import InvalidAddress, normalize
 from ..errors import ApiProblem
+from ..inputs import UNSTORABLE, unstorable_strings
 from ..text import clean_block, clean_line
 
-IDENTIFIER = r"^[A-Za-z0-9._:@-]+$"
+_IDENTIFIER = "[A-Za-z0-9._:@-]{1,128}"
+IDENTIFIER = f"^{_IDENTIFIER}$"
 NAME_MAX = 80
 NOTE_MAX = 500
 Identifier = Annotated[str, Field(min_length=1, max_length=128, pattern=IDENTIFIER)]
+
+
+@dataclass(frozen=True)
+class PathId:
+    """What a path variable of the API may hold: the whole value matches `chars`."""
+
+    chars: str
+    message: str
+
+    @property
+    def pattern(self) -> str:
+        """The JSON Schema pattern (anchored: JSON Schema patterns match anywhere)."""
+        return f"^{self.chars}$"
+
+
+#: Every path variable of the API, by name: checked on each request, shown in the document.
+PATH_IDS = {
+    "user_id": PathId(_IDENTIFIER, "1-128 letters, digits or . _ : @ -"),
+    "inviter_id": PathId(_IDENTIFIER, "1-128 letters, digits or . _ : @ -"),
+    # The random ids the service hands out (secrets.token_urlsafe).
+    "message_id": PathId("[A-Za-z0-9_-]{1,64}", "the id given when the message was queued"),
+}
 
 
 class Strict(BaseModel):
@@ -134,11 +159,22 @@ def valid_email(value: str, field: str = "email") -> str:
         raise invalid(field, str(exc)) from exc
 
 
-def check_identifier(field: str, value: str) -> str:
-    """Return an id from a URL path, or raise a 422 naming the field."""
-    if not (0 < len(value) <= 128 and re.match(IDENTIFIER, value)):
-        raise invalid(field, "1-128 letters, digits or . _ : @ -")
-    return value
+def check_path_and_query() -> None:
+    """Refuse an API request whose path ids break their pattern or whose query holds a NUL."""
+    if not request.path.startswith("/api/"):
+        return
+    for name, value in (request.view_args or {}).items():
+        rule = PATH_IDS[name]  # a route whose variable has no rule fails its first test
+        if UNSTORABLE.search(value):
+            raise invalid(name, "must not contain NUL")
+        # fullmatch: a pattern's "$" would let a trailing newline through.
+        if not re.fullmatch(rule.chars, value):
+            raise invalid(name, rule.message)
+    for name, value in request.args.items(multi=True):
+        if UNSTORABLE.search(name + value):
+            # Every query string the API reads is a date, an id or a number; none is a NUL,
+            # and a name holding one is not echoed back.
+            raise invalid("query" if UNSTORABLE.search(name) else name, "must not contain NUL")
 
 
 def invalid(
@@ -187,6 +223,19 @@ def parse_body(model: type[M]) -> M:
             "The body must be a JSON object.",
             slug="validation",
             errors=[{"field": "body", "message": "expected an object"}],
+        )
+    unstorable = unstorable_strings(data)
+    if unstorable:
+        # Before the model: PostgreSQL refuses a NUL in text (a 500), and a name or note
+        # would otherwise lose it silently while a version string kept it.
+        raise ApiProblem(
+            422,
+            "Invalid request",
+            "Text may not contain NUL or unpaired surrogate characters.",
+            slug="validation",
+            errors=[
+                {"field": f, "message": "contains a NUL or unpaired surrogate"} for f in unstorable
+            ],
         )
     try:
         return model.model_validate(data)

@@ -11,7 +11,7 @@ from ..db import db, utcnow
 from ..errors import ApiProblem
 from . import spec
 from .auth import require
-from .schemas import InvitationStats, InviterStats, check_identifier
+from .schemas import InvitationStats, InviterStats
 
 bp = Blueprint("api_stats", __name__, url_prefix="/api/v1")
 
@@ -64,7 +64,6 @@ def invitation_stats() -> Response:
 @require("stats")
 def inviter_stats(inviter_id: str) -> Response:
     """Return one inviter's sent and accepted counts."""
-    check_identifier("inviter_id", inviter_id)
     return jsonify(stats.inviter_totals(db.session, inviter_id))
 
 
