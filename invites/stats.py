@@ -23,14 +23,14 @@ def invitation_days(session: AnySession, first: date, last: date) -> dict[str, A
     }
     days: list[dict[str, Any]] = []
     totals = dict.fromkeys(COUNTERS, 0)
-    day = first
-    while day <= last:
+    # Counted in offsets, not by stepping a date past `last`: that step overflows at date.max.
+    for offset in range((last - first).days + 1):
+        day = first + timedelta(days=offset)
         row = rows.get(day)
         counts = {name: int(getattr(row, name)) if row else 0 for name in COUNTERS}
         for name, value in counts.items():
             totals[name] += value
         days.append({"day": day.isoformat(), **counts})
-        day += timedelta(days=1)
     return {"from": first.isoformat(), "to": last.isoformat(), "days": days, "totals": totals}
 
 

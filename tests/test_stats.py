@@ -75,3 +75,28 @@ def test_bad_ranges(app: Flask) -> None:
         assert resp.mimetype == "application/problem+json"
     resp = client.get("/api/v1/inviters/bad%20id/stats", headers=auth(key))
     assert resp.status_code == 422
+
+
+def test_dates_outside_the_bounds_are_refused_not_overflowed(app: Flask) -> None:
+    # Each of these overflowed Python's dates working out the range or its days: a 500.
+    key = new_key(app, ["stats"])
+    client = app.test_client()
+    for query in (
+        "from=9999-12-31&to=9999-12-31",
+        "to=0001-01-01",
+        "from=1999-12-31&to=2000-01-01",
+        "from=3000-01-01&to=3000-01-02",
+        "to=20261101",  # ISO 8601 basic format, which fromisoformat takes: not YYYY-MM-DD
+    ):
+        resp = client.get(f"/api/v1/stats/invitations?{query}", headers=auth(key))
+        assert resp.status_code == 422, query
+        assert resp.mimetype == "application/problem+json"
+        assert "2000-01-01 to 2999-12-31" in resp.get_json()["errors"][0]["message"], query
+    # The first and last days allowed are fine, and a range starting at the first one too.
+    for query in ("from=2999-12-31&to=2999-12-31", "to=2000-01-10"):
+        resp = client.get(f"/api/v1/stats/invitations?{query}", headers=auth(key))
+        assert resp.status_code == 200, query
+    assert (
+        client.get("/api/v1/stats/invitations?to=2000-01-10", headers=auth(key)).get_json()["from"]
+        == "2000-01-01"
+    )

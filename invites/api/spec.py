@@ -63,12 +63,12 @@ def path_param(name: str, description: str) -> dict[str, Any]:
     }
 
 
-def query_date(name: str, description: str) -> dict[str, Any]:
-    """An optional date query parameter."""
+def query_date(name: str, description: str, pattern: str) -> dict[str, Any]:
+    """An optional date query parameter (YYYY-MM-DD), its bounds given as a pattern."""
     return {
         "name": name,
         "in": "query",
         "required": False,
         "description": description,
-        "schema": {"type": "string", "format": "date"},
+        "schema": {"type": "string", "format": "date", "pattern": pattern},
     }

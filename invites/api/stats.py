@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import date, timedelta
 
 from flask import Blueprint, Response, jsonify, request
@@ -16,21 +17,28 @@ from .schemas import InvitationStats, InviterStats
 bp = Blueprint("api_stats", __name__, url_prefix="/api/v1")
 
 MAX_RANGE_DAYS = 366
+#: The dates a range may name. Without bounds, to=0001-01-01 or to=9999-12-31 overflowed
+#: Python's dates while the default range or the days were worked out (a 500).
+EARLIEST, LATEST = date(2000, 1, 1), date(2999, 12, 31)
+#: YYYY-MM-DD within those years; fromisoformat alone also takes 20261101 and 2026-W44-1.
+DATE_PATTERN = r"^2[0-9]{3}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$"
 
 
-def _date_arg(name: str, default: date) -> date:
+def _date_arg(name: str) -> date | None:
     raw = request.args.get(name)
     if raw is None:
-        return default
+        return None
     try:
+        if not re.fullmatch(DATE_PATTERN, raw):
+            raise ValueError(raw)
         return date.fromisoformat(raw)
     except ValueError as exc:
         raise ApiProblem(
             422,
             "Invalid request",
-            "Dates are YYYY-MM-DD.",
+            f"Dates are YYYY-MM-DD, from {EARLIEST} to {LATEST}.",
             slug="validation",
-            errors=[{"field": name, "message": "expected a date YYYY-MM-DD"}],
+            errors=[{"field": name, "message": f"expected a date from {EARLIEST} to {LATEST}"}],
         ) from exc
 
 
@@ -38,9 +46,8 @@ def _date_arg(name: str, default: date) -> date:
 @require("stats")
 def invitation_stats() -> Response:
     """Return per-day invitation counts between `from` and `to` (default: the last 30 days)."""
-    today = utcnow().date()
-    last = _date_arg("to", today)
-    first = _date_arg("from", last - timedelta(days=29))
+    last = _date_arg("to") or utcnow().date()
+    first = _date_arg("from") or max(EARLIEST, last - timedelta(days=29))
     if first > last:
         raise ApiProblem(
             422,
@@ -72,9 +79,11 @@ PATHS = {
     "/api/v1/stats/invitations": {
         "get": {
             "summary": "Per-day invitation counts (scope: stats)",
+            "description": f"Days from {EARLIEST} to {LATEST}; `from` must not be after `to`, "
+            f"and the range may span at most {MAX_RANGE_DAYS} days (else 422).",
             "parameters": [
-                spec.query_date("from", "First day, default 29 days before `to`."),
-                spec.query_date("to", "Last day, default today (UTC)."),
+                spec.query_date("from", "First day, default 29 days before `to`.", DATE_PATTERN),
+                spec.query_date("to", "Last day, default today (UTC).", DATE_PATTERN),
             ],
             "responses": {
                 "200": spec.json_response(InvitationStats, "Counts"),
