@@ -1,17 +1,21 @@
 """Request input every surface shares, checked once so no endpoint can forget it.
 
 JSON nested deeper than any request needs is refused before anything walks it; strings a
-database or mail can't carry are found wherever the API reads them (`unstorable_strings`).
+database or mail can't carry are found wherever the API reads them (`unstorable_strings`); a
+body sent without a Content-Length (chunked) meets the same size limit as one with it.
 """
 
 from __future__ import annotations
 
 import json
 import re
-from typing import Any
+from typing import IO, Any, cast
 
-from flask import Flask
+from flask import Flask, Request
 from flask.json.provider import DefaultJSONProvider
+from werkzeug.exceptions import RequestEntityTooLarge
+from werkzeug.utils import cached_property
+from werkzeug.wsgi import LimitedStream, get_input_stream
 
 from .errors import ApiProblem
 
@@ -91,6 +95,44 @@ def unstorable_strings(value: Any, path: str = "") -> list[str]:
     return sorted(found)
 
 
+class _CappedStream(LimitedStream):
+    """A body with no Content-Length that may not exceed `maximum` bytes.
+
+    werkzeug's own limit for such streams stops reading at the limit and hands back what it
+    has, so a chunked body over the limit was processed cut short. Reading one byte past the
+    limit tells a body of exactly the limit from a longer one.
+    """
+
+    def __init__(self, stream: IO[bytes], maximum: int) -> None:
+        super().__init__(stream, maximum + 1, is_max=True)
+        self.maximum = maximum
+
+    def readinto(self, b: bytearray) -> int | None:  # type: ignore[override]
+        """Read as LimitedStream does; raise 413 once past the maximum."""
+        size = super().readinto(b)
+        if self.tell() > self.maximum:
+            raise RequestEntityTooLarge()
+        return size
+
+
+class CappedRequest(Request):
+    """Flask's request, with the body limit enforced on chunked bodies too."""
+
+    @cached_property
+    def stream(self) -> IO[bytes]:
+        """The body stream, cut at max_content_length with a 413 rather than silently."""
+        limit = self.max_content_length
+        # Built on first read, so a view's own request.max_content_length (events) applies.
+        if (
+            limit is not None
+            and self.content_length is None
+            and "wsgi.input_terminated" in self.environ
+        ):
+            return cast(IO[bytes], _CappedStream(self.environ["wsgi.input"], limit))
+        return get_input_stream(self.environ, max_content_length=limit)
+
+
 def init_app(app: Flask) -> None:
-    """Install the JSON provider."""
+    """Install the JSON provider and the request class that caps chunked bodies."""
     app.json = JSONProvider(app)
+    app.request_class = CappedRequest

@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import http.client
+import json
+import socket
+import subprocess
+import time
 from collections.abc import Iterator
 
 import pytest
@@ -9,9 +14,13 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from invites.api.auth import SCOPES
+from invites.api.events import MAX_BODY_BYTES as EVENTS_MAX_BODY_BYTES
+from invites.config import Settings
+from invites.db import db
 from invites.inputs import MAX_JSON_DEPTH
+from invites.models import Invitation
 
-from .conftest import auth, new_key
+from .conftest import ROOT, auth, env_for, new_key
 
 PROBLEM = "application/problem+json"
 
@@ -180,3 +189,108 @@ def test_a_nul_in_the_query_string_is_refused(client: FlaskClient, caller: dict[
         resp = client.get(f"/api/v1/stats/invitations?{query}", headers=caller)
         assert resp.status_code == 422, query
         assert "NUL" in resp.get_json()["errors"][0]["message"]
+
+
+def _post_chunked(base: str, path: str, body: bytes, headers: dict[str, str]) -> tuple[int, dict]:
+    """POST a body with Transfer-Encoding: chunked (no Content-Length) over real HTTP."""
+    host, port = base.removeprefix("http://").split(":")
+    conn = http.client.HTTPConnection(host, int(port), timeout=30)
+    chunks = (body[i : i + 4096] for i in range(0, len(body), 4096))
+    conn.request(
+        "POST",
+        path,
+        body=chunks,
+        headers={**headers, "Content-Type": "application/json"},
+        encode_chunked=True,
+    )
+    resp = conn.getresponse()
+    status, data = resp.status, json.loads(resp.read())
+    conn.close()
+    return status, data
+
+
+def _padded(body: dict, size: int) -> bytes:
+    """A JSON body padded with trailing spaces to exactly `size` bytes: valid whole or cut."""
+    raw = json.dumps(body).encode()
+    return raw + b" " * (size - len(raw))
+
+
+@pytest.fixture()
+def gunicorn(app: Flask, settings: Settings) -> Iterator[str]:
+    """The app under gunicorn, as in production, on the `app` fixture's database and Redis."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    proc = subprocess.Popen(
+        [str(ROOT / ".venv" / "bin" / "gunicorn"), "-w", "1", "-b", f"127.0.0.1:{port}"]
+        + ["wsgi:app"],
+        env=env_for(settings),
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                conn = http.client.HTTPConnection("127.0.0.1", port, timeout=1)
+                conn.request("GET", "/healthz")
+                if conn.getresponse().status == 200:
+                    break
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.1)
+        yield base
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+@pytest.fixture(params=["werkzeug", "gunicorn"])
+def server(request: pytest.FixtureRequest) -> str:
+    """The app over real HTTP: werkzeug's server in a thread, or gunicorn."""
+    if request.param == "werkzeug":
+        return request.getfixturevalue("live")[1]
+    return request.getfixturevalue("gunicorn")
+
+
+def test_a_chunked_body_over_the_limit_is_refused_like_any_other(
+    app: Flask, client: FlaskClient, settings: Settings, server: str
+) -> None:
+    # With no Content-Length the body was cut at MAX_BODY_BYTES and the cut body processed:
+    # padded with spaces, the invitation was still valid JSON, and it was sent (202).
+    headers = auth(new_key(app, ["invitations"]))
+    limit = settings.max_body_bytes
+    invitation = {"inviter_id": "u-1", "inviter_name": "Anna", "email": "big@example.com"}
+    body = _padded(invitation, limit + 1)
+    status, problem = _post_chunked(server, "/api/v1/invitations", body, headers)
+    assert status == 413, problem
+    assert problem["detail"] == f"The request body is larger than {limit} bytes."
+    # The same as with a Content-Length (the test client sends one).
+    with_length = client.post(
+        "/api/v1/invitations", data=body, headers=headers, content_type="application/json"
+    )
+    assert with_length.status_code == 413 and with_length.get_json() == problem
+    with app.app_context():
+        assert db.session.query(Invitation).count() == 0
+    # Up to the limit itself a chunked body is read whole.
+    status, answer = _post_chunked(server, "/api/v1/invitations", body[:limit], headers)
+    assert (status, answer) == (202, {"status": "accepted"})
+
+
+def test_events_keep_their_larger_limit_for_chunked_bodies(app: Flask, server: str) -> None:
+    headers = auth(new_key(app, ["events"]))
+    batch = {
+        "events": [
+            {"email": f"gone{i}@example.com", "type": "soft_bounce", "detail": "4.2.2 " * 30}
+            for i in range(400)
+        ]
+    }
+    within = _padded(batch, EVENTS_MAX_BODY_BYTES)
+    status, answer = _post_chunked(server, "/api/v1/events", within, headers)
+    assert status == 202 and answer["processed"] == 400
+    status, problem = _post_chunked(server, "/api/v1/events", within + b" ", headers)
+    assert status == 413
+    assert problem["detail"] == f"The request body is larger than {EVENTS_MAX_BODY_BYTES} bytes."
