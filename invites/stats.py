@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import date, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import func, select
 
@@ -34,12 +34,24 @@ def invitation_days(session: AnySession, first: date, last: date) -> dict[str, A
     return {"from": first.isoformat(), "to": last.isoformat(), "days": days, "totals": totals}
 
 
-def inviter_totals(session: AnySession, inviter_id: str) -> dict[str, Any]:
-    """An inviter's own sent and accepted counts."""
-    sent, accepted = session.execute(
+class InviterTotals(NamedTuple):
+    """What one inviter did, and what came of it."""
+
+    invited: int
+    accepted: int
+
+
+def inviter_totals(session: AnySession, inviter_id: str) -> InviterTotals:
+    """How many invitations the API took from an inviter, and how many were accepted.
+
+    `requested`, not `sent`: whether an invitation was sent depends on the address (already
+    invited, removed, a member), which the API's answer never reveals, so neither may this.
+    A request refused over a limit is not in it.
+    """
+    invited, accepted = session.execute(
         select(
-            func.coalesce(func.sum(InviterDailyCount.sent), 0),
+            func.coalesce(func.sum(InviterDailyCount.requested), 0),
             func.coalesce(func.sum(InviterDailyCount.accepted), 0),
         ).where(InviterDailyCount.inviter_id == inviter_id)
     ).one()
-    return {"inviter_id": inviter_id, "sent": int(sent), "accepted": int(accepted)}
+    return InviterTotals(int(invited), int(accepted))

@@ -123,11 +123,15 @@ class InvitationStats(BaseModel):
 
 
 class InviterStats(BaseModel):
-    """One inviter's own counts."""
+    """One inviter's own counts: what they asked for, never what was sent."""
 
     inviter_id: str
-    sent: int
-    accepted: int
+    invited: int = Field(
+        description="Invitations the API accepted (202) from this inviter, whether or not an "
+        "email went out: that depends on the address, which the API never reveals. Requests "
+        "refused over a limit (429) are not counted."
+    )
+    accepted: int = Field(description="Invitations of this inviter that the invitee accepted.")
 
 
 class FieldError(BaseModel):

@@ -70,8 +70,10 @@ def invitation_stats() -> Response:
 @bp.get("/inviters/<inviter_id>/stats")
 @require("stats")
 def inviter_stats(inviter_id: str) -> Response:
-    """Return one inviter's sent and accepted counts."""
-    return jsonify(stats.inviter_totals(db.session, inviter_id))
+    """Return how many invitations an inviter made and how many were accepted."""
+    totals = stats.inviter_totals(db.session, inviter_id)
+    body = InviterStats(inviter_id=inviter_id, invited=totals.invited, accepted=totals.accepted)
+    return jsonify(body.model_dump(mode="json"))
 
 
 MODELS = [InvitationStats, InviterStats]
@@ -93,7 +95,7 @@ PATHS = {
     },
     "/api/v1/inviters/{inviter_id}/stats": {
         "get": {
-            "summary": "One inviter's sent and accepted counts (scope: stats)",
+            "summary": "How many invitations an inviter made, and were accepted (scope: stats)",
             "parameters": [spec.path_param("inviter_id", "The inviter's id in the app.")],
             "responses": {
                 "200": spec.json_response(InviterStats, "Counts"),
