@@ -91,8 +91,17 @@ class Settings:
         return self.env in {"development", "test"}
 
     def as_flask_config(self) -> dict[str, Any]:
-        """Return the settings as upper-case Flask config keys."""
-        return {f.name.upper(): getattr(self, f.name) for f in fields(self)}
+        """Return the settings as upper-case Flask config keys, and the session cookie's."""
+        config = {f.name.upper(): getattr(self, f.name) for f in fields(self)}
+        # The session cookie holds the preference page's CSRF token now and the console's
+        # login soon: never sent over plain HTTP outside development (which runs on
+        # http://127.0.0.1), never readable by scripts, and not sent on cross-site POSTs.
+        config.update(
+            SESSION_COOKIE_SECURE=not self.is_dev,
+            SESSION_COOKIE_HTTPONLY=True,
+            SESSION_COOKIE_SAMESITE="Lax",
+        )
+        return config
 
 
 def from_env(env: Mapping[str, str] | None = None) -> Settings:
