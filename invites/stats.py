@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import date, timedelta
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
 from sqlalchemy import func, select
 
@@ -13,15 +13,17 @@ from .models import InvitationDailyStats, InviterDailyCount
 COUNTERS = ("sent", "accepted", "removed", "expired", "bounced", "suppressed")
 
 
-def invitation_days(session: AnySession, first: date, last: date) -> dict[str, Any]:
-    """Per-day counters from first to last inclusive (days without activity are zeros)."""
+def invitation_days(
+    session: AnySession, first: date, last: date
+) -> tuple[list[tuple[date, dict[str, int]]], dict[str, int]]:
+    """Per-day counters from first to last inclusive (days without activity are zeros), totals."""
     rows = {
         row.day: row
         for row in session.scalars(
             select(InvitationDailyStats).where(InvitationDailyStats.day.between(first, last))
         )
     }
-    days: list[dict[str, Any]] = []
+    days: list[tuple[date, dict[str, int]]] = []
     totals = dict.fromkeys(COUNTERS, 0)
     # Counted in offsets, not by stepping a date past `last`: that step overflows at date.max.
     for offset in range((last - first).days + 1):
@@ -30,8 +32,8 @@ def invitation_days(session: AnySession, first: date, last: date) -> dict[str, A
         counts = {name: int(getattr(row, name)) if row else 0 for name in COUNTERS}
         for name, value in counts.items():
             totals[name] += value
-        days.append({"day": day.isoformat(), **counts})
-    return {"from": first.isoformat(), "to": last.isoformat(), "days": days, "totals": totals}
+        days.append((day, counts))
+    return days, totals
 
 
 class InviterTotals(NamedTuple):

@@ -2,46 +2,32 @@
 
 from __future__ import annotations
 
+import json
 import re
-from dataclasses import dataclass
-from datetime import date
-from typing import Annotated, Any, Literal, TypeVar
+from typing import Any, Literal, TypeVar
 
-from flask import current_app, request
+from flask import Response, current_app, request
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from ..addresses import InvalidAddress, normalize
 from ..errors import ApiProblem
 from ..inputs import UNSTORABLE, unstorable_strings
 from ..text import clean_block, clean_line
+from .fields import (
+    IDENTIFIER,
+    NO_NUL,
+    PATH_IDS,
+    Email,
+    Identifier,
+    SignedToken,
+    Text,
+    VisibleText,
+)
 
-_IDENTIFIER = "[A-Za-z0-9._:@-]{1,128}"
-IDENTIFIER = f"^{_IDENTIFIER}$"
+__all__ = ["IDENTIFIER", "NO_NUL", "PATH_IDS", "Email", "Identifier", "Text"]
+
 NAME_MAX = 80
 NOTE_MAX = 500
-Identifier = Annotated[str, Field(min_length=1, max_length=128, pattern=IDENTIFIER)]
-
-
-@dataclass(frozen=True)
-class PathId:
-    """What a path variable of the API may hold: the whole value matches `chars`."""
-
-    chars: str
-    message: str
-
-    @property
-    def pattern(self) -> str:
-        """The JSON Schema pattern (anchored: JSON Schema patterns match anywhere)."""
-        return f"^{self.chars}$"
-
-
-#: Every path variable of the API, by name: checked on each request, shown in the document.
-PATH_IDS = {
-    "user_id": PathId(_IDENTIFIER, "1-128 letters, digits or . _ : @ -"),
-    "inviter_id": PathId(_IDENTIFIER, "1-128 letters, digits or . _ : @ -"),
-    # The random ids the service hands out (secrets.token_urlsafe).
-    "message_id": PathId("[A-Za-z0-9_-]{1,64}", "the id given when the message was queued"),
-}
 
 
 class Strict(BaseModel):
@@ -54,12 +40,15 @@ class InvitationCreate(Strict):
     """Ask the service to invite a friend."""
 
     inviter_id: Identifier = Field(description="The inviting user's id in the SpotCam app.")
-    inviter_name: str = Field(
-        min_length=1, max_length=NAME_MAX, description="Shown to the friend as plain text."
+    inviter_name: VisibleText = Field(
+        min_length=1,
+        max_length=NAME_MAX,
+        description="Shown to the friend as plain text, on one line: control and format "
+        "characters are removed, and what is left must not be empty.",
     )
-    email: str = Field(min_length=3, max_length=320, description="The friend's address.")
+    email: Email = Field(description="The friend's address.")
     locale: Literal["en", "ru"] = Field("en", description="Language of the email and pages.")
-    note: str | None = Field(
+    note: Text | None = Field(
         None,
         max_length=NOTE_MAX,
         description="A personal note, plain text, shown in the email.",
@@ -91,7 +80,9 @@ class Accepted(BaseModel):
 class AcceptRequest(Strict):
     """The app backend reports that an invitee signed up."""
 
-    token: str = Field(min_length=1, max_length=512, description="The token from the accept link.")
+    token: SignedToken = Field(
+        description="The token from the accept link (422 if the service didn't sign it)."
+    )
     user_id: Identifier = Field(description="The new account's id.")
 
 
@@ -99,39 +90,6 @@ class AcceptResult(BaseModel):
     """Result of reporting an acceptance."""
 
     status: Literal["accepted", "already_accepted"]
-
-
-class DayStats(BaseModel):
-    """Aggregate invitation counts for one day."""
-
-    day: date
-    sent: int
-    accepted: int
-    removed: int
-    expired: int
-    bounced: int
-    suppressed: int
-
-
-class InvitationStats(BaseModel):
-    """Per-day invitation counts over a range, and their totals."""
-
-    from_: date = Field(alias="from")
-    to: date
-    days: list[DayStats]
-    totals: dict[str, int]
-
-
-class InviterStats(BaseModel):
-    """One inviter's own counts: what they asked for, never what was sent."""
-
-    inviter_id: str
-    invited: int = Field(
-        description="Invitations the API accepted (202) from this inviter, whether or not an "
-        "email went out: that depends on the address, which the API never reveals. Requests "
-        "refused over a limit (429) are not counted."
-    )
-    accepted: int = Field(description="Invitations of this inviter that the invitee accepted.")
 
 
 class FieldError(BaseModel):
@@ -152,6 +110,12 @@ class Problem(BaseModel):
 
 
 M = TypeVar("M", bound=BaseModel)
+
+
+def respond(model: BaseModel, status: int = 200) -> Response:
+    """Answer with a response model, as the document shows it (aliases, RFC 3339 times)."""
+    body = json.dumps(model.model_dump(mode="json", by_alias=True))
+    return Response(body, status=status, mimetype="application/json")
 
 
 def valid_email(value: str, field: str = "email") -> str:

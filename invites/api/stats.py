@@ -5,14 +5,15 @@ from __future__ import annotations
 import re
 from datetime import date, timedelta
 
-from flask import Blueprint, Response, jsonify, request
+from flask import Blueprint, Response, request
+from pydantic import BaseModel, Field
 
 from .. import stats
 from ..db import db, utcnow
 from ..errors import ApiProblem
 from . import spec
 from .auth import require
-from .schemas import InvitationStats, InviterStats
+from .schemas import respond
 
 bp = Blueprint("api_stats", __name__, url_prefix="/api/v1")
 
@@ -22,6 +23,47 @@ MAX_RANGE_DAYS = 366
 EARLIEST, LATEST = date(2000, 1, 1), date(2999, 12, 31)
 #: YYYY-MM-DD within those years; fromisoformat alone also takes 20261101 and 2026-W44-1.
 DATE_PATTERN = r"^2[0-9]{3}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$"
+
+
+class Counts(BaseModel):
+    """Aggregate invitation counts (the names are stats.COUNTERS)."""
+
+    sent: int
+    accepted: int
+    removed: int
+    expired: int
+    bounced: int
+    suppressed: int = Field(
+        description="Requests answered 202 that sent nothing: the address was suppressed, "
+        "already a member, or invited within the address window."
+    )
+
+
+class DayStats(Counts):
+    """Aggregate invitation counts for one day."""
+
+    day: date
+
+
+class InvitationStats(BaseModel):
+    """Per-day invitation counts over a range, and their totals."""
+
+    from_: date = Field(serialization_alias="from")
+    to: date
+    days: list[DayStats]
+    totals: Counts
+
+
+class InviterStats(BaseModel):
+    """One inviter's own counts: what they asked for, never what was sent."""
+
+    inviter_id: str
+    invited: int = Field(
+        description="Invitations the API accepted (202) from this inviter, whether or not an "
+        "email went out: that depends on the address, which the API never reveals. Requests "
+        "refused over a limit (429) are not counted."
+    )
+    accepted: int = Field(description="Invitations of this inviter that the invitee accepted.")
 
 
 def _date_arg(name: str) -> date | None:
@@ -64,7 +106,15 @@ def invitation_stats() -> Response:
             slug="validation",
             errors=[{"field": "to", "message": "range too long"}],
         )
-    return jsonify(stats.invitation_days(db.session, first, last))
+    days, totals = stats.invitation_days(db.session, first, last)
+    return respond(
+        InvitationStats(
+            from_=first,
+            to=last,
+            days=[DayStats(day=day, **counts) for day, counts in days],
+            totals=Counts(**totals),
+        )
+    )
 
 
 @bp.get("/inviters/<inviter_id>/stats")
@@ -72,8 +122,9 @@ def invitation_stats() -> Response:
 def inviter_stats(inviter_id: str) -> Response:
     """Return how many invitations an inviter made and how many were accepted."""
     totals = stats.inviter_totals(db.session, inviter_id)
-    body = InviterStats(inviter_id=inviter_id, invited=totals.invited, accepted=totals.accepted)
-    return jsonify(body.model_dump(mode="json"))
+    return respond(
+        InviterStats(inviter_id=inviter_id, invited=totals.invited, accepted=totals.accepted)
+    )
 
 
 MODELS = [InvitationStats, InviterStats]
