@@ -36,6 +36,12 @@ def create_app(config: dict[str, Any] | Settings | None = None) -> Flask:
         SETTINGS=settings,
         SECRET_KEY=settings.secret_key,
         SECRET_KEY_FALLBACKS=settings.secret_key_fallbacks,
+        # The session cookie holds the preference page's CSRF token and the console's login:
+        # never sent over plain HTTP outside development (which runs on http://127.0.0.1),
+        # never readable by scripts, and not sent on cross-site POSTs.
+        SESSION_COOKIE_SECURE=not settings.is_dev,
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
         TEMPLATE_ROOT=str(TEMPLATE_ROOT),
         MAX_CONTENT_LENGTH=settings.max_body_bytes,
         SQLALCHEMY_DATABASE_URI=settings.database_url
@@ -53,7 +59,7 @@ def create_app(config: dict[str, Any] | Settings | None = None) -> Flask:
     os.makedirs(app.instance_path, exist_ok=True)
     logs.init_app()
 
-    from . import api, cli, csrf, dbsetup, errors, pages, preferences, queue
+    from . import api, cli, csrf, dbsetup, errors, inputs, pages, preferences, queue
     from .emails import InvitationMail
     from .messages import MarketingMail, ServiceMail
 
@@ -64,6 +70,7 @@ def create_app(config: dict[str, Any] | Settings | None = None) -> Flask:
     queue.init_app(app)
     csrf.init_app(app)
     errors.init_app(app)
+    inputs.init_app(app)
     api.init_app(app)
     pages.init_app(app)
     preferences.init_app(app)

@@ -30,6 +30,17 @@ def _link_error(exc: TokenError, locale: str) -> tuple[str, int]:
     return _render("link_error.html", locale, 410 if key == "expired" else 400, reason=key)
 
 
+def _one_click_link_error(exc: TokenError) -> Response:
+    # The mail client gets plain text, but the same status for the same state as the page.
+    if isinstance(exc, TokenExpired):
+        return Response(
+            "This removal link has expired; nothing was changed.\n", 410, mimetype="text/plain"
+        )
+    return Response(
+        "This removal link is not valid; nothing was changed.\n", 400, mimetype="text/plain"
+    )
+
+
 @bp.get("/")
 def index() -> tuple[str, int]:
     """Show what this service is."""
@@ -91,7 +102,7 @@ def remove(token: str) -> Any:
         inv, locale = _load_removal(token)
     except TokenError as exc:
         if one_click:
-            return Response("This link is not valid.\n", status=400, mimetype="text/plain")
+            return _one_click_link_error(exc)
         return _link_error(exc, pick_locale(None))
     if not one_click and request.form.get("confirm") != "remove":
         return _render("remove_confirm.html", locale, 400, already=False, missing_confirm=True)

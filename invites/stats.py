@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import date, timedelta
-from typing import Any
+from typing import NamedTuple
 
 from sqlalchemy import func, select
 
@@ -13,33 +13,47 @@ from .models import InvitationDailyStats, InviterDailyCount
 COUNTERS = ("sent", "accepted", "removed", "expired", "bounced", "suppressed")
 
 
-def invitation_days(session: AnySession, first: date, last: date) -> dict[str, Any]:
-    """Per-day counters from first to last inclusive (days without activity are zeros)."""
+def invitation_days(
+    session: AnySession, first: date, last: date
+) -> tuple[list[tuple[date, dict[str, int]]], dict[str, int]]:
+    """Per-day counters from first to last inclusive (days without activity are zeros), totals."""
     rows = {
         row.day: row
         for row in session.scalars(
             select(InvitationDailyStats).where(InvitationDailyStats.day.between(first, last))
         )
     }
-    days: list[dict[str, Any]] = []
+    days: list[tuple[date, dict[str, int]]] = []
     totals = dict.fromkeys(COUNTERS, 0)
-    day = first
-    while day <= last:
+    # Counted in offsets, not by stepping a date past `last`: that step overflows at date.max.
+    for offset in range((last - first).days + 1):
+        day = first + timedelta(days=offset)
         row = rows.get(day)
         counts = {name: int(getattr(row, name)) if row else 0 for name in COUNTERS}
         for name, value in counts.items():
             totals[name] += value
-        days.append({"day": day.isoformat(), **counts})
-        day += timedelta(days=1)
-    return {"from": first.isoformat(), "to": last.isoformat(), "days": days, "totals": totals}
+        days.append((day, counts))
+    return days, totals
 
 
-def inviter_totals(session: AnySession, inviter_id: str) -> dict[str, Any]:
-    """An inviter's own sent and accepted counts."""
-    sent, accepted = session.execute(
+class InviterTotals(NamedTuple):
+    """What one inviter did, and what came of it."""
+
+    invited: int
+    accepted: int
+
+
+def inviter_totals(session: AnySession, inviter_id: str) -> InviterTotals:
+    """How many invitations the API took from an inviter, and how many were accepted.
+
+    `requested`, not `sent`: whether an invitation was sent depends on the address (already
+    invited, removed, a member), which the API's answer never reveals, so neither may this.
+    A request refused over a limit is not in it.
+    """
+    invited, accepted = session.execute(
         select(
-            func.coalesce(func.sum(InviterDailyCount.sent), 0),
+            func.coalesce(func.sum(InviterDailyCount.requested), 0),
             func.coalesce(func.sum(InviterDailyCount.accepted), 0),
         ).where(InviterDailyCount.inviter_id == inviter_id)
     ).one()
-    return {"inviter_id": inviter_id, "sent": int(sent), "accepted": int(accepted)}
+    return InviterTotals(int(invited), int(accepted))

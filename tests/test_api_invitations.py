@@ -116,8 +116,10 @@ def test_hostile_name_and_note(smtp_app: Flask, smtp_sink: SMTPSink) -> None:
     name = "Eve\r\nBcc: victim@example.com\u202e<script>alert(1)</script>"
     note = (
         "<img src=x onerror=alert(1)> visit https://evil.example/login or www.phish.example "
-        "\x00\x1b[31m\r\nX-Injected: yes"
+        "\x1b[31m\r\nX-Injected: yes"
     )
+    # A NUL is refused outright (as in every string the API takes), the rest is cleaned.
+    assert invite(client, key, "target@example.com", note="a\x00b").status_code == 422
     assert (
         invite(client, key, "target@example.com", inviter_name=name, note=note).status_code == 202
     )
@@ -134,7 +136,7 @@ def test_hostile_name_and_note(smtp_app: Flask, smtp_sink: SMTPSink) -> None:
     assert "https://evil.example" not in html and "https://evil.example" not in text
     assert "www.phish.example" not in html and "www.phish.example" not in text
     assert 'href="https://evil' not in html
-    assert "\x00" not in text and "\x1b" not in text
+    assert "\x1b" not in text
 
 
 def test_over_long_text_is_refused(client: FlaskClient, api_key: str) -> None:

@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
+from urllib.parse import urlsplit
+
 import pytest
 
-from invites.config import ConfigError, from_env
+from invites import contacts, messages
+from invites.config import ConfigError, Settings, from_env
+from invites.db import db, utcnow
+from invites.emails import tokens
+
+from .conftest import clear_tables, make_app
 
 
 def test_production_needs_secrets() -> None:
@@ -83,3 +90,27 @@ def test_development_links_follow_the_port_unless_set() -> None:
 def test_the_error_says_what_to_set() -> None:
     with pytest.raises(ConfigError, match="SPOTCAM_ENV=development"):
         from_env({})
+
+
+@pytest.mark.parametrize("env", ["production", "development", "test"])
+def test_the_session_cookie_is_secure_httponly_and_lax(settings: Settings, env: str) -> None:
+    # The preference page puts its CSRF token in the session; the console's login will follow.
+    app = make_app(settings, env=env)
+    clear_tables(app)
+    with app.app_context():
+        contact, _ = contacts.upsert(
+            db.session, "u-1", "ann@example.com", "en", None, app.config["SETTINGS"], utcnow()
+        )
+        db.session.commit()
+        path = urlsplit(
+            messages.preferences_url(app.config["SETTINGS"], tokens(), contact, "promotional")
+        ).path
+    page = app.test_client().get(path)
+    assert page.status_code == 200
+    [cookie] = page.headers.getlist("Set-Cookie")
+    attributes = {part.strip().split("=")[0].lower(): part for part in cookie.split(";")[1:]}
+    assert "httponly" in attributes
+    assert attributes["samesite"].strip() == "SameSite=Lax"
+    # Development runs on http://127.0.0.1, where a Secure cookie would never come back.
+    assert ("secure" in attributes) is (env == "production")
+    clear_tables(app)

@@ -73,7 +73,7 @@ def test_invite_accept_erases_address(smtp_app: Flask, smtp_sink: SMTPSink) -> N
     assert client.get(accept_path).status_code == 410
 
     stats = client.get("/api/v1/inviters/user-1/stats", headers=auth(key)).get_json()
-    assert stats == {"inviter_id": "user-1", "sent": 1, "accepted": 1}
+    assert stats == {"inviter_id": "user-1", "invited": 1, "accepted": 1}
     # Already a user: a new invitation answers the same and sends nothing.
     assert invite(client, key, ADDRESS, inviter_id="someone-else").status_code == 202
     run_jobs(smtp_app)

@@ -9,6 +9,7 @@ import time
 
 import pytest
 from flask import Flask
+from itsdangerous.timed import TimestampSigner
 
 from invites.db import db
 from invites.emails import tokens
@@ -125,3 +126,31 @@ def test_links_survive_key_rotation(settings) -> None:  # type: ignore[no-untype
     client = rotated.test_client()
     assert client.get(f"/r/{remove}").status_code == 200
     assert client.post(f"/r/{remove}", data={"confirm": "remove"}).status_code == 200
+
+
+def test_an_expired_removal_link_says_expired_however_it_is_used(
+    app: Flask, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The page said "expired" (410); the RFC 8058 one-click POST said "not valid" (400).
+    key = new_key(app, ["invitations"])
+    invite(app.test_client(), key, "late@example.com")
+    days = app.config["SETTINGS"].removal_link_days
+    long_ago = int(time.time()) - (days + 1) * 86400
+    with app.app_context():
+        public_id = db.session.scalars(db.select(Invitation.public_id)).one()
+        with monkeypatch.context() as m:
+            # Signed as if the email had gone out a day more than the link lives.
+            m.setattr(TimestampSigner, "get_timestamp", lambda self: long_ago)
+            expired = "/r/" + tokens().make("remove", public_id)
+    client = app.test_client()
+    page = client.get(expired)
+    assert page.status_code == 410 and "expired" in page.get_data(as_text=True)
+    button = client.post(expired, data={"confirm": "remove"})
+    assert button.status_code == 410
+    one_click = client.post(
+        expired, data="List-Unsubscribe=One-Click", content_type="application/x-www-form-urlencoded"
+    )
+    assert one_click.status_code == 410 and one_click.mimetype == "text/plain"
+    assert "expired" in one_click.get_data(as_text=True)
+    with app.app_context():
+        assert db.session.scalars(db.select(Invitation.status)).one() == "pending"

@@ -6,9 +6,11 @@ from flask import Flask
 
 
 def init_app(app: Flask) -> None:
-    """Register the API blueprints."""
+    """Register the API blueprints, and the check of path ids and query strings they share."""
     from ..csrf import csrf
-    from . import contacts, events, invitations, messages, openapi, stats
+    from . import contacts, events, invitations, messages, openapi, schemas, stats
+
+    app.before_request(schemas.check_path_and_query)
 
     for module in (invitations, stats, contacts, messages, events, openapi):
         # API clients authenticate with a bearer key, not a cookie: CSRF can't apply.

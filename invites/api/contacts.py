@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import json
-from datetime import datetime
 from typing import Any, Literal
 
-from flask import Blueprint, Response, current_app, jsonify, request
-from pydantic import BaseModel, Field, StrictBool, create_model, field_validator
+from flask import Blueprint, Response, current_app, request
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, create_model, field_validator
 
 from .. import contacts
 from ..categories import CATEGORIES, MARKETING
@@ -17,7 +15,8 @@ from ..models import Contact
 from ..text import clean_line
 from . import spec
 from .auth import require
-from .schemas import NAME_MAX, Strict, check_identifier, invalid, parse_body, valid_email
+from .fields import Email, Text, UtcDateTime
+from .schemas import NAME_MAX, Strict, invalid, parse_body, respond, valid_email
 
 bp = Blueprint("api_contacts", __name__, url_prefix="/api/v1/contacts")
 
@@ -28,9 +27,11 @@ API_SOURCES = ("app", "api", "support")
 class ContactIn(Strict):
     """An account holder as the app backend knows them."""
 
-    email: str = Field(min_length=3, max_length=320)
+    email: Email
     locale: Literal["en", "ru"] = "en"
-    name: str | None = Field(None, max_length=NAME_MAX, description="Plain text.")
+    name: Text | None = Field(
+        None, max_length=NAME_MAX, description="Plain text, one line (control characters go)."
+    )
 
     @field_validator("name")
     @classmethod
@@ -45,17 +46,26 @@ class ContactOut(BaseModel):
     email: str
     locale: str
     name: str | None
-    preferences: dict[str, bool]
-    created_at: datetime
-    updated_at: datetime
+    preferences: dict[str, bool] = Field(description="Whether each category may be sent now.")
+    created_at: UtcDateTime
+    updated_at: UtcDateTime
+
+
+def _document_preferences_in(schema: dict[str, Any]) -> None:
+    """At least one category, given as true or false (a null leaves it as it is)."""
+    schema["anyOf"] = [
+        {"required": [name], "properties": {name: {"type": "boolean"}}} for name in MARKETING
+    ]
 
 
 class _PreferencesBase(Strict):
+    model_config = ConfigDict(extra="forbid", json_schema_extra=_document_preferences_in)
+
     source: Literal["app", "api", "support"] = Field(description="Where the choice was made.")
-    policy_version: str | None = Field(
+    policy_version: Text | None = Field(
         None, max_length=64, description="Privacy-policy version in force (default: current)."
     )
-    wording_version: str | None = Field(
+    wording_version: Text | None = Field(
         None, max_length=64, description="Version of the wording the person saw."
     )
 
@@ -81,7 +91,7 @@ class ConsentOut(BaseModel):
     policy_version: str | None
     wording_version: str | None
     ip: str | None
-    at: datetime
+    at: UtcDateTime
 
 
 class ConsentLog(BaseModel):
@@ -98,11 +108,7 @@ def _contact_or_404(user_id: str) -> Contact:
     return found
 
 
-def _check_id(user_id: str) -> str:
-    return check_identifier("user_id", user_id)
-
-
-def _out(contact: Contact) -> dict[str, Any]:
+def _out(contact: Contact) -> ContactOut:
     settings = current_app.config["SETTINGS"]
     return ContactOut(
         user_id=contact.user_id,
@@ -112,35 +118,34 @@ def _out(contact: Contact) -> dict[str, Any]:
         preferences=contacts.current(db.session, contact, settings),
         created_at=contact.created_at,
         updated_at=contact.updated_at,
-    ).model_dump(mode="json")
+    )
 
 
 @bp.put("/<user_id>")
 @require("contacts")
-def put_contact(user_id: str) -> tuple[Response, int]:
+def put_contact(user_id: str) -> Response:
     """Create or update an account holder (an address change keeps their choices)."""
-    _check_id(user_id)
     body = parse_body(ContactIn)
     settings = current_app.config["SETTINGS"]
     contact, created = contacts.upsert(
         db.session, user_id, valid_email(body.email), body.locale, body.name, settings, utcnow()
     )
     db.session.commit()
-    return jsonify(_out(contact)), 201 if created else 200
+    return respond(_out(contact), 201 if created else 200)
 
 
 @bp.get("/<user_id>")
 @require("contacts")
 def get_contact(user_id: str) -> Response:
     """Return what is held about an account holder."""
-    return jsonify(_out(_contact_or_404(_check_id(user_id))))
+    return respond(_out(_contact_or_404(user_id)))
 
 
 @bp.delete("/<user_id>")
 @require("contacts")
 def delete_contact(user_id: str) -> Response:
     """Erase an account holder and everything tied to them (idempotent)."""
-    contact = contacts.find(db.session, _check_id(user_id))
+    contact = contacts.find(db.session, user_id)
     if contact is not None:
         contacts.erase(db.session, contact)
         db.session.commit()
@@ -151,7 +156,7 @@ def delete_contact(user_id: str) -> Response:
 @require("contacts")
 def put_preferences(user_id: str) -> Response:
     """Grant or withdraw categories; each real change goes into the consent log."""
-    contact = _contact_or_404(_check_id(user_id))
+    contact = _contact_or_404(user_id)
     raw = request.get_json(silent=True)
     if isinstance(raw, dict) and "service" in raw:
         raise invalid("service", "service email cannot be turned off")
@@ -172,14 +177,14 @@ def put_preferences(user_id: str) -> Response:
     ]
     contacts.apply(db.session, contact, changes, settings, utcnow())
     db.session.commit()
-    return jsonify(_out(contact))
+    return respond(_out(contact))
 
 
 @bp.get("/<user_id>/consents")
 @require("contacts")
 def get_consents(user_id: str) -> Response:
     """Return the contact's consent log, oldest first."""
-    contact = _contact_or_404(_check_id(user_id))
+    contact = _contact_or_404(user_id)
     events = [
         ConsentOut(
             category=e.category,
@@ -192,13 +197,31 @@ def get_consents(user_id: str) -> Response:
         )
         for e in contacts.consent_log(db.session, contact)
     ]
-    return Response(
-        json.dumps(ConsentLog(user_id=contact.user_id, events=events).model_dump(mode="json")),
-        mimetype="application/json",
-    )
+    return respond(ConsentLog(user_id=contact.user_id, events=events))
 
 
-_USER = spec.path_param("user_id", "The account's id in the SpotCam app.")
+_USER = spec.path_param("user_id", "The account's id in the SpotCam app")
+#: Where a contact's id leads once it exists.
+_LINKS = {
+    "contact": spec.link(
+        "/api/v1/contacts/{user_id}",
+        "get",
+        "What is held about them.",
+        user_id="$response.body#/user_id",
+    ),
+    "preferences": spec.link(
+        "/api/v1/contacts/{user_id}/preferences",
+        "put",
+        "Grant or withdraw their categories.",
+        user_id="$response.body#/user_id",
+    ),
+    "consents": spec.link(
+        "/api/v1/contacts/{user_id}/consents",
+        "get",
+        "Their consent log.",
+        user_id="$response.body#/user_id",
+    ),
+}
 MODELS = [ContactIn, ContactOut, PreferencesIn, ConsentLog]
 PATHS = {
     "/api/v1/contacts/{user_id}": {
@@ -207,8 +230,8 @@ PATHS = {
             "parameters": [_USER],
             "requestBody": spec.json_body(ContactIn),
             "responses": {
-                "200": spec.json_response(ContactOut, "Updated"),
-                "201": spec.json_response(ContactOut, "Created"),
+                "200": spec.json_response(ContactOut, "Updated", links=_LINKS),
+                "201": spec.json_response(ContactOut, "Created", links=_LINKS),
                 **spec.problems(400, 401, 403, 413, 415, 422),
             },
         },

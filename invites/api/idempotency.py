@@ -19,7 +19,9 @@ from ..models import IdempotencyRecord
 
 HEADER = "Idempotency-Key"
 KEEP = timedelta(hours=24)
-_VALID = re.compile(r"^[\x21-\x7e]{1,255}$")
+#: 1-255 printable ASCII characters, no space (shown as is in the OpenAPI document).
+KEY_PATTERN = r"^[\x21-\x7e]{1,255}$"
+_VALID = re.compile(KEY_PATTERN)
 
 
 def key_from_request() -> str | None:
@@ -27,7 +29,7 @@ def key_from_request() -> str | None:
     key = request.headers.get(HEADER)
     if key is None:
         return None
-    if not _VALID.match(key):
+    if not _VALID.fullmatch(key):
         raise ApiProblem(
             422,
             "Invalid request",

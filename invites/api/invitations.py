@@ -21,12 +21,14 @@ from .schemas import (
     InvitationCreate,
     invalid,
     parse_body,
+    respond,
     valid_email,
 )
 
 bp = Blueprint("api_invitations", __name__, url_prefix="/api/v1/invitations")
 
-ACCEPTED_BODY = json.dumps({"status": "accepted"})
+# Built once: the same bytes for every address, and the answer an Idempotency-Key replays.
+ACCEPTED_BODY = json.dumps(Accepted().model_dump(mode="json"))
 
 
 @bp.post("")
@@ -92,8 +94,7 @@ def accept() -> Response:
             "The invitation was already accepted by another account.",
             slug="already-accepted",
         ) from exc
-    status = "accepted" if changed else "already_accepted"
-    return Response(json.dumps({"status": status}), status=200, mimetype="application/json")
+    return respond(AcceptResult(status="accepted" if changed else "already_accepted"))
 
 
 MODELS = [InvitationCreate, Accepted, AcceptRequest, AcceptResult]
@@ -107,7 +108,7 @@ PATHS = {
             "parameters": [spec.IDEMPOTENCY_KEY],
             "requestBody": spec.json_body(InvitationCreate),
             "responses": {
-                "202": spec.json_response(Accepted, "Taken"),
+                "202": spec.json_response(Accepted, "Taken", headers=spec.REPLAYED),
                 **spec.problems(400, 401, 403, 413, 415, 422, 429),
             },
         }
@@ -118,7 +119,7 @@ PATHS = {
             "requestBody": spec.json_body(AcceptRequest),
             "responses": {
                 "200": spec.json_response(AcceptResult, "Recorded"),
-                **spec.problems(400, 401, 403, 404, 409, 410, 415, 422),
+                **spec.problems(400, 401, 403, 404, 409, 410, 413, 415, 422),
             },
         }
     },

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime
 from typing import Any, Literal
 
-from flask import Blueprint, Response, jsonify
-from pydantic import BaseModel, Field, model_validator
+from flask import Blueprint, Response
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 from sqlalchemy import select
 
 from .. import contacts, messages
@@ -17,7 +16,8 @@ from ..errors import ApiProblem
 from ..models import OutboundMessage
 from . import idempotency, spec
 from .auth import require
-from .schemas import Identifier, Strict, invalid, parse_body, valid_email
+from .fields import NO_NUL, Email, Identifier, UtcDateTime
+from .schemas import Strict, invalid, parse_body, respond, valid_email
 
 bp = Blueprint("api_messages", __name__, url_prefix="/api/v1/messages")
 
@@ -33,15 +33,55 @@ STATUS = {
 }
 
 
+def _document_message_in(schema: dict[str, Any]) -> None:
+    """Add what the validators check beyond each field: one recipient, the template's context."""
+    # One of user_id and email, non-null (a null counts as not given).
+    recipients = [
+        {"required": [name], "properties": {name: {"type": "string"}}}
+        for name in ("user_id", "email")
+    ]
+    # Per template, exactly its variables, read from the template files as check_context does
+    # (the document is built in a request, so the app's renderer is at hand).
+    templates = []
+    for name in messages.SERVICE_TEMPLATES:
+        variables = sorted(renderer().variables(name) - messages.PROVIDED)
+        value = {
+            "type": ["string", "number"],
+            "maxLength": messages.MAX_CONTEXT_VALUE,
+            "pattern": NO_NUL,
+        }
+        context = {
+            "type": "object",
+            "properties": dict.fromkeys(variables, value),
+            "required": variables,
+            "additionalProperties": False,
+        }
+        templates.append(
+            {
+                "properties": {"template": {"const": name}, "context": context},
+                "required": ["template", "context"] if variables else ["template"],
+            }
+        )
+    schema["allOf"] = [{"oneOf": recipients}, {"oneOf": templates}]
+
+
 class MessageIn(Strict):
     """Send one service message to an account holder (user_id) or an address (email)."""
 
-    user_id: Identifier | None = None
-    email: str | None = Field(None, min_length=3, max_length=320)
-    template: str = Field(min_length=1, max_length=64, description="One of the service templates.")
+    model_config = ConfigDict(extra="forbid", json_schema_extra=_document_message_in)
+
+    user_id: Identifier | None = Field(None, description="An account holder (see contacts).")
+    email: Email | None = Field(None, description="An address without an account.")
+    template: str = Field(
+        min_length=1,
+        max_length=64,
+        description="One of the service templates.",
+        json_schema_extra={"enum": list(messages.SERVICE_TEMPLATES)},
+    )
     locale: Literal["en", "ru"] | None = Field(None, description="Default: the contact's, or en.")
     context: dict[str, Any] = Field(
-        default_factory=dict, description="Exactly the variables the template uses."
+        default_factory=dict,
+        description="Exactly the variables the template uses, as strings or numbers.",
     )
 
     @model_validator(mode="after")
@@ -54,7 +94,7 @@ class MessageIn(Strict):
 class MessageQueued(BaseModel):
     """The message is in the outbox."""
 
-    id: str
+    id: str = Field(description="Its id, for GET /api/v1/messages/{message_id}.")
 
 
 class MessageStatus(BaseModel):
@@ -67,8 +107,8 @@ class MessageStatus(BaseModel):
     )
     reason: str | None
     template: str | None
-    created_at: datetime
-    sent_at: datetime | None
+    created_at: UtcDateTime
+    sent_at: UtcDateTime | None
 
 
 @bp.post("")
@@ -109,7 +149,9 @@ def send() -> Response:
             context=context,
             now=utcnow(),
         )
-        return idempotency.Outcome(202, json.dumps({"id": msg.public_id}))
+        assert msg.public_id is not None  # service messages always have one
+        queued = MessageQueued(id=msg.public_id).model_dump(mode="json")
+        return idempotency.Outcome(202, json.dumps(queued))
 
     return idempotency.respond(work)
 
@@ -125,7 +167,7 @@ def status(message_id: str) -> Response:
     )
     if msg is None:
         raise ApiProblem(404, "Not Found", "No such message.", slug="not-found")
-    return jsonify(
+    return respond(
         MessageStatus(
             id=message_id,
             status=STATUS[msg.status],  # type: ignore[arg-type]
@@ -135,7 +177,7 @@ def status(message_id: str) -> Response:
             template=msg.template,
             created_at=msg.created_at,
             sent_at=msg.sent_at,
-        ).model_dump(mode="json")
+        )
     )
 
 
@@ -144,12 +186,24 @@ PATHS = {
     "/api/v1/messages": {
         "post": {
             "summary": "Send a service message (scope: messages)",
-            "description": "Templates: " + ", ".join(messages.SERVICE_TEMPLATES) + ". Unknown "
-            "templates and contexts that don't match the template's variables get a 422.",
+            "description": "Templates: " + ", ".join(messages.SERVICE_TEMPLATES) + ". The "
+            "context holds exactly the template's variables. A user_id with no contact is a 422.",
             "parameters": [spec.IDEMPOTENCY_KEY],
             "requestBody": spec.json_body(MessageIn),
             "responses": {
-                "202": spec.json_response(MessageQueued, "Queued"),
+                "202": spec.json_response(
+                    MessageQueued,
+                    "Queued",
+                    headers=spec.REPLAYED,
+                    links={
+                        "status": spec.link(
+                            "/api/v1/messages/{message_id}",
+                            "get",
+                            "The message's status.",
+                            message_id="$response.body#/id",
+                        )
+                    },
+                ),
                 **spec.problems(400, 401, 403, 413, 415, 422),
             },
         }
@@ -157,10 +211,10 @@ PATHS = {
     "/api/v1/messages/{message_id}": {
         "get": {
             "summary": "A service message's status (scope: messages)",
-            "parameters": [spec.path_param("message_id", "The id returned when it was queued.")],
+            "parameters": [spec.path_param("message_id", "The id returned when it was queued")],
             "responses": {
                 "200": spec.json_response(MessageStatus, "Status"),
-                **spec.problems(401, 403, 404),
+                **spec.problems(401, 403, 404, 422),
             },
         }
     },

@@ -9,7 +9,7 @@ from flask import Blueprint, Response, current_app, jsonify
 
 from . import contacts, events, invitations, messages, stats
 from .auth import SCOPES
-from .schemas import Problem
+from .schemas import Problem, Strict
 from .spec import REF
 
 bp = Blueprint("api_openapi", __name__, url_prefix="/api/v1")
@@ -23,7 +23,9 @@ def document() -> dict[str, Any]:
     schemas: dict[str, Any] = {}
     paths: dict[str, Any] = {}
     for model in [Problem, *(m for module in MODULES for m in module.MODELS)]:
-        schema = model.model_json_schema(ref_template=REF, by_alias=True)
+        # Request bodies (Strict) as they are validated, responses as they are serialised.
+        mode = "validation" if issubclass(model, Strict) else "serialization"
+        schema = model.model_json_schema(ref_template=REF, by_alias=True, mode=mode)
         schemas.update(schema.pop("$defs", {}))
         schemas[model.__name__] = schema
     for module in MODULES:

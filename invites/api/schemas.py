@@ -2,21 +2,32 @@
 
 from __future__ import annotations
 
+import json
 import re
-from datetime import date
-from typing import Annotated, Any, Literal, TypeVar
+from typing import Any, Literal, TypeVar
 
-from flask import current_app, request
+from flask import Response, current_app, request
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from ..addresses import InvalidAddress, normalize
 from ..errors import ApiProblem
+from ..inputs import UNSTORABLE, unstorable_strings
 from ..text import clean_block, clean_line
+from .fields import (
+    IDENTIFIER,
+    NO_NUL,
+    PATH_IDS,
+    Email,
+    Identifier,
+    SignedToken,
+    Text,
+    VisibleText,
+)
 
-IDENTIFIER = r"^[A-Za-z0-9._:@-]+$"
+__all__ = ["IDENTIFIER", "NO_NUL", "PATH_IDS", "Email", "Identifier", "Text"]
+
 NAME_MAX = 80
 NOTE_MAX = 500
-Identifier = Annotated[str, Field(min_length=1, max_length=128, pattern=IDENTIFIER)]
 
 
 class Strict(BaseModel):
@@ -29,12 +40,15 @@ class InvitationCreate(Strict):
     """Ask the service to invite a friend."""
 
     inviter_id: Identifier = Field(description="The inviting user's id in the SpotCam app.")
-    inviter_name: str = Field(
-        min_length=1, max_length=NAME_MAX, description="Shown to the friend as plain text."
+    inviter_name: VisibleText = Field(
+        min_length=1,
+        max_length=NAME_MAX,
+        description="Shown to the friend as plain text, on one line: control and format "
+        "characters are removed, and what is left must not be empty.",
     )
-    email: str = Field(min_length=3, max_length=320, description="The friend's address.")
+    email: Email = Field(description="The friend's address.")
     locale: Literal["en", "ru"] = Field("en", description="Language of the email and pages.")
-    note: str | None = Field(
+    note: Text | None = Field(
         None,
         max_length=NOTE_MAX,
         description="A personal note, plain text, shown in the email.",
@@ -66,7 +80,9 @@ class Accepted(BaseModel):
 class AcceptRequest(Strict):
     """The app backend reports that an invitee signed up."""
 
-    token: str = Field(min_length=1, max_length=512, description="The token from the accept link.")
+    token: SignedToken = Field(
+        description="The token from the accept link (422 if the service didn't sign it)."
+    )
     user_id: Identifier = Field(description="The new account's id.")
 
 
@@ -74,35 +90,6 @@ class AcceptResult(BaseModel):
     """Result of reporting an acceptance."""
 
     status: Literal["accepted", "already_accepted"]
-
-
-class DayStats(BaseModel):
-    """Aggregate invitation counts for one day."""
-
-    day: date
-    sent: int
-    accepted: int
-    removed: int
-    expired: int
-    bounced: int
-    suppressed: int
-
-
-class InvitationStats(BaseModel):
-    """Per-day invitation counts over a range, and their totals."""
-
-    from_: date = Field(alias="from")
-    to: date
-    days: list[DayStats]
-    totals: dict[str, int]
-
-
-class InviterStats(BaseModel):
-    """One inviter's own counts."""
-
-    inviter_id: str
-    sent: int
-    accepted: int
 
 
 class FieldError(BaseModel):
@@ -125,6 +112,12 @@ class Problem(BaseModel):
 M = TypeVar("M", bound=BaseModel)
 
 
+def respond(model: BaseModel, status: int = 200) -> Response:
+    """Answer with a response model, as the document shows it (aliases, RFC 3339 times)."""
+    body = json.dumps(model.model_dump(mode="json", by_alias=True))
+    return Response(body, status=status, mimetype="application/json")
+
+
 def valid_email(value: str, field: str = "email") -> str:
     """Normalise an address (DNS check only if configured), or raise a 422 naming the field."""
     settings = current_app.config["SETTINGS"]
@@ -134,11 +127,22 @@ def valid_email(value: str, field: str = "email") -> str:
         raise invalid(field, str(exc)) from exc
 
 
-def check_identifier(field: str, value: str) -> str:
-    """Return an id from a URL path, or raise a 422 naming the field."""
-    if not (0 < len(value) <= 128 and re.match(IDENTIFIER, value)):
-        raise invalid(field, "1-128 letters, digits or . _ : @ -")
-    return value
+def check_path_and_query() -> None:
+    """Refuse an API request whose path ids break their pattern or whose query holds a NUL."""
+    if not request.path.startswith("/api/"):
+        return
+    for name, value in (request.view_args or {}).items():
+        rule = PATH_IDS[name]  # a route whose variable has no rule fails its first test
+        if UNSTORABLE.search(value):
+            raise invalid(name, "must not contain NUL")
+        # fullmatch: a pattern's "$" would let a trailing newline through.
+        if not re.fullmatch(rule.chars, value):
+            raise invalid(name, rule.message)
+    for name, value in request.args.items(multi=True):
+        if UNSTORABLE.search(name + value):
+            # Every query string the API reads is a date, an id or a number; none is a NUL,
+            # and a name holding one is not echoed back.
+            raise invalid("query" if UNSTORABLE.search(name) else name, "must not contain NUL")
 
 
 def invalid(
@@ -187,6 +191,19 @@ def parse_body(model: type[M]) -> M:
             "The body must be a JSON object.",
             slug="validation",
             errors=[{"field": "body", "message": "expected an object"}],
+        )
+    unstorable = unstorable_strings(data)
+    if unstorable:
+        # Before the model: PostgreSQL refuses a NUL in text (a 500), and a name or note
+        # would otherwise lose it silently while a version string kept it.
+        raise ApiProblem(
+            422,
+            "Invalid request",
+            "Text may not contain NUL or unpaired surrogate characters.",
+            slug="validation",
+            errors=[
+                {"field": f, "message": "contains a NUL or unpaired surrogate"} for f in unstorable
+            ],
         )
     try:
         return model.model_validate(data)

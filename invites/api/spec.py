@@ -6,6 +6,9 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from .fields import PATH_IDS
+from .idempotency import HEADER, KEY_PATTERN
+
 REF = "#/components/schemas/{model}"
 
 _REASONS = {
@@ -22,11 +25,21 @@ _REASONS = {
 }
 
 IDEMPOTENCY_KEY = {
-    "name": "Idempotency-Key",
+    "name": HEADER,
     "in": "header",
     "required": False,
-    "description": "Repeat a request safely: the same key returns the same answer.",
-    "schema": {"type": "string", "maxLength": 255},
+    "description": "Repeat a request safely: the same key (1-255 printable ASCII characters, "
+    "kept 24 hours per API key) returns the same answer; with another body it is a 422.",
+    "schema": {"type": "string", "minLength": 1, "maxLength": 255, "pattern": KEY_PATTERN},
+}
+
+
+#: On an answer replayed for a repeated Idempotency-Key.
+REPLAYED = {
+    "Idempotent-Replayed": {
+        "description": "Present (true) when this is the stored answer to an earlier request.",
+        "schema": {"type": "string", "const": "true"},
+    }
 }
 
 
@@ -36,15 +49,45 @@ def ref(model: type[BaseModel] | str) -> dict[str, str]:
     return {"$ref": REF.format(model=name)}
 
 
+#: Headers some problems carry.
+_HEADERS = {
+    401: {"WWW-Authenticate": {"schema": {"type": "string", "const": "Bearer"}}},
+    429: {
+        "Retry-After": {
+            "description": "Seconds until the limit lets a request through again.",
+            "schema": {"type": "string", "pattern": "^[1-9][0-9]*$"},
+        }
+    },
+}
+
+
 def problems(*codes: int) -> dict[str, Any]:
     """Problem+json responses for these status codes."""
     content = {"application/problem+json": {"schema": ref("Problem")}}
-    return {str(c): {"description": _REASONS[c], "content": content} for c in codes}
+    out: dict[str, Any] = {}
+    for code in codes:
+        out[str(code)] = {"description": _REASONS[code], "content": content}
+        if code in _HEADERS:
+            out[str(code)]["headers"] = _HEADERS[code]
+    return out
 
 
-def json_response(model: type[BaseModel], description: str) -> dict[str, Any]:
-    """A JSON response with a model's schema."""
-    return {"description": description, "content": {"application/json": {"schema": ref(model)}}}
+def json_response(
+    model: type[BaseModel],
+    description: str,
+    links: dict[str, Any] | None = None,
+    headers: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """A JSON response with a model's schema (and links to where its values lead)."""
+    response: dict[str, Any] = {
+        "description": description,
+        "content": {"application/json": {"schema": ref(model)}},
+    }
+    if links:
+        response["links"] = links
+    if headers:
+        response["headers"] = headers
+    return response
 
 
 def json_body(model: type[BaseModel]) -> dict[str, Any]:
@@ -53,22 +96,32 @@ def json_body(model: type[BaseModel]) -> dict[str, Any]:
 
 
 def path_param(name: str, description: str) -> dict[str, Any]:
-    """A string path parameter."""
+    """A string path parameter, with the pattern every request's value is checked against."""
     return {
         "name": name,
         "in": "path",
         "required": True,
-        "description": description,
-        "schema": {"type": "string", "maxLength": 128},
+        "description": f"{description} ({PATH_IDS[name].message}).",
+        "schema": {"type": "string", "pattern": PATH_IDS[name].pattern},
     }
 
 
-def query_date(name: str, description: str) -> dict[str, Any]:
-    """An optional date query parameter."""
+def link(path: str, method: str, description: str, **parameters: str) -> dict[str, Any]:
+    """An OpenAPI link: where a response's values can be used next (clients and fuzzers)."""
+    pointer = path.replace("~", "~0").replace("/", "~1")
+    return {
+        "operationRef": f"#/paths/{pointer}/{method}",
+        "description": description,
+        "parameters": parameters,
+    }
+
+
+def query_date(name: str, description: str, pattern: str) -> dict[str, Any]:
+    """An optional date query parameter (YYYY-MM-DD), its bounds given as a pattern."""
     return {
         "name": name,
         "in": "query",
         "required": False,
         "description": description,
-        "schema": {"type": "string", "format": "date"},
+        "schema": {"type": "string", "format": "date", "pattern": pattern},
     }
