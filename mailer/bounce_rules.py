@@ -11,9 +11,10 @@ Kind = Literal["hard", "soft"]
 ENHANCED = re.compile(r"\b([245])\.(\d{1,3})\.(\d{1,3})\b")
 # An SMTP reply code followed by the enhanced code the server put next to it ("550 5.1.1",
 # "550-5.7.1"); codes quoted later in the prose are not the server's verdict.
-_REPLY_AND_ENHANCED = re.compile(r"(?<![\d.])([245])\d\d[ -]\s*(\1\.\d{1,3}\.\d{1,3})\b")
+_REPLY_AND_ENHANCED = re.compile(r"(?<![\d.])([245])\d\d[ -][ \t]{0,3}(\1\.\d{1,3}\.\d{1,3})\b")
 # A bare SMTP reply code: at the start, after "said:"/"<<<", or alone before the text.
-_REPLY = re.compile(r"(?:^|said:|<<<|\s)\s*([245])(\d\d)(?=[ -]|$)")
+# Lookbehinds rather than a `\s*` after `\s`, which would rescan every run of blanks.
+_REPLY = re.compile(r"(?:(?<!\S)|(?<=said:)|(?<=<<<))([245])(\d\d)(?=[ -]|$)")
 
 _I = re.IGNORECASE
 

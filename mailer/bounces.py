@@ -36,8 +36,10 @@ _RECIPIENT_LINE = re.compile(
     rf"|^(?:[245]\d\d[ -](?:[245]\.\d+\.\d+ )?)?<?(?P<addr3>{_ADDRESS})>?\.\.\.\s*(?P<rest3>.*)$"
 )
 # Where the human-readable part stops and the returned original message begins.
+# Horizontal whitespace only: a `\s*` here would run across lines and make the search quadratic
+# on a body of blank lines.
 _ORIGINAL_MARKER = re.compile(
-    r"^\s*-+\s*(This is a copy of|Below this line|Original message|Unsent message"
+    r"^[ \t]*-+[ \t]*(This is a copy of|Below this line|Original message|Unsent message"
     r"|The original message|Returned message|Undelivered message)",
     re.IGNORECASE | re.MULTILINE,
 )
@@ -47,6 +49,12 @@ _BOUNCE_SUBJECT = re.compile(
     r"|mail delivery failed|could not send|not delivered|delayed mail|delivery delayed",
     re.IGNORECASE,
 )
+# Bounds on what is read, so that a hostile report costs linear time and bounded work: real
+# reports have a few MIME parts, a human-readable part of some kilobytes and a few recipients.
+MAX_MIME_PARTS = 200
+MAX_HUMAN_CHARS = 64 * 1024
+MAX_LINE_CHARS = 1000
+MAX_RECIPIENTS = 100
 _DELAYED_TEXT = re.compile(
     r"will (keep|continue) trying|not yet been delivered|still trying|delayed|warning:", re.I
 )
@@ -65,6 +73,9 @@ class FailedRecipient:
 
 def parse_dsn(raw: bytes) -> list[FailedRecipient]:
     """Return the failed recipients of a bounce message, or [] if it is not a bounce."""
+    if raw.lower().count(b"content-type:") > MAX_MIME_PARTS:
+        log.warning("bounce message with too many MIME parts ignored")
+        return []
     try:
         message = email.message_from_bytes(raw)
         return _parse(message)
@@ -78,14 +89,14 @@ def parse_dsn(raw: bytes) -> list[FailedRecipient]:
 def _parse(message: Message) -> list[FailedRecipient]:
     parts = list(_report_parts(message))
     human = "\n\n".join(_text(p) for p in parts if p.get_content_type() == "text/plain")
-    human = _ORIGINAL_MARKER.split(human, maxsplit=1)[0]
+    human = _ORIGINAL_MARKER.split(human[:MAX_HUMAN_CHARS], maxsplit=1)[0]
     blocks = [b for p in parts if p.get_content_type() in _DS_TYPES for b in _ds_blocks(p)]
     if not blocks and message.get_content_type() == "multipart/report":
         # Some MTAs break the MIME structure (a stray space before the boundary), which folds
         # the delivery-status fields into the text part; read them from there.
         blocks = _blocks_from_text(human)
     if blocks:
-        return _from_dsn_blocks(blocks, human)
+        return _from_dsn_blocks(blocks[:MAX_RECIPIENTS], human)
     if not _looks_like_bounce(message):
         return []
     return _from_plain_text(human)
@@ -93,16 +104,19 @@ def _parse(message: Message) -> list[FailedRecipient]:
 
 def _report_parts(message: Message) -> Iterator[Message]:
     """Walk the MIME tree without entering the returned original message."""
-    content_type = message.get_content_type()
-    if content_type in _ORIGINAL_TYPES or content_type in _DS_TYPES:
-        yield message
-        return
-    if message.is_multipart():
-        for sub in message.get_payload():
-            if isinstance(sub, Message):
-                yield from _report_parts(sub)
-        return
-    yield message
+    # Iterative, not recursive: the part count is bounded, but nesting must not reach the
+    # interpreter's recursion limit.
+    stack = [message]
+    while stack:
+        part = stack.pop()
+        content_type = part.get_content_type()
+        if content_type in _ORIGINAL_TYPES or content_type in _DS_TYPES:
+            yield part
+        elif part.is_multipart():
+            subs = [sub for sub in part.get_payload() if isinstance(sub, Message)]
+            stack.extend(reversed(subs))
+        else:
+            yield part
 
 
 def _text(part: Message) -> str:
@@ -144,6 +158,8 @@ def _blocks_from_text(text: str) -> list[Message]:
     parser = HeaderParser()
     blocks = []
     for chunk in _BLANK_LINES.split(text.replace("\r\n", "\n")):
+        if "recipient" not in chunk.lower():
+            continue  # cheaper than parsing every paragraph of a long text as headers
         block = parser.parsestr(chunk.strip("\n") + "\n")
         if block.get("Final-Recipient") or block.get("Original-Recipient"):
             blocks.append(block)
@@ -243,7 +259,7 @@ def _from_plain_text(text: str) -> list[FailedRecipient]:
     found: dict[str, list[str]] = {}
     current: list[str] | None = None
     for line in text.splitlines():
-        match = _RECIPIENT_LINE.match(line)
+        match = _RECIPIENT_LINE.match(line) if len(line) <= MAX_LINE_CHARS else None
         if match:
             address = (match["addr"] or match["addr2"] or match["addr3"]).lower()
             current = found.setdefault(address, [])
@@ -256,7 +272,7 @@ def _from_plain_text(text: str) -> list[FailedRecipient]:
             current.append(line.strip())
     default_class = "4" if _DELAYED_TEXT.search(text) else "5"
     failed = []
-    for address, lines in found.items():
+    for address, lines in list(found.items())[:MAX_RECIPIENTS]:
         diagnostic = " ".join(" ".join(lines).split())
         if not diagnostic:
             continue  # an address mentioned in passing, with no failure attached

@@ -14,6 +14,8 @@ import pytest
 from mailer.bounce_rules import classify, pick_status, status_from_text
 from mailer.bounces import FailedRecipient, parse_dsn
 
+from . import hostile_bounces
+
 SAMPLES = Path(__file__).resolve().parent / "samples" / "bounces"
 CORPUS = Path(__file__).resolve().parents[2] / "shared" / "samples" / "bounces"
 BENCH = Path(__file__).resolve().parents[1] / "bench" / "bounce_corpus.py"
@@ -185,3 +187,10 @@ def test_sisimai_corpus_targets(tmp_path: Path) -> None:
         pytest.skip(message)  # only outside CI: with CI=true this fails above
     bench = _load_bench()
     assert bench.main(["--samples", str(CORPUS), "--json", str(tmp_path / "out.json")]) == 0
+
+
+@pytest.mark.parametrize("name", sorted(hostile_bounces.SHAPES))
+def test_hostile_report_is_parsed_in_linear_time(name: str) -> None:
+    raw = hostile_bounces.SHAPES[name]
+    with hostile_bounces.deadline(1.0):
+        parse_dsn(raw)

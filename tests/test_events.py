@@ -20,6 +20,7 @@ from invites.config import Settings
 from invites.db import db, utcnow
 from invites.models import ConsentEvent, Invitation, OutboundMessage, SoftBounceCount
 
+from . import hostile_bounces
 from .conftest import all_database_text, auth, invite, make_app, new_key
 
 PROBLEM = "application/problem+json"
@@ -294,6 +295,16 @@ def test_full_batch_fits_and_larger_bodies_are_refused(
     huge = b"x" * (1024 * 1024 + 1)
     resp = client.post(URL, data=huge, content_type="message/rfc822", headers=auth(key))
     assert "larger than" in _problem(resp, 413)["detail"]
+
+
+@pytest.mark.parametrize("name", sorted(hostile_bounces.SHAPES))
+def test_hostile_report_is_refused_quickly(
+    client: FlaskClient, app: Flask, key: str, name: str
+) -> None:
+    raw = hostile_bounces.SHAPES[name]
+    with hostile_bounces.deadline(1.0):
+        resp = client.post(URL, data=raw, content_type="message/rfc822", headers=auth(key))
+    _problem(resp, 422)
 
 
 def test_address_and_detail_are_never_stored_or_logged(
