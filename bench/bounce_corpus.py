@@ -44,7 +44,7 @@ def check(samples: Path) -> dict[str, Any]:
     }
     for path in files:
         raw = path.read_bytes()
-        got = parse_dsn(raw)
+        got = parse_dsn(raw).recipients
         want = expected.get(path.name, {}).get("expected", [])
         literal = _STATUS_FIELD.findall(raw.decode("latin-1"))
         if len(got) == len(want):
@@ -64,7 +64,7 @@ def check(samples: Path) -> dict[str, Any]:
                     f" ({entry['reason']})"
                 )
             report["status_exact"] += status == entry["status"]
-            hard = mine is not None and mine.kind == "hard"
+            hard = mine is not None and mine.hard
             if entry["hard"]:
                 report["hard_expected"] += 1
                 report["hard_caught"] += hard

@@ -24,7 +24,7 @@ from typing import Literal
 
 from sqlalchemy import case, select, update
 
-from mailer.bounce_rules import ENHANCED
+from mailer.status_codes import ENHANCED
 
 from . import contacts, invitations
 from .config import Settings

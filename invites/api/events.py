@@ -36,10 +36,6 @@ DETAIL_MAX = 1000
 #: A full batch or a DSN quoting the original message outgrows the app-wide body limit.
 MAX_BODY_BYTES = 1024 * 1024
 RAW_TYPES = ("message/rfc822", "multipart/report")
-_TYPE_OF_KIND: dict[str, Literal["hard_bounce", "soft_bounce"]] = {
-    "hard": "hard_bounce",
-    "soft": "soft_bounce",
-}
 
 
 class BounceEvent(Strict):
@@ -109,11 +105,13 @@ def _from_dsn() -> list[BounceEvent]:
         # The report's own MIME header travelled as the HTTP one: put it back for the parser.
         raw = f"MIME-Version: 1.0\r\nContent-Type: {request.content_type}\r\n\r\n".encode() + raw
     events = []
-    for failed in parse_dsn(raw):
+    for failed in parse_dsn(raw).recipients:
         try:
             events.append(
                 BounceEvent(
-                    email=failed.recipient, type=_TYPE_OF_KIND[failed.kind], detail=_detail(failed)
+                    email=failed.recipient,
+                    type="hard_bounce" if failed.hard else "soft_bounce",
+                    detail=_detail(failed),
                 )
             )
         except ValidationError:

@@ -1,0 +1,126 @@
+"""Reading the human-readable text of a bounce: recipients named in prose, and redaction."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+__all__ = [
+    "ADDRESS",
+    "MAX_LINE_CHARS",
+    "cut_original",
+    "unquote",
+    "paragraphs",
+    "recipients_in_text",
+    "redact",
+    "valid_address",
+]
+
+# An address as bounces print it: a dot-atom-ish local part (bounces carry whatever the MTA
+# accepted) or a quoted one ("a....b"@example.org), then a domain or an address literal.
+_LOCAL = r'(?:"[^"\\\r\n]{1,64}"|[^\s<>@"(),:;\[\]]{1,64})'
+_DOMAIN = r"(?:[A-Za-z0-9](?:[A-Za-z0-9.\-]{0,252})|\[[0-9A-Fa-f:.IPv]{1,45}\])"
+ADDRESS = rf"{_LOCAL}@{_DOMAIN}"
+_VALID_ADDRESS = re.compile(rf"{ADDRESS}")
+MAX_LINE_CHARS = 1000
+# Redaction: anything with an @ between non-blanks, quoted local parts included.
+_ADDRESS_LIKE = re.compile(r'"[^"\r\n]{0,64}"@\S{0,255}|\S{0,64}@\S{0,255}')
+_BLANK_LINES = re.compile(r"\n[ \t]*\n")
+_QUOTE = re.compile(r"^> ?")
+# Where the human-readable part stops and the returned original message begins. Horizontal
+# whitespace only: a `\s*` here would run across lines and make the search quadratic.
+_ORIGINAL_MARKER = re.compile(
+    r"^[ \t]*-+[ \t]*(This is a copy of|Below this line|Original message|Unsent message"
+    r"|The original message|Returned message|Undelivered message|Message header follows"
+    r"|Original message headers|Headers of the original)",
+    re.IGNORECASE | re.MULTILINE,
+)
+# A recipient that starts a block on a line of its own (Exim, Sendmail, qmail), as
+# "<addr>: reason" (Postfix, qmail) or as "<addr>... reason" (Sendmail transcripts).
+_RECIPIENT_LINE = re.compile(
+    rf"^[ \t]*<?(?P<addr>{ADDRESS})>?:?[ \t]*$"
+    rf"|^[ \t]*<(?P<addr2>{ADDRESS})>(?:[ \t]*\([^)]{{0,200}}\))?:[ \t]*(?P<rest>.*)$"
+    rf"|^(?:[245]\d\d[ -](?:[245]\.\d{{1,3}}\.\d{{1,3}} )?)?<?(?P<addr3>{ADDRESS})>?\.\.\.[ \t]*"
+    rf"(?P<rest3>.*)$"
+    rf"|^[ \t]*(?P<addr4>{ADDRESS}):[ \t]+(?P<rest4>\S.*)$"
+)
+_DELAYED_TEXT = re.compile(
+    r"will (keep|continue) trying|not yet been delivered|still trying|delayed|warning:", re.I
+)
+
+
+def redact(text: str) -> str:
+    """Replace everything address-like in text with <address>, for logs and problem reports."""
+    return _ADDRESS_LIKE.sub("<address>", text)
+
+
+def valid_address(text: str) -> bool:
+    """Whether text is one whole address (local part, @, domain)."""
+    return len(text) <= 320 and _VALID_ADDRESS.fullmatch(text) is not None
+
+
+def cut_original(text: str) -> str:
+    """Return the text before the returned original message starts."""
+    return _ORIGINAL_MARKER.split(text, maxsplit=1)[0]
+
+
+def unquote(text: str) -> str:
+    """Remove the "> " quoting of a forwarded bounce, when every non-blank line has it."""
+    lines = text.split("\n")
+    if not any(line.strip() for line in lines):
+        return text
+    if not all(line.startswith(">") for line in lines if line.strip()):
+        return text
+    return "\n".join(_QUOTE.sub("", line, count=1) for line in lines)
+
+
+def paragraphs(text: str) -> list[str]:
+    """Split text on blank lines."""
+    return [p for p in _BLANK_LINES.split(text) if p.strip()]
+
+
+@dataclass(frozen=True)
+class Named:
+    """A recipient named in a plain-text bounce, with the lines that explain its failure."""
+
+    address: str
+    diagnostic: str
+    default_class: str
+
+
+def recipients_in_text(text: str, limit: int, only: Iterable[str] = ()) -> list[Named]:
+    """Recipients a plain-text bounce names with a failure (Exim, qmail, old Sendmail)."""
+    wanted = {a.lower() for a in only}
+    found: dict[str, list[str]] = {}
+    current: list[str] | None = None
+    for line in text.splitlines():
+        match = _RECIPIENT_LINE.match(line) if len(line) <= MAX_LINE_CHARS else None
+        address = (
+            (match["addr"] or match["addr2"] or match["addr3"] or match["addr4"]).lower()
+            if match
+            else None
+        )
+        if address and (not wanted or address in wanted):
+            if address not in found and len(found) >= limit:
+                break
+            current = found.setdefault(address, [])
+            # A Sendmail-style "550 5.1.1 <addr>... User unknown" keeps its reply code.
+            rest = (
+                (match["rest"] or match["rest4"] or (line if match["addr3"] else None))
+                if match
+                else None
+            )
+            if rest:
+                current.append(rest.strip())
+        elif not line.strip():
+            current = None  # a blank line ends the recipient's paragraph
+        elif current is not None and len(current) < 20:
+            current.append(line.strip()[:MAX_LINE_CHARS])
+    default_class = "4" if _DELAYED_TEXT.search(text) else "5"
+    named = []
+    for address, lines in found.items():
+        diagnostic = " ".join(" ".join(lines).split())
+        if diagnostic or address in wanted:
+            named.append(Named(address, diagnostic, default_class))
+    return named
