@@ -10,6 +10,7 @@ __all__ = [
     "ADDRESS",
     "MAX_LINE_CHARS",
     "cut_original",
+    "fallback_recipients",
     "unquote",
     "paragraphs",
     "recipients_in_text",
@@ -41,10 +42,23 @@ _ORIGINAL_MARKER = re.compile(
 _RECIPIENT_LINE = re.compile(
     rf"^[ \t]*<?(?P<addr>{ADDRESS})>?:?[ \t]*$"
     rf"|^[ \t]*<(?P<addr2>{ADDRESS})>(?:[ \t]*\([^)]{{0,200}}\))?:[ \t]*(?P<rest>.*)$"
-    rf"|^(?:[245]\d\d[ -](?:[245]\.\d{{1,3}}\.\d{{1,3}} )?)?<?(?P<addr3>{ADDRESS})>?\.\.\.[ \t]*"
+    rf"|^[ \t]*(?:[245]\d\d[ -](?:[245]\.\d{{1,3}}\.\d{{1,3}} )?)?<?(?P<addr3>{ADDRESS})>?"
+    rf"[ \t]?\.\.\.[ \t]*"
     rf"(?P<rest3>.*)$"
     rf"|^[ \t]*(?P<addr4>{ADDRESS}):[ \t]+(?P<rest4>\S.*)$"
 )
+# Fallbacks for bounces that name their recipient in no usual way: "Did not reach the following
+# recipient: a@b", a transcript's "RCPT TO:<a@b>", the returned message's "To:" header.
+_LABELLED = re.compile(rf"^(?P<label>[^\n]{{1,200}}?):[ \t]*<?(?P<addr>{ADDRESS})>?[ \t]*$")
+_HEADER_NAME = re.compile(r"[ \t]*[A-Za-z][\w-]{0,40}")
+_FAILURE_WORDS = re.compile(
+    r"fail|unable|could ?n[o']t|not (?:be )?deliver|did not reach|reject|unknown|full|invalid"
+    r"|error|refused|denied|undeliverable|not found|does not exist|no such",
+    re.IGNORECASE,
+)
+_RCPT_TO = re.compile(rf"rcpt to: ?<(?P<addr>{ADDRESS})>", re.IGNORECASE)
+_REPLY_LINE = re.compile(r"(?<![\w.])[45]\d\d[ -][^\n]{0,300}")
+_TO_HEADER = re.compile(rf"^to:[ \t]*(?:[^<\n]{{0,100}}<)?(?P<addr>{ADDRESS})", re.I | re.M)
 _DELAYED_TEXT = re.compile(
     r"will (keep|continue) trying|not yet been delivered|still trying|delayed|warning:", re.I
 )
@@ -66,11 +80,12 @@ def cut_original(text: str) -> str:
 
 
 def unquote(text: str) -> str:
-    """Remove the "> " quoting of a forwarded bounce, when every non-blank line has it."""
+    """Remove one level of "> " quoting when most lines have it: a forwarded bounce."""
     lines = text.split("\n")
-    if not any(line.strip() for line in lines):
-        return text
-    if not all(line.startswith(">") for line in lines if line.strip()):
+    filled = [line for line in lines if line.strip()]
+    # Most, not all: the forwarder writes a line or two of its own above the quote. A
+    # Sendmail transcript's own ">>> RCPT" lines are far from most of a report.
+    if not filled or sum(line.startswith(">") for line in filled) * 3 < len(filled) * 2:
         return text
     return "\n".join(_QUOTE.sub("", line, count=1) for line in lines)
 
@@ -124,3 +139,37 @@ def recipients_in_text(text: str, limit: int, only: Iterable[str] = ()) -> list[
         if diagnostic or address in wanted:
             named.append(Named(address, diagnostic, default_class))
     return named
+
+
+def _failure_lines(text: str) -> str:
+    lines = [line.strip() for line in text.splitlines() if _FAILURE_WORDS.search(line)]
+    return " ".join(" ".join(lines[:5]).split())[:MAX_LINE_CHARS]
+
+
+def fallback_recipients(text: str, exclude: Iterable[str]) -> list[Named]:
+    """The recipient of a bounce that names it in none of the usual ways, with its failure."""
+    skip = {a.lower() for a in exclude}
+    lines = text.splitlines()
+    default_class = "4" if _DELAYED_TEXT.search(text) else "5"
+    for i, line in enumerate(lines):
+        found = _LABELLED.match(line) if len(line) <= MAX_LINE_CHARS else None
+        if not found or _HEADER_NAME.fullmatch(found["label"]) or found["addr"].lower() in skip:
+            continue
+        # The label and the paragraph that follows it say why it failed.
+        tail = [found["label"]]
+        for following in lines[i + 1 : i + 8]:
+            if not following.strip() and len(tail) > 1:
+                break
+            tail.append(following)
+        explained = "\n".join(tail)
+        if _FAILURE_WORDS.search(explained):
+            return [Named(found["addr"].lower(), " ".join(explained.split()), default_class)]
+    rcpt = _RCPT_TO.search(text)
+    if rcpt and rcpt["addr"].lower() not in skip:
+        reply = _REPLY_LINE.search(text, rcpt.end())
+        if reply:
+            return [Named(rcpt["addr"].lower(), reply.group(0).strip(), default_class)]
+    to = _TO_HEADER.search(text)
+    if to and to["addr"].lower() not in skip:
+        return [Named(to["addr"].lower(), _failure_lines(text[: to.start()]), default_class)]
+    return []

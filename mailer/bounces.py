@@ -27,6 +27,8 @@ MAX_MIME_PARTS = 200
 MAX_HUMAN_CHARS = 64 * 1024
 MAX_RECIPIENTS = 100
 _BOUNDARY_LINE = re.compile(rb"^--([^\s]{1,70}?)(?:--)?[ \t]*\r?$", re.MULTILINE)
+# The bounce's own addresses (the reporting daemon, our sender) are never its failed recipients.
+_OWN_HEADERS = ("From", "To", "Return-Path", "Reply-To", "Sender")
 _BOUNCE_SENDER = re.compile(r"mailer-daemon|postmaster|mail delivery|mail-daemon", re.IGNORECASE)
 _BOUNCE_SUBJECT = re.compile(
     r"undeliver|returned mail|delivery (status|fail|has failed|problem)|failure notice"
@@ -68,7 +70,8 @@ def parse_dsn(raw: bytes) -> Report:
     # A multipart message whose parts could not be found is read as one text.
     text_types = ("text/plain", "multipart/report", "multipart/mixed")
     human = "\n\n".join(_text(p, problems) for p in parts if p.get_content_type() in text_types)
-    human = bounce_text.unquote(bounce_text.cut_original(human[:MAX_HUMAN_CHARS]))
+    whole = bounce_text.unquote(human[:MAX_HUMAN_CHARS])
+    human = bounce_text.cut_original(whole)
     blocks = [
         b
         for p in parts
@@ -85,7 +88,7 @@ def parse_dsn(raw: bytes) -> Report:
     if blocks:
         failed = _from_dsn_blocks(blocks, human, message, problems)
     elif _looks_like_bounce(message):
-        failed = _from_plain_text(human, message, problems)
+        failed = _from_plain_text(human, whole, message, problems)
     else:
         problems.append("not a bounce: no delivery-status part, and no bounce sender or subject")
         return Report([], problems)
@@ -239,9 +242,18 @@ def _looks_like_bounce(message: Message) -> bool:
     return bool(_BOUNCE_SENDER.search(sender) or _BOUNCE_SUBJECT.search(subject))
 
 
-def _from_plain_text(human: str, message: Message, problems: list[str]) -> list[FailedRecipient]:
+def _from_plain_text(
+    human: str, whole: str, message: Message, problems: list[str]
+) -> list[FailedRecipient]:
     """Heuristics for bounces without a delivery-status part (Exim, qmail, old Sendmail)."""
-    named = bounce_text.recipients_in_text(human, MAX_RECIPIENTS)
+    named = [n for n in bounce_text.recipients_in_text(human, MAX_RECIPIENTS) if n.diagnostic]
+    if not named:
+        own = [
+            a for _, a in getaddresses([dsn_fields.field(message, h) or "" for h in _OWN_HEADERS])
+        ]
+        named = bounce_text.fallback_recipients(whole, own)
+        if named:
+            problems.append("no recipient named in the usual way: taken from the text")
     failed = []
     for item in named:
         if not item.diagnostic:

@@ -109,6 +109,35 @@ def test_report_without_recipient_fields_falls_back_to_the_returned_to() -> None
     ]
 
 
+def test_forwarded_bounce_is_read_through_its_quoting() -> None:
+    assert _one("forwarded.eml") == ("nobody.there@example.com", "5.1.1", Reason.USER_UNKNOWN, True)
+
+
+@pytest.mark.parametrize(
+    ("name", "recipient", "status", "reason"),
+    [
+        # "Did not reach the following recipient: a@b" and a paragraph saying why. Not said
+        # to answer RCPT TO, so "no such user" is not proof enough to suppress.
+        ("did-not-reach.eml", "moved.on@example.net", "5.0.0", Reason.FILTERED),
+        # A Postfix server's error notice: the recipient is in the transcript's RCPT TO.
+        ("transcript-only.eml", "reader@example.net", "4.3.0", Reason.SYSTEM_ERROR),
+    ],
+)
+def test_recipient_named_in_no_usual_way(
+    name: str, recipient: str, status: str, reason: Reason
+) -> None:
+    report = _report(name)
+    [failed] = report.recipients
+    assert (failed.recipient, failed.status, failed.reason, failed.hard) == (
+        recipient,
+        status,
+        reason,
+        False,
+    )
+    # The bounce's own addresses (its sender, its To:, a helpdesk) are not recipients.
+    assert report.problems == ["no recipient named in the usual way: taken from the text"]
+
+
 def test_declared_boundary_that_never_appears() -> None:
     raw = (SAMPLES / "boundary-never-appears.eml").read_bytes()
     report = parse_dsn(raw)
