@@ -46,6 +46,8 @@ _RECIPIENT_LINE = re.compile(
     rf"[ \t]?\.\.\.[ \t]*"
     rf"(?P<rest3>.*)$"
     rf"|^[ \t]*(?P<addr4>{ADDRESS}):[ \t]+(?P<rest4>\S.*)$"
+    # Exchange: "a@b on Thu, 29 Apr 2010 00:00:00 -0000", its reasons indented below.
+    rf"|^[ \t]*<?(?P<addr5>{ADDRESS})>? on [A-Z][a-z]{{2}}, "
 )
 # Fallbacks for bounces that name their recipient in no usual way: "Did not reach the following
 # recipient: a@b", a transcript's "RCPT TO:<a@b>", the returned message's "To:" header.
@@ -112,7 +114,13 @@ def recipients_in_text(text: str, limit: int, only: Iterable[str] = ()) -> list[
     for line in text.splitlines():
         match = _RECIPIENT_LINE.match(line) if len(line) <= MAX_LINE_CHARS else None
         address = (
-            (match["addr"] or match["addr2"] or match["addr3"] or match["addr4"]).lower()
+            (
+                match["addr"]
+                or match["addr2"]
+                or match["addr3"]
+                or match["addr4"]
+                or match["addr5"]
+            ).lower()
             if match
             else None
         )

@@ -70,9 +70,12 @@ _COMMAND = re.compile(
 )
 _COMMAND_NAME = {"rcpt to": "RCPT", "end of data": "DATA", "data": "DATA", "mail from": "MAIL"}
 _REFUSAL = re.compile(r"<<< ?[45]\d\d")
-# Other ways MTAs say a refusal answered RCPT TO: qmail's "does not like recipient", Yahoo's
-# "[RCPT_TO]", a mention of the command.
-_SAYS_RCPT = re.compile(r"does not like recipient|rejected address|rcpt[ _]to\b|\brcpt: <")
+# Other ways MTAs say a refusal answered RCPT TO: qmail's "does not like recipient", Postfix's
+# "Recipient address rejected" (its RCPT TO restrictions), Yahoo's "[RCPT_TO]".
+_SAYS_RCPT = re.compile(
+    r"does not like recipient|rejected address|recipient address rejected|rcpt[ _]to\b"
+    r"|\brcpt: <"
+)
 _SAYS_HELO = re.compile(r"my name was rejected|helo command rejected|initial connection")
 # A reply that names the recipient right after its code ("550 <a@b>: ...") most likely answered
 # RCPT TO, but that is an inference, not a statement.
@@ -82,10 +85,13 @@ _ECHOES_RECIPIENT = re.compile(
 )
 _LOCAL_AGENT_TYPES = frozenset({"x-unix", "x-local"})
 _WHITESPACE = re.compile(r"\s+")
+_ADDRESS = re.compile(r"[^\s<>\[\](),;:'\"]{1,64}@[^\s<>\[\](),;:'\"]{1,255}")
 
 
 def _normal(text: str | None) -> str:
-    return _WHITESPACE.sub(" ", (text or "")[:_MAX_TEXT]).strip().lower()
+    text = _WHITESPACE.sub(" ", (text or "")[:_MAX_TEXT]).strip().lower()
+    # An address is not wording: "filtered@example.jp: user unknown" is no filter.
+    return _ADDRESS.sub("x@x", text)
 
 
 def _explicit_command(text: str) -> str | None:

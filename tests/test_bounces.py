@@ -138,6 +138,15 @@ def test_recipient_named_in_no_usual_way(
     assert report.problems == ["no recipient named in the usual way: taken from the text"]
 
 
+def test_exchange_recipients_with_dates() -> None:
+    first, second = _parse("exchange-recipients.eml")
+    assert (first.recipient, first.hard) == ("first.person@corp.example.com", False)
+    assert (second.recipient, second.reason) == (
+        "second.person@corp.example.com",
+        Reason.MESSAGE_TOO_BIG,
+    )
+
+
 def test_declared_boundary_that_never_appears() -> None:
     raw = (SAMPLES / "boundary-never-appears.eml").read_bytes()
     report = parse_dsn(raw)

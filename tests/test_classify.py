@@ -199,6 +199,17 @@ def test_verdict_is_frozen() -> None:
             Reason.USER_UNKNOWN,
             True,
         ),
+        # Postfix's "Recipient address rejected" comes from its RCPT TO restrictions, and an
+        # address is not wording: "filtered@" is no filter.
+        (
+            "5.2.1",
+            "550 5.2.1 <filtered@example.jp>: Recipient address rejected: User unknown",
+            "failed",
+            "smtp",
+            "",
+            Reason.USER_UNKNOWN,
+            True,
+        ),
         ("5.0.0", "550 Host does not accept mail", "failed", "smtp", "", Reason.NOT_ACCEPT, True),
         (
             "5.1.6",
