@@ -62,6 +62,8 @@ class Report:
 
 def parse_dsn(raw: bytes) -> Report:
     """Read a bounce message: its failed recipients, and the problems met reading it."""
+    # One line ending throughout: reports arrive with CRLF, LF and (old Macs) bare CR.
+    raw = raw.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
     if raw.lower().count(b"content-type:") > MAX_MIME_PARTS:
         return Report([], [f"more than {MAX_MIME_PARTS} MIME parts: not read"])
     problems: list[str] = []

@@ -187,6 +187,13 @@ def test_hard_or_soft_from_status_and_wording(
     assert (failed.status, failed.reason, failed.hard) == (status, reason, hard)
 
 
+@pytest.mark.parametrize("name", ["exim-plain.eml", "multi-failed-delayed.eml", "forwarded.eml"])
+@pytest.mark.parametrize("ending", [b"\r\n", b"\r"])
+def test_line_endings_do_not_matter(name: str, ending: bytes) -> None:
+    raw = (SAMPLES / name).read_bytes()
+    assert parse_dsn(raw.replace(b"\n", ending)) == parse_dsn(raw)
+
+
 def test_ordinary_mail_is_not_a_bounce() -> None:
     report = _report("ordinary.eml")
     assert report.recipients == []
