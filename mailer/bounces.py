@@ -26,7 +26,7 @@ _ORIGINAL_TYPES = frozenset(
 MAX_MIME_PARTS = 200
 MAX_HUMAN_CHARS = 64 * 1024
 MAX_RECIPIENTS = 100
-_BOUNDARY_LINE = re.compile(rb"^--([^\s]{1,70}?)(?:--)?[ \t]*\r?$", re.MULTILINE)
+_BOUNDARY_LINE = re.compile(rb"^--([^\s]{1,70}?)(?:--)?[ \t]*$", re.MULTILINE)
 # The bounce's own addresses (the reporting daemon, our sender) are never its failed recipients.
 _OWN_HEADERS = ("From", "To", "Return-Path", "Reply-To", "Sender")
 _BOUNCE_SENDER = re.compile(r"mailer-daemon|postmaster|mail delivery|mail-daemon", re.IGNORECASE)
@@ -103,7 +103,7 @@ def _repaired(message: Message, raw: bytes, problems: list[str]) -> Message:
     """Re-read a multipart message whose declared boundary never appears in its body."""
     if message.get_content_maintype() != "multipart" or isinstance(message.get_payload(), list):
         return message
-    _, _, body = raw.partition(b"\n\n") if b"\n\n" in raw else raw.partition(b"\r\n\r\n")
+    _, _, body = raw.partition(b"\n\n")
     found = _BOUNDARY_LINE.search(body)
     if found is None:
         problems.append("multipart message without its declared boundary: read as text")
@@ -159,7 +159,7 @@ def _from_dsn_blocks(
             rows.append((recipient, block))
     if not rows and per_message:
         # No per-recipient fields at all: the returned message's To: is who it was meant for.
-        rows = [(to, per_message[-1]) for to in _returned_to(message, human)[:1]]
+        rows = [(to, per_message[-1]) for to in _returned_to(message)[:1]]
         guessed = True
         if rows:
             problems.append("no per-recipient fields: the recipient is the returned message's To:")
@@ -221,7 +221,7 @@ def _recipient_from_block(
     )
 
 
-def _returned_to(message: Message, human: str) -> list[str]:
+def _returned_to(message: Message) -> list[str]:
     """The To: addresses of the returned original message, as sisimai falls back to."""
     for part in _report_parts(message):
         content_type = part.get_content_type()
@@ -256,12 +256,15 @@ def _from_plain_text(
         named = bounce_text.fallback_recipients(whole, own)
         if named:
             problems.append("no recipient named in the usual way: taken from the text")
+    paras = bounce_text.paragraphs(human)
+    rows = [(n.address, message) for n in named]
     failed = []
     for item in named:
         if not item.diagnostic:
             continue  # an address mentioned in passing, with no failure attached
         action = "failed" if item.default_class == "5" else "delayed"
-        verdict = classify_bounce(None, item.diagnostic, action)
+        context = _context(paras, item.address, rows)
+        verdict = classify_bounce(None, item.diagnostic, action, None, context)
         if verdict.status is None:
             continue
         action = "failed" if verdict.status.startswith("5") else "delayed"

@@ -85,13 +85,16 @@ _ECHOES_RECIPIENT = re.compile(
 )
 _LOCAL_AGENT_TYPES = frozenset({"x-unix", "x-local"})
 _WHITESPACE = re.compile(r"\s+")
+_URL_TAIL = re.compile(r"((?:https?://|www\.)[^\s<>?#]{1,2000})[?#][^\s<>]{0,2000}")
 _ADDRESS = re.compile(r"[^\s<>\[\](),;:'\"]{1,64}@[^\s<>\[\](),;:'\"]{1,255}")
 
 
 def _normal(text: str | None) -> str:
     text = _WHITESPACE.sub(" ", (text or "")[:_MAX_TEXT]).strip().lower()
-    # An address is not wording: "filtered@example.jp: user unknown" is no filter.
-    return _ADDRESS.sub("x@x", text)
+    # An address is not wording ("filtered@example.jp: user unknown" is no filter), nor is a
+    # link's query or fragment ("...?p=NoSuchUser", "#filtered"); its host may be
+    # ("www.spamhaus.org/query/bl").
+    return _ADDRESS.sub("x@x", _URL_TAIL.sub(r"\1", text))
 
 
 def _explicit_command(text: str) -> str | None:
@@ -152,6 +155,8 @@ def _reason(status: str | None, text: str, command: str | None, context: str) ->
         return Reason.FILTERED  # "user unknown" after the content was seen: a filter's excuse
     # X.2.1 says "mailbox disabled": "user unknown" wording under it needs RCPT TO stated.
     if unknown_user and (command == "RCPT" or (command == "RCPT?" and subject != "2.1")):
+        return Reason.USER_UNKNOWN
+    if command is None and phrases.USER_UNKNOWN_ALONE.search(text):
         return Reason.USER_UNKNOWN
     if phrases.HOST_UNKNOWN.search(text) and command != "DATA":
         if phrases.TRANSIENT.search(text):

@@ -158,6 +158,11 @@ USER_UNKNOWN = _any(
     r"mailbox (?:not found|not present|unavailable or access denied)",
     r"utilisateur inconnu|usuario (?:desconocido|inexistente)|benutzer unbekannt",
 )
+# The few that a server writes only about a mailbox it looked up in its own directory, with no
+# SMTP conversation to say at which step: enough on their own.
+USER_UNKNOWN_ALONE = _any(
+    r"the recipient name is not recognized",  # Exchange's own directory
+)
 # Phrases that say the recipient's domain does not exist.
 HOST_UNKNOWN = _any(
     r"host (?:or domain name )?not found|host unknown|unknown host",

@@ -140,7 +140,12 @@ def test_recipient_named_in_no_usual_way(
 
 def test_exchange_recipients_with_dates() -> None:
     first, second = _parse("exchange-recipients.eml")
-    assert (first.recipient, first.hard) == ("first.person@corp.example.com", False)
+    # Exchange looked the name up in its own directory: no SMTP step to ask about.
+    assert (first.recipient, first.reason, first.hard) == (
+        "first.person@corp.example.com",
+        Reason.USER_UNKNOWN,
+        True,
+    )
     assert (second.recipient, second.reason) == (
         "second.person@corp.example.com",
         Reason.MESSAGE_TOO_BIG,

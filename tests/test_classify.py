@@ -210,6 +210,26 @@ def test_verdict_is_frozen() -> None:
             Reason.USER_UNKNOWN,
             True,
         ),
+        # A link's fragment is not wording; its host can be.
+        (
+            "5.2.1",
+            "550 5.2.1 <a@b.example>: Recipient address rejected: User unknown. See "
+            "https://help.example/reasons#filtered",
+            "failed",
+            "smtp",
+            "",
+            Reason.USER_UNKNOWN,
+            True,
+        ),
+        (
+            "5.1.3",
+            "553 http://www.spamhaus.org/query/bl?ip=192.0.2.222",
+            "failed",
+            "smtp",
+            "",
+            Reason.BLOCKED,
+            False,
+        ),
         ("5.0.0", "550 Host does not accept mail", "failed", "smtp", "", Reason.NOT_ACCEPT, True),
         (
             "5.1.6",
