@@ -26,6 +26,7 @@ _ORIGINAL_TYPES = frozenset(
 MAX_MIME_PARTS = 200
 MAX_HUMAN_CHARS = 64 * 1024
 MAX_RECIPIENTS = 100
+MAX_RECIPIENT_BLOCKS = 1000
 _BOUNDARY_LINE = re.compile(rb"^--([^\s]{1,70}?)(?:--)?[ \t]*$", re.MULTILINE)
 # The bounce's own addresses (the reporting daemon, our sender) are never its failed recipients.
 _OWN_HEADERS = ("From", "To", "Return-Path", "Reply-To", "Sender")
@@ -64,8 +65,12 @@ def parse_dsn(raw: bytes) -> Report:
     """Read a bounce message: its failed recipients, and the problems met reading it."""
     # One line ending throughout: reports arrive with CRLF, LF and (old Macs) bare CR.
     raw = raw.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
-    if raw.lower().count(b"content-type:") > MAX_MIME_PARTS:
+    lowered = raw.lower()
+    if lowered.count(b"content-type:") > MAX_MIME_PARTS:
         return Report([], [f"more than {MAX_MIME_PARTS} MIME parts: not read"])
+    # The stdlib builds an object per delivery-status block; thousands are no real report.
+    if lowered.count(b"final-recipient:") > MAX_RECIPIENT_BLOCKS:
+        return Report([], [f"more than {MAX_RECIPIENT_BLOCKS} recipient blocks: not read"])
     problems: list[str] = []
     message = _repaired(email.message_from_bytes(raw), raw, problems)
     parts = _report_parts(message)

@@ -237,6 +237,11 @@ def test_garbage_file_is_not_a_bounce() -> None:
             "more than 200 MIME parts",
         ),
         (
+            b"Content-Type: message/delivery-status\n\n"
+            + b"Final-Recipient: rfc822; a@example.com\nAction: failed\n\n" * 1001,
+            "more than 1000 recipient blocks",
+        ),
+        (
             b"From: MAILER-DAEMON@x\nContent-Type: multipart/report; boundary=z\n\n--z\n"
             b"Content-Type: message/delivery-status\nContent-Transfer-Encoding: base64\n\n"
             b"Zm9vY\n--z--\n",
