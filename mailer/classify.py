@@ -111,10 +111,8 @@ def _explicit_command(text: str) -> str | None:
 
 
 def _command(diagnostic: str, context: str) -> str | None:
-    """The SMTP command the failure answered (RCPT, DATA, MAIL, CONN), as far as the text says.
-
-    "RCPT?" means the wording implies RCPT TO without saying so.
-    """
+    """Return the SMTP command the failure answered (RCPT, DATA, MAIL, CONN), if known."""
+    # "RCPT?" means the wording implies RCPT TO without saying so.
     stated = _explicit_command(diagnostic) or _explicit_command(context)
     if stated:
         return stated
@@ -146,7 +144,7 @@ def _reason(status: str | None, text: str, command: str | None, context: str) ->
         return Reason.REJECTED  # refused at MAIL FROM: about our sender, whatever it says
     if command == "CONN" and (coded in reasons.DEAD or coded is None):
         return Reason.BLOCKED  # refused at connection or HELO: about our host
-    if coded in (Reason.HOST_UNKNOWN,) and phrases.TRANSIENT.search(text):
+    if coded is Reason.HOST_UNKNOWN and phrases.TRANSIENT.search(text):
         return Reason.NETWORK_ERROR  # "Host not found, try again": DNS trouble, not a verdict
     if coded in reasons.STRONG:
         return coded

@@ -17,6 +17,7 @@ _BLANK_LINES = re.compile(r"\n[ \t]*\n")
 
 
 def ds_blocks(part: Message, problems: list[str]) -> list[Message]:
+    """Return the field blocks of a delivery-status part, decoding it if it is encoded."""
     payload = part.get_payload()
     encoded = (part.get("Content-Transfer-Encoding") or "").strip().lower()
     if isinstance(payload, list) and encoded not in ("base64", "quoted-printable"):
@@ -54,10 +55,12 @@ def blocks_from_text(text: str) -> list[Message]:
 
 
 def names_recipient(block: Message) -> bool:
+    """Whether a block is about one recipient (not the per-message fields)."""
     return bool(block.get("Final-Recipient") or block.get("Original-Recipient"))
 
 
 def field(block: Message, name: str) -> str | None:
+    """Return a field's value with folded lines joined, or None."""
     value = block.get(name)
     if value is None:
         return None
@@ -77,6 +80,7 @@ def typed(value: str | None) -> tuple[str | None, str | None]:
 
 
 def address(value: str | None) -> str | None:
+    """Return the lower-cased address of an "rfc822; a@b" recipient field, or None."""
     kind, address = typed(value)
     if not address or (kind and kind not in ("rfc822", "utf-8", "x-unknown")):
         return None

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-__all__ = ["ENHANCED", "enhanced_in_text", "pick_status", "reply_class", "reply_code"]
+__all__ = ["ENHANCED", "enhanced_in_text", "pick_status", "reply_code"]
 
 # An RFC 3463 enhanced status code: class.subject.detail.
 ENHANCED = re.compile(r"\b([245])\.(\d{1,3})\.(\d{1,3})\b")
@@ -49,12 +49,6 @@ def reply_code(text: str | None) -> int | None:
         return None
     found = _REPLY.search(text)
     return int(found.group(1) + found.group(2)) if found else None
-
-
-def reply_class(text: str | None) -> str | None:
-    """Return the class digit ("4" or "5") of the first SMTP reply code in text, if any."""
-    code = reply_code(text)
-    return str(code)[0] if code else None
 
 
 def _specificity(status: str) -> int:
