@@ -51,7 +51,13 @@ _RECIPIENT_LINE = re.compile(
 )
 # Fallbacks for bounces that name their recipient in no usual way: "Did not reach the following
 # recipient: a@b", a transcript's "RCPT TO:<a@b>", the returned message's "To:" header.
-_LABELLED = re.compile(rf"^(?P<label>[^\n]{{1,200}}?):[ \t]*<?(?P<addr>{ADDRESS})>?[ \t]*$")
+_LABELLED = re.compile(
+    rf"^(?P<label>[^\n]{{1,200}}?)(?::| to)[ \t]*<?(?P<addr>{ADDRESS})>?\.?[ \t]*$"
+)
+# A refusal that echoes the recipient anywhere in a line: "SMTP:RCPT host x: 553 <a@b>... No".
+_ECHOED = re.compile(
+    rf"[245]\d\d[ -](?:[245]\.\d{{1,3}}\.\d{{1,3}} )?<(?P<addr>{ADDRESS})>(?:\.\.\.|:)"
+)
 _HEADER_NAME = re.compile(r"[ \t]*[A-Za-z][\w-]{0,40}")
 _FAILURE_WORDS = re.compile(
     r"fail|unable|could ?n[o']t|not (?:be )?deliver|did not reach|reject|unknown|full|invalid"
@@ -172,6 +178,10 @@ def fallback_recipients(text: str, exclude: Iterable[str]) -> list[Named]:
         explained = "\n".join(tail)
         if _FAILURE_WORDS.search(explained):
             return [Named(found["addr"].lower(), " ".join(explained.split()), default_class)]
+    for line in lines:
+        echoed = _ECHOED.search(line) if len(line) <= MAX_LINE_CHARS else None
+        if echoed and echoed["addr"].lower() not in skip:
+            return [Named(echoed["addr"].lower(), " ".join(line.split()), default_class)]
     rcpt = _RCPT_TO.search(text)
     if rcpt and rcpt["addr"].lower() not in skip:
         reply = _REPLY_LINE.search(text, rcpt.end())

@@ -121,6 +121,8 @@ def test_forwarded_bounce_is_read_through_its_quoting() -> None:
         ("did-not-reach.eml", "moved.on@example.net", "5.0.0", Reason.FILTERED),
         # A Postfix server's error notice: the recipient is in the transcript's RCPT TO.
         ("transcript-only.eml", "reader@example.net", "4.3.0", Reason.SYSTEM_ERROR),
+        # A refusal that names the recipient in the middle of a line.
+        ("echoed-in-line.eml", "no.one@example.com", "5.3.0", Reason.MAILBOX_FULL),
     ],
 )
 def test_recipient_named_in_no_usual_way(
@@ -136,6 +138,13 @@ def test_recipient_named_in_no_usual_way(
     )
     # The bounce's own addresses (its sender, its To:, a helpdesk) are not recipients.
     assert report.problems == ["no recipient named in the usual way: taken from the text"]
+
+
+def test_error_delivering_your_mail_to() -> None:
+    report = _report("error-delivering-to.eml")
+    assert [(f.recipient, f.status, f.reason, f.hard) for f in report.recipients] == [
+        ("left.long.ago@example.org", "5.1.1", Reason.USER_UNKNOWN, True)
+    ]
 
 
 def test_exchange_recipients_with_dates() -> None:
