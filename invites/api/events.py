@@ -168,6 +168,24 @@ def _from_dsn() -> tuple[list[_Reported], list[str]]:
     return reported, problems
 
 
+def _report_result(
+    counts: EventsResult, reported: list[_Reported], added: list[bool], problems: list[str]
+) -> ReportResult:
+    """The answer to a raw report: the counts, each failed recipient, the problems."""
+    outcome = iter(added)  # one per applied event, in the order of the report
+    recipients = [
+        BounceOutcome(
+            email=r.failed.recipient,
+            status=r.failed.status,
+            reason=r.failed.reason,
+            hard=r.failed.hard,
+            suppressed=next(outcome) if r.event is not None else False,
+        )
+        for r in reported
+    ]
+    return ReportResult(**counts.model_dump(), recipients=recipients, problems=problems)
+
+
 @bp.post("/events")
 @require("events")
 def receive() -> Response:
@@ -195,23 +213,9 @@ def receive() -> Response:
     session.commit()
     # Counted per address: a complaint and a hard bounce for one address suppress it once.
     suppressed = len({e.email_hash for e, new in zip(recorded, added, strict=True) if new})
-    result: EventsResult = EventsResult(processed=len(events), suppressed=suppressed)
+    result = EventsResult(processed=len(events), suppressed=suppressed)
     if reported is not None:
-        outcome = iter(added)
-        result = ReportResult(
-            **result.model_dump(),
-            recipients=[
-                BounceOutcome(
-                    email=r.failed.recipient,
-                    status=r.failed.status,
-                    reason=r.failed.reason,
-                    hard=r.failed.hard,
-                    suppressed=next(outcome) if r.event is not None else False,
-                )
-                for r in reported
-            ],
-            problems=problems,
-        )
+        result = _report_result(result, reported, added, problems)
     return Response(result.model_dump_json(), status=202, mimetype="application/json")
 
 
