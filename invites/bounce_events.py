@@ -24,7 +24,7 @@ from typing import Literal
 
 from sqlalchemy import case, select, update
 
-from mailer.bounce_rules import ENHANCED
+from mailer.status_codes import ENHANCED
 
 from . import contacts, invitations
 from .config import Settings
@@ -52,13 +52,21 @@ def record_all(
     session: AnySession, events: Iterable[Event], settings: Settings, now: datetime
 ) -> int:
     """Apply events; return how many addresses they newly suppressed. The caller commits."""
-    newly: set[str] = set()
+    events = list(events)
+    added = record_each(session, events, settings, now)
+    return len({e.email_hash for e, new in zip(events, added, strict=True) if new})
+
+
+def record_each(
+    session: AnySession, events: list[Event], settings: Settings, now: datetime
+) -> list[bool]:
+    """Apply events; return, in their order, whether each newly suppressed its address."""
+    added = [False] * len(events)
     # Taking row locks in hash order means two concurrent batches touching the same addresses
     # wait for each other instead of deadlocking. The sort is stable: per address, order holds.
-    for event in sorted(events, key=lambda e: e.email_hash):
-        if record(session, event, settings, now):
-            newly.add(event.email_hash)
-    return len(newly)
+    for i in sorted(range(len(events)), key=lambda i: events[i].email_hash):
+        added[i] = record(session, events[i], settings, now)
+    return added
 
 
 def record(session: AnySession, event: Event, settings: Settings, now: datetime) -> bool:

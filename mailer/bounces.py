@@ -1,111 +1,142 @@
-"""Parse delivery status notifications (bounces) into the recipients that failed."""
+"""Parse delivery status notifications (bounces) into the recipients that failed, and why."""
 
 from __future__ import annotations
 
-import base64
-import binascii
-import contextlib
 import email
-import logging
-import quopri
 import re
-from collections.abc import Iterator
-from dataclasses import dataclass
-from email.header import decode_header, make_header
+from dataclasses import dataclass, field
 from email.message import Message
 from email.parser import HeaderParser
+from email.utils import getaddresses
 
-from mailer.bounce_rules import Kind, classify, pick_status
+from mailer import bounce_text, dsn_fields
+from mailer.bounce_text import redact, valid_address
+from mailer.classify import Reason, classify_bounce
 
-log = logging.getLogger(__name__)
-
-__all__ = ["FailedRecipient", "parse_dsn"]
+__all__ = ["FailedRecipient", "Report", "parse_dsn"]
 
 _DS_TYPES = frozenset({"message/delivery-status", "message/global-delivery-status"})
 # Attachments that carry the original message: their contents are not part of the report,
 # and a bounce of a bounce (a DSN inside message/rfc822) must not add recipients.
-_ORIGINAL_TYPES = frozenset({"message/rfc822", "text/rfc822-headers", "message/global"})
-_ADDRESS = r"[^\s<>@\"(),:;\[\]]+@[A-Za-z0-9][A-Za-z0-9.\-]*"
-_VALID_ADDRESS = re.compile(rf"^{_ADDRESS}$")
-_BLANK_LINES = re.compile(r"\n[ \t]*\n")
-# Plain-text bounces: a recipient starts a block on a line of its own (Exim, Sendmail, qmail),
-# as "<addr>: reason" (Postfix, qmail) or as "<addr>... reason" (Sendmail transcripts).
-_RECIPIENT_LINE = re.compile(
-    rf"^\s*<?(?P<addr>{_ADDRESS})>?:?\s*$"
-    rf"|^\s*<(?P<addr2>{_ADDRESS})>(?:\s*\([^)]*\))?:\s*(?P<rest>.*)$"
-    rf"|^(?:[245]\d\d[ -](?:[245]\.\d+\.\d+ )?)?<?(?P<addr3>{_ADDRESS})>?\.\.\.\s*(?P<rest3>.*)$"
+_ORIGINAL_TYPES = frozenset(
+    {"message/rfc822", "text/rfc822-headers", "message/global", "message/global-headers"}
 )
-# Where the human-readable part stops and the returned original message begins.
-_ORIGINAL_MARKER = re.compile(
-    r"^\s*-+\s*(This is a copy of|Below this line|Original message|Unsent message"
-    r"|The original message|Returned message|Undelivered message)",
-    re.IGNORECASE | re.MULTILINE,
-)
+# Bounds on what is read, so that a hostile report costs linear time and bounded work: real
+# reports have a few MIME parts, a human-readable part of some kilobytes and a few recipients.
+MAX_MIME_PARTS = 200
+MAX_HUMAN_CHARS = 64 * 1024
+MAX_RECIPIENTS = 100
+MAX_RECIPIENT_BLOCKS = 1000
+_BOUNDARY_LINE = re.compile(rb"^--([^\s]{1,70}?)(?:--)?[ \t]*$", re.MULTILINE)
+# The bounce's own addresses (the reporting daemon, our sender) are never its failed recipients.
+_OWN_HEADERS = ("From", "To", "Return-Path", "Reply-To", "Sender")
 _BOUNCE_SENDER = re.compile(r"mailer-daemon|postmaster|mail delivery|mail-daemon", re.IGNORECASE)
 _BOUNCE_SUBJECT = re.compile(
     r"undeliver|returned mail|delivery (status|fail|has failed|problem)|failure notice"
-    r"|mail delivery failed|could not send|not delivered|delayed mail|delivery delayed",
+    r"|mail delivery failed|could not send|not delivered|delayed mail|delivery delayed"
+    r"|mail system error|nondeliverable|non-delivery|rejected|delivery failure",
     re.IGNORECASE,
-)
-_DELAYED_TEXT = re.compile(
-    r"will (keep|continue) trying|not yet been delivered|still trying|delayed|warning:", re.I
 )
 
 
 @dataclass(frozen=True)
 class FailedRecipient:
-    """One recipient a bounce reports as failed or delayed."""
+    """One recipient a bounce reports as failed or delayed, and what its failure means."""
 
     recipient: str
     status: str | None
     action: str | None
     diagnostic: str | None
-    kind: Kind
+    reason: Reason
+    #: The address itself is bad (unknown user or domain, null MX, moved): suppress it.
+    hard: bool
 
 
-def parse_dsn(raw: bytes) -> list[FailedRecipient]:
-    """Return the failed recipients of a bounce message, or [] if it is not a bounce."""
-    try:
-        message = email.message_from_bytes(raw)
-        return _parse(message)
-    except Exception:
-        # Bounces come from the whole internet; a malformed one must not break the queue
-        # that feeds them in, so it is logged and treated as "not a bounce".
-        log.warning("unparseable bounce message ignored", exc_info=True)
-        return []
+@dataclass(frozen=True)
+class Report:
+    """What a bounce says: the failed recipients, and what of it could not be read."""
+
+    recipients: list[FailedRecipient] = field(default_factory=list)
+    #: Why something was skipped or the report was not read; never quotes an address.
+    problems: list[str] = field(default_factory=list)
 
 
-def _parse(message: Message) -> list[FailedRecipient]:
-    parts = list(_report_parts(message))
-    human = "\n\n".join(_text(p) for p in parts if p.get_content_type() == "text/plain")
-    human = _ORIGINAL_MARKER.split(human, maxsplit=1)[0]
-    blocks = [b for p in parts if p.get_content_type() in _DS_TYPES for b in _ds_blocks(p)]
-    if not blocks and message.get_content_type() == "multipart/report":
+def parse_dsn(raw: bytes) -> Report:
+    """Read a bounce message: its failed recipients, and the problems met reading it."""
+    # One line ending throughout: reports arrive with CRLF, LF and (old Macs) bare CR.
+    raw = raw.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
+    lowered = raw.lower()
+    if lowered.count(b"content-type:") > MAX_MIME_PARTS:
+        return Report([], [f"more than {MAX_MIME_PARTS} MIME parts: not read"])
+    # The stdlib builds an object per delivery-status block; thousands are no real report.
+    if lowered.count(b"final-recipient:") > MAX_RECIPIENT_BLOCKS:
+        return Report([], [f"more than {MAX_RECIPIENT_BLOCKS} recipient blocks: not read"])
+    problems: list[str] = []
+    message = _repaired(email.message_from_bytes(raw), raw, problems)
+    parts = _report_parts(message)
+    # A multipart message whose parts could not be found is read as one text.
+    text_types = ("text/plain", "multipart/report", "multipart/mixed")
+    human = "\n\n".join(_text(p, problems) for p in parts if p.get_content_type() in text_types)
+    whole = bounce_text.unquote(human[:MAX_HUMAN_CHARS])
+    human = bounce_text.cut_original(whole)
+    blocks = [
+        b
+        for p in parts
+        if p.get_content_type() in _DS_TYPES
+        for b in dsn_fields.ds_blocks(p, problems)
+    ]
+    if not blocks and (
+        message.get_content_type() == "multipart/report" or _looks_like_bounce(message)
+    ):
         # Some MTAs break the MIME structure (a stray space before the boundary), which folds
-        # the delivery-status fields into the text part; read them from there.
-        blocks = _blocks_from_text(human)
+        # the delivery-status fields into the text part, and a forwarded bounce quotes them:
+        # read them from the text.
+        blocks = [b for b in dsn_fields.blocks_from_text(human) if dsn_fields.names_recipient(b)]
     if blocks:
-        return _from_dsn_blocks(blocks, human)
-    if not _looks_like_bounce(message):
-        return []
-    return _from_plain_text(human)
+        failed = _from_dsn_blocks(blocks, human, message, problems)
+    elif _looks_like_bounce(message):
+        failed = _from_plain_text(human, whole, message, problems)
+    else:
+        problems.append("not a bounce: no delivery-status part, and no bounce sender or subject")
+        return Report([], problems)
+    if not failed:
+        problems.append("no failed recipient found in the report")
+    return Report(failed, problems)
 
 
-def _report_parts(message: Message) -> Iterator[Message]:
+def _repaired(message: Message, raw: bytes, problems: list[str]) -> Message:
+    """Re-read a multipart message whose declared boundary never appears in its body."""
+    if message.get_content_maintype() != "multipart" or isinstance(message.get_payload(), list):
+        return message
+    _, _, body = raw.partition(b"\n\n")
+    found = _BOUNDARY_LINE.search(body)
+    if found is None:
+        problems.append("multipart message without its declared boundary: read as text")
+        return message
+    problems.append("multipart message without its declared boundary: read with the one it uses")
+    message.set_boundary(found.group(1).decode("ascii", "replace"))
+    return email.message_from_bytes(message.as_bytes())
+
+
+def _report_parts(message: Message) -> list[Message]:
     """Walk the MIME tree without entering the returned original message."""
-    content_type = message.get_content_type()
-    if content_type in _ORIGINAL_TYPES or content_type in _DS_TYPES:
-        yield message
-        return
-    if message.is_multipart():
-        for sub in message.get_payload():
-            if isinstance(sub, Message):
-                yield from _report_parts(sub)
-        return
-    yield message
+    # Iterative, not recursive: the part count is bounded, but nesting must not reach the
+    # interpreter's recursion limit.
+    found, stack = [], [message]
+    while stack:
+        part = stack.pop()
+        content_type = part.get_content_type()
+        payload = part.get_payload()
+        if content_type in _ORIGINAL_TYPES or content_type in _DS_TYPES:
+            found.append(part)
+        elif part.get_content_maintype() == "multipart" and isinstance(payload, list):
+            stack.extend(reversed([sub for sub in payload if isinstance(sub, Message)]))
+        else:
+            found.append(part)
+    return found
 
 
-def _text(part: Message) -> str:
+def _text(part: Message, problems: list[str]) -> str:
     payload = part.get_payload(decode=True)
     if not isinstance(payload, bytes):
         return ""
@@ -114,156 +145,142 @@ def _text(part: Message) -> str:
         return payload.decode(charset, errors="replace").replace("\r\n", "\n")
     except LookupError:
         # Unknown charset names are common in bounces; the fields we need are ASCII anyway.
+        problems.append("unknown charset in a text part: read as Latin-1")
         return payload.decode("latin-1").replace("\r\n", "\n")
 
 
-def _ds_blocks(part: Message) -> list[Message]:
-    payload = part.get_payload()
-    encoded = (part.get("Content-Transfer-Encoding") or "").strip().lower()
-    if isinstance(payload, list) and encoded not in ("base64", "quoted-printable"):
-        return [b for b in payload if isinstance(b, Message)]
-    # The stdlib splits a delivery-status body into blocks without decoding it first, so an
-    # encoded one comes out as junk blocks: put the text back together, decode, split again.
-    if isinstance(payload, list):
-        text = "\n".join(b.as_string() for b in payload if isinstance(b, Message))
-    else:
-        text = str(payload)
-    data = text.encode("ascii", errors="ignore")
-    if encoded == "base64":
-        try:
-            data = base64.b64decode(b"".join(data.split()) + b"==", validate=False)
-        except binascii.Error:
-            return []  # truncated base64: no fields can be trusted
-    elif encoded == "quoted-printable":
-        data = quopri.decodestring(data)
-    return _blocks_from_text(data.decode("utf-8", errors="replace"))
-
-
-def _blocks_from_text(text: str) -> list[Message]:
-    """Parse "Field: value" paragraphs that carry a recipient, as found in a DSN body."""
-    parser = HeaderParser()
-    blocks = []
-    for chunk in _BLANK_LINES.split(text.replace("\r\n", "\n")):
-        block = parser.parsestr(chunk.strip("\n") + "\n")
-        if block.get("Final-Recipient") or block.get("Original-Recipient"):
-            blocks.append(block)
-    return blocks
-
-
-def _field(block: Message, name: str) -> str | None:
-    value = block.get(name)
-    if value is None:
-        return None
-    text = str(value).encode("utf-8", "surrogateescape").decode("utf-8", "replace")
-    text = " ".join(text.split())
-    return text or None
-
-
-def _typed(value: str | None) -> tuple[str | None, str | None]:
-    """Split "smtp; 550 ..." into ("smtp", "550 ...")."""
-    if value is None:
-        return None, None
-    kind, sep, rest = value.partition(";")
-    if not sep:
-        return None, value.strip() or None
-    return kind.strip().lower() or None, rest.strip() or None
-
-
-def _address(value: str | None) -> str | None:
-    kind, address = _typed(value)
-    if not address or (kind and kind not in ("rfc822", "utf-8")):
-        return None
-    address = address.strip().strip("<>").strip()
-    local, at, domain = address.rpartition("@")
-    if local.startswith("=?") and local.endswith("?="):
-        # Sendmail copies an RFC 2047 encoded-word local part verbatim; decode it before
-        # lower-casing, which would otherwise corrupt the base64.
-        # A malformed encoded-word is kept as written rather than dropping the recipient.
-        with contextlib.suppress(ValueError, LookupError, UnicodeError):
-            address = f"{make_header(decode_header(local))}{at}{domain}"
-    return address.lower() or None
-
-
-def _from_dsn_blocks(blocks: list[Message], human: str) -> list[FailedRecipient]:
+def _from_dsn_blocks(
+    blocks: list[Message], human: str, message: Message, problems: list[str]
+) -> list[FailedRecipient]:
     rows: list[tuple[str, Message]] = []
+    guessed = False
+    per_message = [b for b in blocks if not dsn_fields.names_recipient(b)]
     for block in blocks:
-        final = _address(_field(block, "Final-Recipient"))
-        original = _address(_field(block, "Original-Recipient"))
+        final = dsn_fields.address(dsn_fields.field(block, "Final-Recipient"))
+        original = dsn_fields.address(dsn_fields.field(block, "Original-Recipient"))
         # Original-Recipient is the address we sent to, before aliases were expanded; prefer it.
-        recipient = original if original and _VALID_ADDRESS.match(original) else final
+        recipient = original if original and valid_address(original) else final
         if recipient:
             rows.append((recipient, block))
-    if any(not _VALID_ADDRESS.match(r) for r, _ in rows):
+    if not rows and per_message:
+        # No per-recipient fields at all: the returned message's To: is who it was meant for.
+        rows = [(to, per_message[-1]) for to in _returned_to(message)[:1]]
+        guessed = True
+        if rows:
+            problems.append("no per-recipient fields: the recipient is the returned message's To:")
+        else:
+            problems.append("no per-recipient fields and no recipient in the returned message")
+    if any(not valid_address(r) for r, _ in rows):
         # A mangled Final-Recipient ("@host"): the human-readable part usually names it.
-        named = [r.recipient for r in _from_plain_text(human)]
+        named = bounce_text.recipients_in_text(human, MAX_RECIPIENTS)
         if len(named) == len(rows) == 1:
-            rows = [(named[0], rows[0][1])]
-    general = _general_text(human, [r for r, _ in rows])
+            rows = [(named[0].address, rows[0][1])]
+    if len(rows) > MAX_RECIPIENTS:
+        problems.append(f"more than {MAX_RECIPIENTS} recipients: the rest were not read")
+        rows = rows[:MAX_RECIPIENTS]
+    paras = bounce_text.paragraphs(human)
+    # What the prose says about each recipient stands in for a missing Diagnostic-Code.
+    prose = {
+        n.address: n.diagnostic
+        for n in bounce_text.recipients_in_text(human, MAX_RECIPIENTS, [r for r, _ in rows])
+    }
     failed = []
     for recipient, block in rows:
-        item = _recipient_from_block(recipient, block, general)
+        if not valid_address(recipient):
+            problems.append(f"a recipient that is not an address ({redact(recipient)}): skipped")
+            continue
+        context = _context(paras, recipient, rows)
+        item = _recipient_from_block(recipient, block, context, prose.get(recipient), guessed)
         if item is not None:
             failed.append(item)
     return failed
 
 
-def _recipient_from_block(recipient: str, block: Message, general: str) -> FailedRecipient | None:
-    action_field = _field(block, "Action")
+def _context(paras: list[str], recipient: str, rows: list[tuple[str, Message]]) -> str:
+    """Paragraphs of the human-readable text about this recipient alone, or about none."""
+    others = [r for r, _ in rows if r != recipient]
+    # A paragraph naming several recipients can't say which of them its wording is about.
+    return "\n".join(p for p in paras if not any(o in p.lower() for o in others))
+
+
+def _recipient_from_block(
+    recipient: str, block: Message, context: str, prose: str | None, guessed: bool = False
+) -> FailedRecipient | None:
+    action_field = dsn_fields.field(block, "Action")
     action = action_field.split()[0].lower() if action_field else None
     if action not in (None, "failed", "delayed"):
         return None  # delivered, relayed, expanded: nothing went wrong for this recipient
-    diag_type, diagnostic = _typed(_field(block, "Diagnostic-Code"))
-    default_class = {"failed": "5", "delayed": "4"}.get(action or "")
-    status = pick_status(_field(block, "Status"), diagnostic, default_class)
+    diag_type, diagnostic = dsn_fields.typed(dsn_fields.field(block, "Diagnostic-Code"))
+    diagnostic = diagnostic or prose or None
+    status_field = dsn_fields.field(block, "Status")
     if action is None:
-        # Some Sendmail reports omit Action; the status class says what happened.
-        if status is None or status[0] not in "45":
+        # Some Sendmail reports omit Action; the status class says what happened. A report
+        # without per-recipient fields is a failure report all the same.
+        klass = (status_field or "").strip()[:1] or ("5" if guessed else "")
+        if klass not in ("4", "5"):
             return None
-        action = "failed" if status[0] == "5" else "delayed"
-    kind = classify(status, action, diagnostic, diag_type, general)
-    return FailedRecipient(recipient, status, action, diagnostic, kind)
-
-
-def _general_text(human: str, recipients: list[str]) -> str:
-    """Paragraphs of the human-readable part that name none of the recipients."""
-    lowered = [r.lower() for r in recipients]
-    return "\n".join(
-        para for para in _BLANK_LINES.split(human) if not any(r in para.lower() for r in lowered)
+        action = "failed" if klass == "5" else "delayed"
+    verdict = classify_bounce(status_field, diagnostic, action, diag_type, context)
+    return FailedRecipient(
+        recipient, verdict.status, action, diagnostic, verdict.reason, verdict.dead_address
     )
 
 
+def _returned_to(message: Message) -> list[str]:
+    """The To: addresses of the returned original message, as sisimai falls back to."""
+    for part in _report_parts(message):
+        content_type = part.get_content_type()
+        if content_type in ("message/rfc822", "message/global"):
+            inner = part.get_payload()
+            headers = inner[0] if isinstance(inner, list) and inner else None
+        elif content_type in ("text/rfc822-headers", "message/global-headers"):
+            headers = HeaderParser().parsestr(_text(part, []))
+        else:
+            continue
+        if isinstance(headers, Message) and headers.get("To"):
+            found = [a.lower() for _, a in getaddresses([str(headers["To"])])]
+            return [a for a in found if valid_address(a)]
+    return []
+
+
 def _looks_like_bounce(message: Message) -> bool:
-    sender = _field(message, "From") or ""
-    subject = _field(message, "Subject") or ""
+    sender = dsn_fields.field(message, "From") or ""
+    subject = dsn_fields.field(message, "Subject") or ""
     return bool(_BOUNCE_SENDER.search(sender) or _BOUNCE_SUBJECT.search(subject))
 
 
-def _from_plain_text(text: str) -> list[FailedRecipient]:
+def _from_plain_text(
+    human: str, whole: str, message: Message, problems: list[str]
+) -> list[FailedRecipient]:
     """Heuristics for bounces without a delivery-status part (Exim, qmail, old Sendmail)."""
-    found: dict[str, list[str]] = {}
-    current: list[str] | None = None
-    for line in text.splitlines():
-        match = _RECIPIENT_LINE.match(line)
-        if match:
-            address = (match["addr"] or match["addr2"] or match["addr3"]).lower()
-            current = found.setdefault(address, [])
-            rest = match["rest"] or match["rest3"]
-            if rest:
-                current.append(rest.strip())
-        elif not line.strip():
-            current = None  # a blank line ends the recipient's paragraph
-        elif current is not None:
-            current.append(line.strip())
-    default_class = "4" if _DELAYED_TEXT.search(text) else "5"
+    named = [n for n in bounce_text.recipients_in_text(human, MAX_RECIPIENTS) if n.diagnostic]
+    if not named:
+        own = [
+            a for _, a in getaddresses([dsn_fields.field(message, h) or "" for h in _OWN_HEADERS])
+        ]
+        named = bounce_text.fallback_recipients(whole, own)
+        if named:
+            problems.append("no recipient named in the usual way: taken from the text")
+    paras = bounce_text.paragraphs(human)
+    rows = [(n.address, message) for n in named]
     failed = []
-    for address, lines in found.items():
-        diagnostic = " ".join(" ".join(lines).split())
-        if not diagnostic:
+    for item in named:
+        if not item.diagnostic:
             continue  # an address mentioned in passing, with no failure attached
-        status = pick_status(None, diagnostic, default_class)
-        if status is None:
+        action = "failed" if item.default_class == "5" else "delayed"
+        context = _context(paras, item.address, rows)
+        verdict = classify_bounce(None, item.diagnostic, action, None, context)
+        if verdict.status is None:
             continue
-        action = "failed" if status.startswith("5") else "delayed"
-        kind = classify(status, action, diagnostic)
-        failed.append(FailedRecipient(address, status, action, diagnostic, kind))
+        action = "failed" if verdict.status.startswith("5") else "delayed"
+        failed.append(
+            FailedRecipient(
+                item.address,
+                verdict.status,
+                action,
+                item.diagnostic,
+                verdict.reason,
+                verdict.dead_address,
+            )
+        )
     return failed

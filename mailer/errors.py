@@ -6,6 +6,7 @@ from __future__ import annotations
 # remote server quotes back ("550 5.1.1 <x@y>: Recipient address rejected").
 _ADDRESS_CHARS = frozenset(
     "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789!#$%&'*+/=?^_`{|}~.-"
+    '"'  # a quote mangled into a local part is still part of it
 )
 #: What an address is replaced with.
 REDACTED = "<address>"
@@ -28,6 +29,10 @@ def redact(text: str, limit: int = MAX_TEXT) -> str:
     i = text.find("@")
     while i != -1:
         left = i
+        if left > start and text[left - 1] == '"':
+            # A quoted local part ("a b"@host) may hold spaces: take it whole.
+            opening = text.rfind('"', max(start, i - 66), i - 1)
+            left = opening if opening != -1 else left
         while left > start and _is_address_char(text[left - 1]):
             left -= 1
         right = i + 1

@@ -20,10 +20,12 @@ from invites.config import Settings
 from invites.db import db, utcnow
 from invites.models import ConsentEvent, Invitation, OutboundMessage, SoftBounceCount
 
+from . import hostile_bounces
 from .conftest import all_database_text, auth, invite, make_app, new_key
 
 PROBLEM = "application/problem+json"
 SAMPLES = Path(__file__).resolve().parent / "samples" / "events"
+BOUNCE_SAMPLES = Path(__file__).resolve().parent / "samples" / "bounces"
 URL = "/api/v1/events"
 
 
@@ -212,7 +214,27 @@ def test_raw_dsn_as_message_rfc822(client: FlaskClient, app: Flask, key: str) ->
     raw = (SAMPLES / "two-recipients.eml").read_bytes()
     resp = client.post(URL, data=raw, content_type="message/rfc822", headers=auth(key))
     assert resp.status_code == 202, resp.get_data(as_text=True)
-    assert resp.get_json() == {"processed": 2, "suppressed": 1}
+    assert resp.get_json() == {
+        "processed": 2,
+        "suppressed": 1,
+        "recipients": [
+            {
+                "email": "gone.user@example.net",
+                "status": "5.1.1",
+                "reason": "user_unknown",
+                "hard": True,
+                "suppressed": True,
+            },
+            {
+                "email": "full.box@example.org",
+                "status": "4.2.2",
+                "reason": "mailbox_full",
+                "hard": False,
+                "suppressed": False,
+            },
+        ],
+        "problems": [],
+    }
     assert _reasons(app, "gone.user@example.net") == ["hard_bounce"]  # 5.1.1
     assert _reasons(app, "full.box@example.org") == []  # 4.2.2 is a soft bounce
     assert _soft_count(app, "full.box@example.org") == 1
@@ -231,7 +253,12 @@ def test_raw_dsn_as_multipart_report(client: FlaskClient, app: Flask, key: str) 
     assert content_type.startswith("multipart/report;")
     resp = client.post(URL, data=body, content_type=content_type, headers=auth(key))
     assert resp.status_code == 202, resp.get_data(as_text=True)
-    assert resp.get_json() == {"processed": 2, "suppressed": 1}
+    answer = resp.get_json()
+    assert (answer["processed"], answer["suppressed"]) == (2, 1)
+    assert [(r["email"], r["hard"]) for r in answer["recipients"]] == [
+        ("gone.user@example.net", True),
+        ("full.box@example.org", False),
+    ]
     assert _reasons(app, "gone.user@example.net") == ["hard_bounce"]
 
 
@@ -240,12 +267,75 @@ def test_raw_message_that_is_not_a_bounce(client: FlaskClient, app: Flask, key: 
     resp = client.post(URL, data=raw, content_type="message/rfc822", headers=auth(key))
     body = _problem(resp, 422)
     assert body["detail"] == "No failed recipients found in the message."
-    assert body["errors"] == [{"field": "body", "message": "no failed recipients found"}]
+    assert body["errors"] == [
+        {
+            "field": "body",
+            "message": "not a bounce: no delivery-status part, and no bounce sender or subject",
+        }
+    ]
     resp = client.post(
         URL, data=b"\x00\xff garbage", content_type="message/rfc822", headers=auth(key)
     )
     _problem(resp, 422)
     assert _reasons(app, "friend@example.com") == []
+
+
+def test_unreadable_report_says_why(client: FlaskClient, app: Flask, key: str) -> None:
+    raw = (
+        b"From: MAILER-DAEMON@mx.example.net\nSubject: Undelivered Mail\nMIME-Version: 1.0\n"
+        b"Content-Type: multipart/report; report-type=delivery-status; boundary=z\n\n"
+        b"--z\nContent-Type: message/delivery-status\nContent-Transfer-Encoding: base64\n\n"
+        b"Zm9vY\n--z--\n"
+    )
+    resp = client.post(URL, data=raw, content_type="message/rfc822", headers=auth(key))
+    assert [e["message"] for e in _problem(resp, 422)["errors"]] == [
+        "a base64 delivery-status part that does not decode: skipped",
+        "no failed recipient found in the report",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("sample", "reason", "hard"),
+    [
+        ("filtered-5.2.1.eml", "filtered", False),
+        ("host-not-found-try-again.eml", "network_error", False),
+        ("access-denied-5.4.1.eml", "user_unknown", True),
+        ("status-5.0.0-user-unknown.eml", "user_unknown", True),
+        ("no-recipient-fields.eml", "undefined", False),
+    ],
+)
+def test_only_a_dead_address_in_a_report_is_suppressed(
+    client: FlaskClient, app: Flask, key: str, sample: str, reason: str, hard: bool
+) -> None:
+    raw = (BOUNCE_SAMPLES / sample).read_bytes()
+    resp = client.post(URL, data=raw, content_type="message/rfc822", headers=auth(key))
+    assert resp.status_code == 202, resp.get_data(as_text=True)
+    [answer] = resp.get_json()["recipients"]
+    assert (answer["reason"], answer["hard"], answer["suppressed"]) == (reason, hard, hard)
+    assert _reasons(app, answer["email"]) == (["hard_bounce"] if hard else [])
+    assert _soft_count(app, answer["email"]) == (None if hard else 1)
+
+
+def test_recipient_the_service_cannot_address_is_reported_not_applied(
+    client: FlaskClient, app: Flask, key: str
+) -> None:
+    raw = (BOUNCE_SAMPLES / "quoted-local-part.eml").read_bytes()
+    resp = client.post(URL, data=raw, content_type="message/rfc822", headers=auth(key))
+    assert resp.status_code == 202, resp.get_data(as_text=True)
+    assert resp.get_json() == {
+        "processed": 0,
+        "suppressed": 0,
+        "recipients": [
+            {
+                "email": '"a....b"@example.org',
+                "status": "5.1.1",
+                "reason": "user_unknown",
+                "hard": True,
+                "suppressed": False,
+            }
+        ],
+        "problems": ["a recipient address the service does not accept: not applied"],
+    }
 
 
 def test_malformed_and_invalid_bodies(client: FlaskClient, app: Flask, key: str) -> None:
@@ -294,6 +384,16 @@ def test_full_batch_fits_and_larger_bodies_are_refused(
     huge = b"x" * (1024 * 1024 + 1)
     resp = client.post(URL, data=huge, content_type="message/rfc822", headers=auth(key))
     assert "larger than" in _problem(resp, 413)["detail"]
+
+
+@pytest.mark.parametrize("name", sorted(hostile_bounces.SHAPES))
+def test_hostile_report_is_refused_quickly(
+    client: FlaskClient, app: Flask, key: str, name: str
+) -> None:
+    raw = hostile_bounces.SHAPES[name]
+    with hostile_bounces.deadline(1.0):
+        resp = client.post(URL, data=raw, content_type="message/rfc822", headers=auth(key))
+    _problem(resp, 422)
 
 
 def test_address_and_detail_are_never_stored_or_logged(
@@ -367,3 +467,9 @@ def test_openapi_describes_the_endpoint(client: FlaskClient) -> None:
     assert event["properties"]["type"]["enum"] == ["hard_bounce", "soft_bounce", "complaint"]
     batch = doc["components"]["schemas"]["BounceEventBatch"]
     assert batch["properties"]["events"]["maxItems"] == 500
+    answer = post["responses"]["202"]["content"]["application/json"]["schema"]["oneOf"]
+    assert [a["$ref"].rsplit("/", 1)[1] for a in answer] == ["EventsResult", "ReportResult"]
+    report = doc["components"]["schemas"]["ReportResult"]
+    assert {"processed", "suppressed", "recipients", "problems"} <= set(report["required"])
+    outcome = doc["components"]["schemas"]["BounceOutcome"]
+    assert set(outcome["properties"]) == {"email", "status", "reason", "hard", "suppressed"}

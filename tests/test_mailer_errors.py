@@ -38,3 +38,7 @@ def test_hostile_text_is_cut_and_scanned_in_linear_time(shape: str) -> None:
     assert time.perf_counter() - started < 0.5
     assert "@" not in out or out.count("<address>") >= 1
     assert len(redact(shape)) <= 1000 + len("<address>")
+
+
+def test_a_quoted_local_part_is_replaced_whole() -> None:
+    assert redact('550 <"john smith"@example.org> unknown') == "550 <<address>> unknown"

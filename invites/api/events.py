@@ -6,20 +6,25 @@
   `{"events": [event, ...]}` of up to 500 events (a bare JSON list is refused);
 - `message/rfc822`: a whole RFC 3464 delivery status notification, headers included, or
   `multipart/report`: its body, with its MIME Content-Type (and boundary) as the HTTP one.
-  Each failed recipient counts as a hard or soft bounce as the DSN parser classifies it.
+  Each failed recipient counts as a hard bounce when the report says its address does not
+  exist (mailer.classify), else as a soft bounce.
 
-It answers 202 `{"processed": N, "suppressed": M}`.
+It answers 202 `{"processed": N, "suppressed": M}`; for a raw report also, per failed recipient,
+its address (the caller sent it), status, reason, hard or soft and whether this request
+suppressed it, and the parser's problems. A report with no failed recipient it can read is a
+422 whose `errors` say why.
 """
 
 from __future__ import annotations
 
-import json
+from dataclasses import dataclass
 from typing import Any, Literal
 
 from flask import Blueprint, Response, current_app, request
 from pydantic import BaseModel, Field, ValidationError, field_validator
 
 from mailer.bounces import FailedRecipient, parse_dsn
+from mailer.classify import Reason
 
 from .. import bounce_events
 from ..addresses import InvalidAddress, address_hash, normalize
@@ -27,7 +32,8 @@ from ..db import db, utcnow
 from ..errors import ApiProblem
 from . import spec
 from .auth import require
-from .schemas import Strict, parse_body
+from .fields import Email
+from .schemas import Strict, parse_body, respond
 
 bp = Blueprint("api_events", __name__, url_prefix="/api/v1")
 
@@ -36,16 +42,12 @@ DETAIL_MAX = 1000
 #: A full batch or a DSN quoting the original message outgrows the app-wide body limit.
 MAX_BODY_BYTES = 1024 * 1024
 RAW_TYPES = ("message/rfc822", "multipart/report")
-_TYPE_OF_KIND: dict[str, Literal["hard_bounce", "soft_bounce"]] = {
-    "hard": "hard_bounce",
-    "soft": "soft_bounce",
-}
 
 
 class BounceEvent(Strict):
     """A bounce or complaint reported about an address."""
 
-    email: str = Field(min_length=3, max_length=320, description="The address it concerns.")
+    email: Email = Field(description="The address it concerns.")
     type: Literal["hard_bounce", "soft_bounce", "complaint"] = Field(
         description="soft_bounce: repeated ones within the window count as a hard bounce."
     )
@@ -86,6 +88,31 @@ class EventsResult(BaseModel):
     )
 
 
+class BounceOutcome(BaseModel):
+    """One failed recipient of a raw report: what the report says, and what was done."""
+
+    email: str = Field(description="The recipient, as the report names it.")
+    status: str | None = Field(description="Its enhanced status code, e.g. 5.1.1.")
+    reason: Reason = Field(description="Why it failed (sisimai's reasons).")
+    hard: bool = Field(
+        description="The address itself does not exist (unknown user or domain, null MX, "
+        "moved): counted as a hard bounce. Otherwise a soft bounce."
+    )
+    suppressed: bool = Field(
+        description="This request put the address on the suppression list (a hard bounce, or "
+        "the soft bounce that reached the limit)."
+    )
+
+
+class ReportResult(EventsResult):
+    """What a raw delivery status report said and what the request did with it."""
+
+    recipients: list[BounceOutcome] = Field(description="Each failed recipient, in order.")
+    problems: list[str] = Field(
+        description="What of the report could not be read or applied (never quotes an address)."
+    )
+
+
 def _limit_body() -> None:
     # Batches and raw reports quoting the original mail are larger than other requests;
     # werkzeug answers 413 (via the problem handler) past this limit.
@@ -103,30 +130,62 @@ def _detail(failed: FailedRecipient) -> str:
     return " ".join(p for p in (failed.status, failed.diagnostic) if p)[:DETAIL_MAX]
 
 
-def _from_dsn() -> list[BounceEvent]:
-    raw = request.get_data(cache=False)
+@dataclass(frozen=True)
+class _Reported:
+    """A failed recipient of a raw report and the event it became, if its address is usable."""
+
+    failed: FailedRecipient
+    event: BounceEvent | None
+
+
+def _from_dsn() -> tuple[list[_Reported], list[str]]:
+    # Cached: a request that met a dead database connection runs again and reads it again.
+    raw = request.get_data(cache=True)
     if request.mimetype == "multipart/report":
         # The report's own MIME header travelled as the HTTP one: put it back for the parser.
         raw = f"MIME-Version: 1.0\r\nContent-Type: {request.content_type}\r\n\r\n".encode() + raw
-    events = []
-    for failed in parse_dsn(raw):
+    report = parse_dsn(raw)
+    problems = list(report.problems)
+    reported = []
+    for failed in report.recipients:
         try:
-            events.append(
-                BounceEvent(
-                    email=failed.recipient, type=_TYPE_OF_KIND[failed.kind], detail=_detail(failed)
-                )
+            event: BounceEvent | None = BounceEvent(
+                email=failed.recipient,
+                type="hard_bounce" if failed.hard else "soft_bounce",
+                detail=_detail(failed),
             )
         except ValidationError:
-            continue  # a recipient the parser recovered but that is no usable address
-    if not events:
+            # A quoted local part and the like: the service never sends to such an address.
+            problems.append("a recipient address the service does not accept: not applied")
+            event = None
+        reported.append(_Reported(failed, event))
+    if not reported:
         raise ApiProblem(
             422,
             "Not a bounce",
             "No failed recipients found in the message.",
             slug="no-failed-recipients",
-            errors=[{"field": "body", "message": "no failed recipients found"}],
+            errors=[{"field": "body", "message": p} for p in problems],
         )
-    return events
+    return reported, problems
+
+
+def _report_result(
+    counts: EventsResult, reported: list[_Reported], added: list[bool], problems: list[str]
+) -> ReportResult:
+    """The answer to a raw report: the counts, each failed recipient, the problems."""
+    outcome = iter(added)  # one per applied event, in the order of the report
+    recipients = [
+        BounceOutcome(
+            email=r.failed.recipient,
+            status=r.failed.status,
+            reason=r.failed.reason,
+            hard=r.failed.hard,
+            suppressed=next(outcome) if r.event is not None else False,
+        )
+        for r in reported
+    ]
+    return ReportResult(**counts.model_dump(), recipients=recipients, problems=problems)
 
 
 @bp.post("/events")
@@ -134,8 +193,11 @@ def _from_dsn() -> list[BounceEvent]:
 def receive() -> Response:
     """Apply bounce and complaint events, given as JSON or as a raw delivery status report."""
     _limit_body()
+    reported: list[_Reported] | None = None
+    problems: list[str] = []
     if request.mimetype in RAW_TYPES:
-        events = _from_dsn()
+        reported, problems = _from_dsn()
+        events = [r.event for r in reported if r.event is not None]
     elif request.is_json:
         events = _from_json()
     else:
@@ -148,18 +210,18 @@ def receive() -> Response:
     settings = current_app.config["SETTINGS"]
     key = settings.address_hash_key
     session = db.session
-    suppressed = bounce_events.record_all(
-        session,
-        [bounce_events.Event(address_hash(e.email, key), e.type, e.detail) for e in events],
-        settings,
-        utcnow(),
-    )
+    recorded = [bounce_events.Event(address_hash(e.email, key), e.type, e.detail) for e in events]
+    added = bounce_events.record_each(session, recorded, settings, utcnow())
     session.commit()
-    body = {"processed": len(events), "suppressed": suppressed}
-    return Response(json.dumps(body), status=202, mimetype="application/json")
+    # Counted per address: a complaint and a hard bounce for one address suppress it once.
+    suppressed = len({e.email_hash for e, new in zip(recorded, added, strict=True) if new})
+    result = EventsResult(processed=len(events), suppressed=suppressed)
+    if reported is not None:
+        result = _report_result(result, reported, added, problems)
+    return respond(result, 202)
 
 
-MODELS = [BounceEvent, BounceEventBatch, EventsResult]
+MODELS = [BounceEvent, BounceEventBatch, EventsResult, BounceOutcome, ReportResult]
 PATHS = {
     "/api/v1/events": {
         "post": {
@@ -170,7 +232,13 @@ PATHS = {
             "A hard bounce or complaint suppresses the address and closes its open invitations; "
             "a complaint also withdraws the contact's marketing consent. Soft bounces are "
             "counted per address within a window, and reaching the limit counts as a hard "
-            "bounce. Neither the address nor the detail is stored: only a keyed hash.",
+            "bounce. Neither the address nor the detail is stored: only a keyed hash. A raw "
+            "report counts a failed recipient as a hard bounce only when it says the address "
+            "does not exist (unknown user or domain, null MX, moved); a full mailbox, a spam or "
+            "policy refusal, a refusal of our sender or a network problem is a soft bounce. "
+            "The answer lists each failed recipient with its status, reason, hard or soft, and "
+            "whether this request suppressed it. A report in which no failed recipient can be "
+            "read is a 422 whose `errors` say what could not be read.",
             "requestBody": {
                 "required": True,
                 "content": {
@@ -182,7 +250,15 @@ PATHS = {
                 },
             },
             "responses": {
-                "202": spec.json_response(EventsResult, "Applied"),
+                "202": {
+                    "description": "Applied: counts for JSON events; for a raw report also "
+                    "each failed recipient and the parser's problems.",
+                    "content": {
+                        "application/json": {
+                            "schema": {"oneOf": [spec.ref(EventsResult), spec.ref(ReportResult)]}
+                        }
+                    },
+                },
                 **spec.problems(400, 401, 403, 413, 415, 422),
             },
         }
