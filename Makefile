@@ -28,7 +28,7 @@ run: $(STAMP)  ## Migrate, then run web + worker + scheduler on embedded default
 	@# within a second would be ignored, so they get no other); the web server, a background
 	@# job, ignores SIGINT and gets a SIGTERM. Then stop the embedded Redis they shared: each
 	@# saw the others still connected when it exited, so none of them did.
-	@stop_redis() { $(BIN)/python -c 'from invites.queue import stop_embedded as s; s("instance")'; }; \
+	@stop_redis() { $(BIN)/python -c 'from invites.core.queue import stop_embedded as s; s("instance")'; }; \
 	  trap 'trap - INT TERM EXIT; kill $$web 2>/dev/null; wait; stop_redis' INT; \
 	  trap 'trap - INT TERM EXIT; kill $$web $$others 2>/dev/null; wait; stop_redis' TERM EXIT; \
 	  $(BIN)/invites worker & others="$$!"; \

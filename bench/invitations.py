@@ -472,7 +472,8 @@ def _delivery_jobs(red: redis.Redis) -> int:
                 f"rq:job:{job_id if isinstance(job_id, str) else job_id.decode()}", "description"
             )
         descriptions = pipe.execute()
-    return sum(1 for d in descriptions if d and d.startswith(b"invites.jobs.deliver_message("))
+    job = b"invites.delivery.jobs.deliver_message("
+    return sum(1 for d in descriptions if d and d.startswith(job))
 
 
 def bench(args: argparse.Namespace, report: dict[str, Any]) -> list[Workload]:

@@ -9,8 +9,9 @@ from typing import Any
 from flask import Flask
 from flask.typing import ResponseReturnValue
 
-from . import delivery, logs
-from .config import Settings, from_env
+from invites.core import logs
+from invites.core.config import Settings, from_env
+from invites.delivery import kinds as delivery
 
 TEMPLATE_ROOT = Path(__file__).resolve().parent.parent / "templates"
 
@@ -20,7 +21,7 @@ class SpotCam(Flask):
 
     def dispatch_request(self) -> ResponseReturnValue:
         """Dispatch as Flask does, through the dead-connection retry."""
-        from .dbsetup import retry_dead_connection
+        from invites.core.dbsetup import retry_dead_connection
 
         return retry_dead_connection(super().dispatch_request)
 
@@ -59,9 +60,11 @@ def create_app(config: dict[str, Any] | Settings | None = None) -> Flask:
     os.makedirs(app.instance_path, exist_ok=True)
     logs.init_app()
 
-    from . import api, cli, csrf, dbsetup, errors, inputs, pages, preferences, queue
-    from .emails import InvitationMail
-    from .messages import MarketingMail, ServiceMail
+    from invites import api, cli
+    from invites.accounts.mail import MarketingMail, ServiceMail
+    from invites.core import csrf, dbsetup, errors, inputs, queue
+    from invites.invitations.mail import InvitationMail
+    from invites.public import pages, preferences
 
     for kind in (InvitationMail(), ServiceMail(), MarketingMail()):
         delivery.register(kind)
@@ -76,7 +79,7 @@ def create_app(config: dict[str, Any] | Settings | None = None) -> Flask:
     preferences.init_app(app)
     cli.init_app(app)
     if app.config["DEV_OUTBOX"]:
-        from . import dev
+        from invites.ops import outbox as dev
 
         dev.init_app(app)
     return app

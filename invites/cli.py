@@ -11,8 +11,8 @@ from flask.cli import FlaskGroup, with_appcontext
 from flask_migrate import cli as migrate_cli
 from sqlalchemy import select
 
-from . import queue
-from .api.auth import SCOPES
+from invites.api.auth import SCOPES
+from invites.core import queue
 
 log = logging.getLogger(__name__)
 
@@ -30,7 +30,7 @@ log = logging.getLogger(__name__)
 @with_appcontext
 def worker_command(burst: bool, simple: bool, queues: str) -> None:
     """Run an RQ worker for the mail queues (any number, on any machine)."""
-    from .worker import run_worker
+    from invites.delivery.worker import run_worker
 
     names = [q.strip() for q in queues.split(",") if q.strip()]
     unknown = sorted(set(names) - set(queue.QUEUES))
@@ -43,7 +43,7 @@ def worker_command(burst: bool, simple: bool, queues: str) -> None:
 @with_appcontext
 def scheduler_command() -> None:
     """Run RQ's cron scheduler: outbox reconciler, retention and clean-up jobs."""
-    from .worker import run_scheduler
+    from invites.delivery.worker import run_scheduler
 
     run_scheduler()
 
@@ -66,7 +66,7 @@ def api_keys() -> None:
 @with_appcontext
 def create_key(name: str, scopes: tuple[str, ...]) -> None:
     """Create an API key and print it once (only its hash is stored)."""
-    from .api.auth import create_key as make
+    from invites.api.auth import create_key as make
 
     try:
         row, secret = make(name, list(scopes))
@@ -84,8 +84,8 @@ def create_key(name: str, scopes: tuple[str, ...]) -> None:
 @with_appcontext
 def list_keys() -> None:
     """List API keys (prefix, name, scopes, state) without secrets."""
-    from .db import db
-    from .models import ApiKey
+    from invites.core.db import db
+    from invites.core.models import ApiKey
 
     for row in db.session.scalars(select(ApiKey).order_by(ApiKey.id)):
         state = f"revoked {row.revoked_at:%Y-%m-%d}" if row.revoked_at else "active"
@@ -97,8 +97,8 @@ def list_keys() -> None:
 @with_appcontext
 def revoke_key(prefix: str) -> None:
     """Revoke the API key with this prefix."""
-    from .db import db, utcnow
-    from .models import ApiKey
+    from invites.core.db import db, utcnow
+    from invites.core.models import ApiKey
 
     row = db.session.scalar(select(ApiKey).where(ApiKey.prefix == prefix))
     if row is None:
@@ -112,9 +112,9 @@ def revoke_key(prefix: str) -> None:
 @with_appcontext
 def ensure_demo() -> None:
     """Create and print a demo key with every scope unless a key exists (used by make run)."""
-    from .api.auth import create_key as make
-    from .db import db
-    from .models import ApiKey
+    from invites.api.auth import create_key as make
+    from invites.core.db import db
+    from invites.core.models import ApiKey
 
     if db.session.scalar(select(ApiKey.id).limit(1)) is not None:
         click.echo(
@@ -135,11 +135,10 @@ def mail() -> None:
 @with_appcontext
 def send_test(address: str) -> None:
     """Send a test message to ADDRESS through the configured transport, now."""
+    from invites.core.addresses import InvalidAddress, normalize
+    from invites.delivery.jobs import transport
+    from invites.invitations.mail import message_domain
     from mailer import MailError, compose
-
-    from .addresses import InvalidAddress, normalize
-    from .emails import message_domain
-    from .jobs import transport
 
     try:
         to = normalize(address)
@@ -166,7 +165,7 @@ def send_test(address: str) -> None:
 @with_appcontext
 def reconcile_command() -> None:
     """Re-enqueue outbox messages left pending (what the scheduler does every minute)."""
-    from .jobs import reconcile_outbox
+    from invites.delivery.jobs import reconcile_outbox
 
     click.echo(f"re-enqueued {reconcile_outbox()} message(s)")
 
@@ -181,8 +180,8 @@ def init_app(app: Flask) -> None:
 
 
 def _create_app() -> Flask:
-    from . import create_app
-    from .config import ConfigError
+    from invites import create_app
+    from invites.core.config import ConfigError
 
     try:
         return create_app()

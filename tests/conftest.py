@@ -24,8 +24,8 @@ from sqlalchemy import create_engine, make_url, text
 from werkzeug.serving import make_server
 
 from invites import create_app
-from invites.config import Settings, from_env
-from invites.db import db
+from invites.core.config import Settings, from_env
+from invites.core.db import db
 
 from .smtpd import ReceivedMessage, SMTPSink
 
@@ -54,7 +54,7 @@ def redis_url(state_dir: Path) -> Iterator[str]:
         conn.ping()  # fail loudly: a configured Redis that is down is an error, not a skip
         yield url
         return
-    from invites.queue import embedded_server
+    from invites.core.queue import embedded_server
 
     server = embedded_server(str(state_dir / "redis.db"))
     yield f"unix://{server.socket_file}"  # type: ignore[attr-defined]
@@ -136,7 +136,7 @@ def app(settings: Settings) -> Iterator[Flask]:
     """An app on clean tables and a flushed Redis database."""
     application = make_app(settings)
     clear_tables(application)
-    from invites import queue
+    from invites.core import queue
 
     queue.connection(application).flushdb()
     yield application
@@ -163,7 +163,7 @@ def smtp_app(settings: Settings, smtp_sink: SMTPSink) -> Iterator[Flask]:
     """An app that delivers to the test SMTP server."""
     application = make_app(settings, smtp_url=smtp_sink.url)
     clear_tables(application)
-    from invites import queue
+    from invites.core import queue
 
     queue.connection(application).flushdb()
     yield application
@@ -206,8 +206,8 @@ def invite(client: FlaskClient, key: str, email: str = "friend@example.com", **f
 
 def run_jobs(app: Flask) -> None:
     """Relay the outbox's wake-ups, then run every queued job in a burst SimpleWorker."""
-    from invites import relay
-    from invites.worker import make_worker
+    from invites.delivery import relay
+    from invites.delivery.worker import make_worker
 
     with app.app_context():
         relay.drain()

@@ -134,9 +134,9 @@ def test_hostile_name_is_plain_text(app: Flask) -> None:
 
 
 def test_delete_leaves_no_trace(app: Flask) -> None:
-    from invites import messages
-    from invites.db import db, utcnow
-    from invites.models import Contact
+    from invites.accounts import mail as messages
+    from invites.accounts.models import Contact
+    from invites.core.db import db, utcnow
 
     client = app.test_client()
     key = new_key(app, ["contacts"])

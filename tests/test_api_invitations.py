@@ -12,9 +12,10 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from invites import invitations
-from invites.db import db, utcnow
-from invites.models import Invitation, InviterDailyCount, OutboundMessage
+from invites.core.db import db, utcnow
+from invites.delivery.models import OutboundMessage
+from invites.invitations import lifecycle as invitations
+from invites.invitations.models import Invitation, InviterDailyCount
 
 from .conftest import all_database_text, auth, invite, make_app, new_key, run_jobs
 from .smtpd import SMTPSink
@@ -173,7 +174,7 @@ def test_idempotency_key(client: FlaskClient, app: Flask, api_key: str) -> None:
 def test_idempotency_record_cannot_be_matched_to_a_guessed_body(
     client: FlaskClient, app: Flask, api_key: str
 ) -> None:
-    from invites.models import IdempotencyRecord
+    from invites.core.models import IdempotencyRecord
 
     raw = b'{"inviter_id": "u1", "inviter_name": "Anna", "email": "guess@example.com"}'
     h = auth(api_key, **{"Idempotency-Key": "k-guess", "Content-Type": "application/json"})
@@ -265,7 +266,7 @@ def _requested(app: Flask, inviter_id: str, day=None) -> int:  # type: ignore[no
 
 @pytest.mark.parametrize("window_days", [1])
 def test_address_window_across_inviters(settings, api_key: str, window_days: int) -> None:  # type: ignore[no-untyped-def]
-    from invites.models import AddressThrottle
+    from invites.invitations.models import AddressThrottle
 
     app = make_app(settings, invite_address_window_days=window_days)
     client = app.test_client()
@@ -286,7 +287,7 @@ def test_address_window_across_inviters(settings, api_key: str, window_days: int
 
 def test_key_cache_bounds_revocation_delay(settings, api_key: str) -> None:  # type: ignore[no-untyped-def]
     from invites.api.auth import Caller
-    from invites.models import ApiKey
+    from invites.core.models import ApiKey
 
     for ttl, still_works in ((0, False), (60, True)):
         app = make_app(settings, api_key_cache_seconds=ttl)
@@ -334,7 +335,8 @@ def test_invitations_survive_a_database_restart(
 ) -> None:
     from sqlalchemy import text
 
-    from invites import queue, relay
+    from invites.core import queue
+    from invites.delivery import relay
 
     _postgresql(app)
     assert invite(client, api_key, "before@example.com").status_code == 202
@@ -391,7 +393,7 @@ def test_an_invitation_commits_without_waiting_for_the_disk_unless_told(
 def test_the_send_claim_waits_for_the_disk_whatever_the_default(app: Flask) -> None:
     from sqlalchemy import event, text
 
-    from invites.jobs import _claim
+    from invites.delivery.jobs import _claim
 
     _postgresql(app)
     request = invitations.NewInvitation("u-1", "Anna", "friend@example.com", "en", None)

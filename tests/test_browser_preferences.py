@@ -10,9 +10,12 @@ from urllib.parse import urlsplit
 
 from flask import Flask
 
-from invites import contacts, messages, queue
-from invites.db import db, utcnow
-from invites.models import ConsentEvent, Preference, Suppression
+from invites.accounts import contacts
+from invites.accounts import mail as messages
+from invites.accounts.models import ConsentEvent, Preference
+from invites.core import queue
+from invites.core.db import db, utcnow
+from invites.core.models import Suppression
 
 from .conftest import links, run_jobs
 from .smtpd import ReceivedMessage, SMTPSink

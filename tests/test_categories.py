@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from invites.categories import CATEGORIES, MARKETING
+from invites.accounts.categories import CATEGORIES, MARKETING
 
 README = Path(__file__).resolve().parent.parent / "README.md"
 

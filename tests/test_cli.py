@@ -9,7 +9,7 @@ from click.testing import CliRunner
 from flask import Flask
 
 from invites.cli import cli
-from invites.config import Settings
+from invites.core.config import Settings
 
 from .conftest import ROOT, env_for, invite, make_app, worker_process
 from .smtpd import SMTPSink

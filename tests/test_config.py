@@ -6,10 +6,11 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from invites import contacts, messages
-from invites.config import ConfigError, Settings, from_env
-from invites.db import db, utcnow
-from invites.emails import tokens
+from invites.accounts import contacts
+from invites.accounts import mail as messages
+from invites.core.config import ConfigError, Settings, from_env
+from invites.core.db import db, utcnow
+from invites.invitations.mail import tokens
 
 from .conftest import clear_tables, make_app
 
@@ -70,7 +71,7 @@ def test_postgres_urls_use_psycopg3() -> None:
 def test_the_readme_table_is_the_register() -> None:
     from pathlib import Path
 
-    from invites.config import config_table
+    from invites.core.config import config_table
 
     readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
     assert config_table() in readme

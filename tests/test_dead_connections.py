@@ -14,10 +14,12 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from invites import contacts
-from invites.db import db, utcnow
-from invites.emails import tokens
-from invites.models import Contact, Invitation, Preference, Suppression
+from invites.accounts import contacts
+from invites.accounts.models import Contact, Preference
+from invites.core.db import db, utcnow
+from invites.core.models import Suppression
+from invites.invitations.mail import tokens
+from invites.invitations.models import Invitation
 
 from .conftest import auth, invite, new_key, terminate_backends
 

@@ -14,10 +14,13 @@ import pytest
 import redis
 from flask import Flask
 
-from invites import queue, relay
-from invites.db import db, utcnow
-from invites.jobs import expire_invitations, reconcile_outbox
-from invites.models import Invitation, OutboundMessage, OutboxWakeup, Suppression
+from invites.core import queue
+from invites.core.db import db, utcnow
+from invites.core.models import Suppression
+from invites.delivery import relay
+from invites.delivery.jobs import expire_invitations, reconcile_outbox
+from invites.delivery.models import OutboundMessage, OutboxWakeup
+from invites.invitations.models import Invitation
 
 from .conftest import (
     ROOT,
@@ -178,7 +181,7 @@ def test_the_relay_loop_waits_out_a_redis_outage(  # type: ignore[no-untyped-def
     app = make_app(settings, redis_url=url, relay_interval_ms=20)
     clear_tables(app)  # an earlier test on its own Redis may have invited the same address
     key = new_key(app, ["invitations"])
-    caplog.set_level(logging.INFO, logger="invites.relay")
+    caplog.set_level(logging.INFO, logger="invites.delivery.relay")
     procs[0].terminate()
     procs[0].wait()
     thread, stop = relay.start(app)
@@ -254,8 +257,9 @@ def test_embedded_redis_when_unset(settings, tmp_path) -> None:  # type: ignore[
 
 _SHARE_EMBEDDED_REDIS = """
 import dataclasses, sys, time
-from invites import create_app, queue
-from invites.config import from_env
+from invites import create_app
+from invites.core import queue
+from invites.core.config import from_env
 database = "sqlite:///" + sys.argv[1] + "/t.db"
 base = from_env({"SPOTCAM_ENV": "test"})
 settings = dataclasses.replace(base, database_url=database, redis_url=None)
@@ -324,8 +328,9 @@ def _alive(pid: int) -> bool:
 
 
 def test_housekeeping_forgets_old_state(app: Flask) -> None:
-    from invites.jobs import housekeeping
-    from invites.models import IdempotencyRecord, SoftBounceCount
+    from invites.core.models import IdempotencyRecord
+    from invites.delivery.jobs import housekeeping
+    from invites.feedback.models import SoftBounceCount
 
     key = new_key(app, ["invitations"])
     client = app.test_client()
@@ -348,7 +353,7 @@ def test_housekeeping_forgets_old_state(app: Flask) -> None:
 
 
 def test_scheduler_jobs_run_on_json_workers(smtp_app: Flask, smtp_sink: SMTPSink) -> None:
-    from invites.worker import make_scheduler
+    from invites.delivery.worker import make_scheduler
 
     key = new_key(smtp_app, ["invitations"])
     with smtp_app.app_context():
@@ -358,9 +363,9 @@ def test_scheduler_jobs_run_on_json_workers(smtp_app: Flask, smtp_sink: SMTPSink
         queue.connection().flushdb()  # as if Redis lost the delivery job
         cron = make_scheduler()
         assert {job.func_name for job in cron.get_jobs()} == {
-            "invites.jobs.reconcile_outbox",
-            "invites.jobs.expire_invitations",
-            "invites.jobs.housekeeping",
+            "invites.delivery.jobs.reconcile_outbox",
+            "invites.delivery.jobs.expire_invitations",
+            "invites.delivery.jobs.housekeeping",
         }
         enqueued = cron.enqueue_jobs()
         assert len(enqueued) == 3

@@ -14,10 +14,11 @@ import pytest
 from flask import Flask
 from rq.job import Job
 
-from invites import queue
-from invites.config import Settings
-from invites.db import db
-from invites.models import Invitation, InvitationDailyStats, OutboundMessage, OutboxWakeup
+from invites.core import queue
+from invites.core.config import Settings
+from invites.core.db import db
+from invites.delivery.models import OutboundMessage, OutboxWakeup
+from invites.invitations.models import Invitation, InvitationDailyStats
 
 from .conftest import (
     ROOT,
@@ -77,7 +78,7 @@ def _work_twice(settings: Settings) -> None:
         assert done.returncode == 0, done.stderr
         app = make_app(settings)
         with app.app_context():
-            from invites.jobs import reconcile_outbox
+            from invites.delivery.jobs import reconcile_outbox
 
             reconcile_outbox()
 
@@ -199,8 +200,8 @@ def test_the_scheduler_outlives_a_redis_outage_across_cron_ticks(  # type: ignor
 
             # The new Redis started empty, so a reconciler job in it came from a cron tick
             # after the outage: the cron loop is alive, not only the relay thread.
-            _wait_for(lambda: "invites.jobs.reconcile_outbox" in names(), "a cron tick")
-            assert names().count("invites.jobs.deliver_message") == 30
+            _wait_for(lambda: "invites.delivery.jobs.reconcile_outbox" in names(), "a cron tick")
+            assert names().count("invites.delivery.jobs.deliver_message") == 30
         assert scheduler.poll() is None
     finally:
         scheduler.send_signal(signal.SIGTERM)

@@ -10,10 +10,12 @@ import logging
 import pytest
 from flask import Flask
 
-from invites import queue
-from invites.config import Settings
-from invites.db import db
-from invites.models import Invitation, OutboundMessage, Suppression
+from invites.core import queue
+from invites.core.config import Settings
+from invites.core.db import db
+from invites.core.models import Suppression
+from invites.delivery.models import OutboundMessage
+from invites.invitations.models import Invitation
 
 from .conftest import (
     all_database_text,

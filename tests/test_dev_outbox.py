@@ -7,7 +7,7 @@ import dataclasses
 from flask import Flask
 
 from invites import create_app
-from invites.config import Settings
+from invites.core.config import Settings
 
 from .conftest import all_database_text, invite, new_key, run_jobs
 

@@ -13,12 +13,17 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select
 
-from invites import bounce_events, contacts, eligibility, suppression
-from invites.addresses import address_hash
-from invites.categories import MARKETING
-from invites.config import Settings
-from invites.db import db, utcnow
-from invites.models import ConsentEvent, Invitation, OutboundMessage, SoftBounceCount
+from invites.accounts import contacts, eligibility
+from invites.accounts.categories import MARKETING
+from invites.accounts.models import ConsentEvent
+from invites.core import suppression
+from invites.core.addresses import address_hash
+from invites.core.config import Settings
+from invites.core.db import db, utcnow
+from invites.delivery.models import OutboundMessage
+from invites.feedback import events as bounce_events
+from invites.feedback.models import SoftBounceCount
+from invites.invitations.models import Invitation
 
 from . import hostile_bounces
 from .conftest import all_database_text, auth, invite, make_app, new_key

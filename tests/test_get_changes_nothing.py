@@ -16,11 +16,11 @@ import pytest
 from flask import Flask
 from sqlalchemy import event
 
-from invites import contacts
-from invites.config import Settings
-from invites.db import db, utcnow
-from invites.emails import tokens
-from invites.models import Invitation
+from invites.accounts import contacts
+from invites.core.config import Settings
+from invites.core.db import db, utcnow
+from invites.invitations.mail import tokens
+from invites.invitations.models import Invitation
 
 from .conftest import auth, invite, make_app, new_key, run_jobs
 

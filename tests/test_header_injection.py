@@ -13,8 +13,10 @@ import re
 import pytest
 from flask import Flask
 
-from invites import contacts, messages, queue
-from invites.db import db, utcnow
+from invites.accounts import contacts
+from invites.accounts import mail as messages
+from invites.core import queue
+from invites.core.db import db, utcnow
 
 from .conftest import auth, invite, new_key, run_jobs
 from .smtpd import ReceivedMessage, SMTPSink

@@ -6,7 +6,7 @@ import dataclasses
 
 from flask import Flask
 
-from invites.config import Settings
+from invites.core.config import Settings
 
 from .conftest import free_port, make_app
 

@@ -15,10 +15,10 @@ from flask.testing import FlaskClient
 
 from invites.api.auth import SCOPES
 from invites.api.events import MAX_BODY_BYTES as EVENTS_MAX_BODY_BYTES
-from invites.config import Settings
-from invites.db import db
-from invites.inputs import MAX_JSON_DEPTH
-from invites.models import Invitation
+from invites.core.config import Settings
+from invites.core.db import db
+from invites.core.inputs import MAX_JSON_DEPTH
+from invites.invitations.models import Invitation
 
 from .conftest import ROOT, auth, env_for, new_key
 

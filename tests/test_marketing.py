@@ -6,9 +6,12 @@ from urllib.parse import urlsplit
 
 from flask import Flask
 
-from invites import contacts, messages, queue
-from invites.db import db, utcnow
-from invites.models import Contact, OutboundMessage
+from invites.accounts import contacts
+from invites.accounts import mail as messages
+from invites.accounts.models import Contact
+from invites.core import queue
+from invites.core.db import db, utcnow
+from invites.delivery.models import OutboundMessage
 
 from .conftest import run_jobs
 from .smtpd import SMTPSink
@@ -147,8 +150,8 @@ def test_service_is_not_a_marketing_category(app: Flask) -> None:
 def test_invitation_removal_does_not_block_a_later_account(
     smtp_app: Flask, smtp_sink: SMTPSink
 ) -> None:
-    from invites.addresses import address_hash
-    from invites.suppression import suppress
+    from invites.core.addresses import address_hash
+    from invites.core.suppression import suppress
 
     with smtp_app.app_context():
         key = smtp_app.config["SETTINGS"].address_hash_key

@@ -158,7 +158,7 @@ def test_idempotency_keys_the_document_allows_are_the_ones_taken(app: Flask) -> 
 
 
 def test_a_message_as_the_document_describes_it_is_accepted(app: Flask) -> None:
-    from invites.messages import SERVICE_TEMPLATES
+    from invites.accounts.mail import SERVICE_TEMPLATES
 
     schema = _doc(app)["components"]["schemas"]["MessageIn"]
     assert schema["properties"]["template"]["enum"] == list(SERVICE_TEMPLATES)

@@ -11,10 +11,12 @@ from flask import Flask
 from flask.testing import FlaskClient
 from itsdangerous.timed import TimestampSigner
 
-from invites import contacts, eligibility, messages
-from invites.db import db, utcnow
-from invites.emails import tokens
-from invites.models import ConsentEvent, Suppression
+from invites.accounts import contacts, eligibility
+from invites.accounts import mail as messages
+from invites.accounts.models import ConsentEvent
+from invites.core.db import db, utcnow
+from invites.core.models import Suppression
+from invites.invitations.mail import tokens
 
 from .conftest import forge
 

@@ -12,9 +12,10 @@ from flask import Flask
 from rq.job import Job
 from sqlalchemy import insert
 
-from invites import queue, relay
-from invites.db import db
-from invites.models import OutboundMessage, OutboxWakeup
+from invites.core import queue
+from invites.core.db import db
+from invites.delivery import relay
+from invites.delivery.models import OutboundMessage, OutboxWakeup
 
 from .conftest import ROOT, env_for, invite, new_key
 

@@ -5,9 +5,10 @@ from __future__ import annotations
 from flask import Flask
 from flask.testing import FlaskClient
 
-from invites.db import db, utcnow
-from invites.models import Contact, OutboundMessage
-from invites.suppression import suppress
+from invites.accounts.models import Contact
+from invites.core.db import db, utcnow
+from invites.core.suppression import suppress
+from invites.delivery.models import OutboundMessage
 
 from .conftest import all_database_text, auth, link_to, new_key, run_jobs
 from .smtpd import SMTPSink

@@ -7,10 +7,10 @@ from datetime import timedelta
 from flask import Flask
 from sqlalchemy import select
 
-from invites.config import Settings
-from invites.db import db, utcnow
-from invites.emails import tokens
-from invites.models import Invitation
+from invites.core.config import Settings
+from invites.core.db import db, utcnow
+from invites.invitations.mail import tokens
+from invites.invitations.models import Invitation
 
 from .conftest import auth, clear_tables, invite, make_app, new_key, run_jobs
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from invites.text import clean_block, clean_line, defang_links
+from invites.core.text import clean_block, clean_line, defang_links
 
 
 def test_clean_line() -> None:

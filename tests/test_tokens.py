@@ -11,10 +11,10 @@ import pytest
 from flask import Flask
 from itsdangerous.timed import TimestampSigner
 
-from invites.db import db
-from invites.emails import tokens
-from invites.models import Invitation
-from invites.tokens import TokenExpired, TokenInvalid, Tokens
+from invites.core.db import db
+from invites.core.tokens import TokenExpired, TokenInvalid, Tokens
+from invites.invitations.mail import tokens
+from invites.invitations.models import Invitation
 
 from .conftest import auth, forge, invite, make_app, new_key
 

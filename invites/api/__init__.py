@@ -7,8 +7,8 @@ from flask import Flask
 
 def init_app(app: Flask) -> None:
     """Register the API blueprints, and the check of path ids and query strings they share."""
-    from ..csrf import csrf
-    from . import contacts, events, invitations, messages, openapi, schemas, stats
+    from invites.api import contacts, events, invitations, messages, openapi, schemas, stats
+    from invites.core.csrf import csrf
 
     app.before_request(schemas.check_path_and_query)
 

@@ -14,9 +14,9 @@ from typing import Any, TypeVar
 from flask import current_app, g, request
 from sqlalchemy import bindparam, select
 
-from ..db import db, run, utcnow
-from ..errors import ApiProblem
-from ..models import ApiKey
+from invites.core.db import db, run, utcnow
+from invites.core.errors import ApiProblem
+from invites.core.models import ApiKey
 
 SCOPES = ("invitations", "stats", "contacts", "messages", "events")
 F = TypeVar("F", bound=Callable[..., Any])

@@ -7,16 +7,16 @@ from typing import Any, Literal
 from flask import Blueprint, Response, current_app, request
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, create_model, field_validator
 
-from .. import contacts
-from ..categories import CATEGORIES, MARKETING
-from ..db import db, utcnow
-from ..errors import ApiProblem
-from ..models import Contact
-from ..text import clean_line
-from . import spec
-from .auth import require
-from .fields import Email, Text, UtcDateTime
-from .schemas import NAME_MAX, Strict, invalid, parse_body, respond, valid_email
+from invites.accounts import contacts
+from invites.accounts.categories import CATEGORIES, MARKETING
+from invites.accounts.models import Contact
+from invites.api import spec
+from invites.api.auth import require
+from invites.api.fields import Email, Text, UtcDateTime
+from invites.api.schemas import NAME_MAX, Strict, invalid, parse_body, respond, valid_email
+from invites.core.db import db, utcnow
+from invites.core.errors import ApiProblem
+from invites.core.text import clean_line
 
 bp = Blueprint("api_contacts", __name__, url_prefix="/api/v1/contacts")
 

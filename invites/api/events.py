@@ -23,17 +23,16 @@ from typing import Any, Literal
 from flask import Blueprint, Response, current_app, request
 from pydantic import BaseModel, Field, ValidationError, field_validator
 
+from invites.api import spec
+from invites.api.auth import require
+from invites.api.fields import Email
+from invites.api.schemas import Strict, parse_body, respond
+from invites.core.addresses import InvalidAddress, address_hash, normalize
+from invites.core.db import db, utcnow
+from invites.core.errors import ApiProblem
+from invites.feedback import events as bounce_events
 from mailer.bounces import FailedRecipient, parse_dsn
 from mailer.classify import Reason
-
-from .. import bounce_events
-from ..addresses import InvalidAddress, address_hash, normalize
-from ..db import db, utcnow
-from ..errors import ApiProblem
-from . import spec
-from .auth import require
-from .fields import Email
-from .schemas import Strict, parse_body, respond
 
 bp = Blueprint("api_events", __name__, url_prefix="/api/v1")
 

@@ -6,15 +6,9 @@ import json
 
 from flask import Blueprint, Response, current_app
 
-from .. import invitations
-from ..db import db, utcnow
-from ..emails import tokens
-from ..errors import ApiProblem
-from ..limits import LimitExceeded
-from ..tokens import TokenExpired, TokenInvalid
-from . import idempotency, spec
-from .auth import require
-from .schemas import (
+from invites.api import spec
+from invites.api.auth import require
+from invites.api.schemas import (
     Accepted,
     AcceptRequest,
     AcceptResult,
@@ -24,6 +18,13 @@ from .schemas import (
     respond,
     valid_email,
 )
+from invites.core import idempotency
+from invites.core.db import db, utcnow
+from invites.core.errors import ApiProblem
+from invites.core.tokens import TokenExpired, TokenInvalid
+from invites.invitations import lifecycle as invitations
+from invites.invitations.limits import LimitExceeded
+from invites.invitations.mail import tokens
 
 bp = Blueprint("api_invitations", __name__, url_prefix="/api/v1/invitations")
 

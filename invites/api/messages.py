@@ -9,15 +9,17 @@ from flask import Blueprint, Response
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from sqlalchemy import select
 
-from .. import contacts, messages
-from ..db import db, utcnow
-from ..emails import renderer
-from ..errors import ApiProblem
-from ..models import OutboundMessage
-from . import idempotency, spec
-from .auth import require
-from .fields import NO_NUL, Email, Identifier, UtcDateTime
-from .schemas import Strict, invalid, parse_body, respond, valid_email
+from invites.accounts import contacts
+from invites.accounts import mail as messages
+from invites.api import spec
+from invites.api.auth import require
+from invites.api.fields import NO_NUL, Email, Identifier, UtcDateTime
+from invites.api.schemas import Strict, invalid, parse_body, respond, valid_email
+from invites.core import idempotency
+from invites.core.db import db, utcnow
+from invites.core.errors import ApiProblem
+from invites.delivery.models import OutboundMessage
+from invites.invitations.mail import renderer
 
 bp = Blueprint("api_messages", __name__, url_prefix="/api/v1/messages")
 

@@ -7,10 +7,10 @@ from typing import Any
 
 from flask import Blueprint, Response, current_app, jsonify
 
-from . import contacts, events, invitations, messages, stats
-from .auth import SCOPES
-from .schemas import Problem, Strict
-from .spec import REF
+from invites.api import contacts, events, invitations, messages, stats
+from invites.api.auth import SCOPES
+from invites.api.schemas import Problem, Strict
+from invites.api.spec import REF
 
 bp = Blueprint("api_openapi", __name__, url_prefix="/api/v1")
 

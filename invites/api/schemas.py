@@ -9,11 +9,7 @@ from typing import Any, Literal, TypeVar
 from flask import Response, current_app, request
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from ..addresses import InvalidAddress, normalize
-from ..errors import ApiProblem
-from ..inputs import UNSTORABLE, unstorable_strings
-from ..text import clean_block, clean_line
-from .fields import (
+from invites.api.fields import (
     IDENTIFIER,
     NO_NUL,
     PATH_IDS,
@@ -23,6 +19,10 @@ from .fields import (
     Text,
     VisibleText,
 )
+from invites.core.addresses import InvalidAddress, normalize
+from invites.core.errors import ApiProblem
+from invites.core.inputs import UNSTORABLE, unstorable_strings
+from invites.core.text import clean_block, clean_line
 
 __all__ = ["IDENTIFIER", "NO_NUL", "PATH_IDS", "Email", "Identifier", "Text"]
 

@@ -6,8 +6,8 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from .fields import PATH_IDS
-from .idempotency import HEADER, KEY_PATTERN
+from invites.api.fields import PATH_IDS
+from invites.core.idempotency import HEADER, KEY_PATTERN
 
 REF = "#/components/schemas/{model}"
 

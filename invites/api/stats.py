@@ -8,12 +8,12 @@ from datetime import date, timedelta
 from flask import Blueprint, Response, request
 from pydantic import BaseModel, Field
 
-from .. import stats
-from ..db import db, utcnow
-from ..errors import ApiProblem
-from . import spec
-from .auth import require
-from .schemas import respond
+from invites.api import spec
+from invites.api.auth import require
+from invites.api.schemas import respond
+from invites.core.db import db, utcnow
+from invites.core.errors import ApiProblem
+from invites.invitations import stats
 
 bp = Blueprint("api_stats", __name__, url_prefix="/api/v1")
 

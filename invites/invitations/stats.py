@@ -7,8 +7,8 @@ from typing import NamedTuple
 
 from sqlalchemy import func, select
 
-from .db import AnySession
-from .models import InvitationDailyStats, InviterDailyCount
+from invites.core.db import AnySession
+from invites.invitations.models import InvitationDailyStats, InviterDailyCount
 
 COUNTERS = ("sent", "accepted", "removed", "expired", "bounced", "suppressed")
 

@@ -6,17 +6,18 @@ from datetime import datetime
 
 from flask import Flask, current_app
 
+from invites.core import queue
+from invites.core.config import Settings
+from invites.core.db import AnySession
+from invites.core.suppression import BLOCKS, is_suppressed
+from invites.core.text import defang_links
+from invites.core.tokens import Tokens
+from invites.delivery.kinds import Context, Ready, Skip, Status
+from invites.delivery.models import OutboundMessage
+from invites.invitations import lifecycle as invitations
+from invites.invitations.models import Invitation
 from mailer import Mailbox, Outgoing, Rendered, Renderer, compose, parse_mailbox
 from mailer.classify import Verdict
-
-from . import invitations, queue
-from .config import Settings
-from .db import AnySession
-from .delivery import Context, Ready, Skip, Status
-from .models import Invitation, OutboundMessage
-from .suppression import BLOCKS, is_suppressed
-from .text import defang_links
-from .tokens import Tokens
 
 
 def renderer(app: Flask | None = None) -> Renderer:

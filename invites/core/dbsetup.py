@@ -13,9 +13,9 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
-from .db import db, migrate
+from invites.core.db import db, migrate
 
-MIGRATIONS = str(Path(__file__).resolve().parent.parent / "migrations")
+MIGRATIONS = str(Path(__file__).resolve().parents[2] / "migrations")
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 

@@ -21,20 +21,21 @@ from sqlalchemy import (
     update,
 )
 
-from . import limits, relay
-from .addresses import address_hash
-from .config import Settings
-from .db import AnySession, bump, claim_window, run, run_alone
-from .models import (
+from invites.accounts.models import Contact
+from invites.core.addresses import address_hash
+from invites.core.config import Settings
+from invites.core.db import AnySession, bump, claim_window, run, run_alone
+from invites.core.models import Suppression
+from invites.core.suppression import suppress
+from invites.delivery import relay
+from invites.delivery.models import OutboundMessage
+from invites.invitations import limits
+from invites.invitations.models import (
     AddressThrottle,
-    Contact,
     Invitation,
     InvitationDailyStats,
     InviterDailyCount,
-    OutboundMessage,
-    Suppression,
 )
-from .suppression import suppress
 
 log = logging.getLogger(__name__)
 

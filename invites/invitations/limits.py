@@ -8,8 +8,8 @@ from typing import Any
 
 from sqlalchemy import func, select
 
-from .db import AnySession, bump_one
-from .models import InviterDailyCount
+from invites.core.db import AnySession, bump_one
+from invites.invitations.models import InviterDailyCount
 
 #: The monthly limit is a rolling window of this many days, today included.
 MONTH_DAYS = 30

@@ -13,9 +13,9 @@ from flask import Response, current_app, g, request
 from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 
-from ..db import AnySession, db, utcnow
-from ..errors import ApiProblem
-from ..models import IdempotencyRecord
+from invites.core.db import AnySession, db, utcnow
+from invites.core.errors import ApiProblem
+from invites.core.models import IdempotencyRecord
 
 HEADER = "Idempotency-Key"
 KEEP = timedelta(hours=24)

@@ -7,8 +7,8 @@ from datetime import datetime
 
 from sqlalchemy import select
 
-from .db import AnySession, insert_ignore
-from .models import Suppression
+from invites.core.db import AnySession, insert_ignore
+from invites.core.models import Suppression
 
 REASONS = ("removed", "unsubscribed_all", "hard_bounce", "complaint", "manual")
 

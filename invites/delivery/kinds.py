@@ -13,13 +13,12 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Protocol
 
+from invites.core.config import Settings
+from invites.core.db import AnySession
+from invites.core.tokens import Tokens
+from invites.delivery.models import OutboundMessage
 from mailer import Outgoing, Renderer
 from mailer.classify import Verdict
-
-from .config import Settings
-from .db import AnySession
-from .models import OutboundMessage
-from .tokens import Tokens
 
 
 class Status(StrEnum):

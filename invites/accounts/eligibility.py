@@ -11,11 +11,12 @@ from typing import Any
 
 from sqlalchemy import and_, exists, false, literal, not_, select
 
-from .categories import CATEGORIES
-from .config import Settings
-from .db import AnySession
-from .models import Contact, Preference, Suppression
-from .suppression import BLOCKS, is_suppressed
+from invites.accounts.categories import CATEGORIES
+from invites.accounts.models import Contact, Preference
+from invites.core.config import Settings
+from invites.core.db import AnySession
+from invites.core.models import Suppression
+from invites.core.suppression import BLOCKS, is_suppressed
 
 
 def _granted(category: str) -> Any:

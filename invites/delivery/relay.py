@@ -19,9 +19,10 @@ from flask import Flask
 from sqlalchemy import delete, insert, select
 from sqlalchemy.exc import SQLAlchemyError
 
-from . import delivery, queue
-from .db import AnySession, db, run
-from .models import OutboundMessage, OutboxWakeup
+from invites.core import queue
+from invites.core.db import AnySession, db, run
+from invites.delivery import kinds as delivery
+from invites.delivery.models import OutboundMessage, OutboxWakeup
 
 log = logging.getLogger(__name__)
 

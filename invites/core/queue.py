@@ -24,7 +24,7 @@ MAIL_QUEUE = "mail"
 CAMPAIGN_QUEUE = "campaigns"
 QUEUES = (MAIL_QUEUE, CAMPAIGN_QUEUE)
 
-DELIVER_JOB = "invites.jobs.deliver_message"
+DELIVER_JOB = "invites.delivery.jobs.deliver_message"
 
 
 def init_app(app: Flask) -> None:

@@ -17,7 +17,7 @@ from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.utils import cached_property
 from werkzeug.wsgi import LimitedStream, get_input_stream
 
-from .errors import ApiProblem
+from invites.core.errors import ApiProblem
 
 #: No request body needs more than a few levels (a batch of events with a context is four).
 MAX_JSON_DEPTH = 32

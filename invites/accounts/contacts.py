@@ -9,11 +9,13 @@ from typing import Any
 
 from sqlalchemy import delete, select, update
 
-from .addresses import address_hash
-from .categories import CATEGORIES, MARKETING
-from .config import Settings
-from .db import AnySession
-from .models import ConsentEvent, Contact, OutboundMessage, Preference, Suppression
+from invites.accounts.categories import CATEGORIES, MARKETING
+from invites.accounts.models import ConsentEvent, Contact, Preference
+from invites.core.addresses import address_hash
+from invites.core.config import Settings
+from invites.core.db import AnySession
+from invites.core.models import Suppression
+from invites.delivery.models import OutboundMessage
 
 #: The wording a person saw when choosing on our own preference page.
 PAGE_WORDING = "preference-centre-v1"

@@ -9,13 +9,14 @@ from urllib.parse import urlencode
 from flask import Blueprint, Flask, Response, current_app, jsonify, render_template, request
 from sqlalchemy import text
 
-from . import invitations, queue
-from .csrf import csrf
-from .db import db, utcnow
-from .emails import tokens
-from .page_text import TEXT, pick_locale
-from .suppression import is_suppressed
-from .tokens import TokenError, TokenExpired
+from invites.core import queue
+from invites.core.csrf import csrf
+from invites.core.db import db, utcnow
+from invites.core.suppression import is_suppressed
+from invites.core.tokens import TokenError, TokenExpired
+from invites.invitations import lifecycle as invitations
+from invites.invitations.mail import tokens
+from invites.public.text import TEXT, pick_locale
 
 log = logging.getLogger(__name__)
 bp = Blueprint("pages", __name__)

@@ -15,6 +15,13 @@ from rq import get_current_job
 from sqlalchemy import or_, select, text, update
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError, SQLAlchemyError
 
+from invites.core import queue
+from invites.core.db import db, utcnow
+from invites.delivery import kinds as delivery
+from invites.delivery.kinds import Context, Kind, Ready, Status
+from invites.delivery.models import OutboundMessage
+from invites.invitations import lifecycle as invitations
+from invites.invitations.mail import renderer, tokens
 from mailer import (
     PermanentError,
     TransientError,
@@ -24,12 +31,6 @@ from mailer import (
     transport_from_url,
 )
 from mailer.classify import Reason, Verdict, classify_reply
-
-from . import delivery, invitations, queue
-from .db import db, utcnow
-from .delivery import Context, Kind, Ready, Status
-from .emails import renderer, tokens
-from .models import OutboundMessage
 
 log = logging.getLogger(__name__)
 
@@ -332,8 +333,8 @@ def expire_invitations() -> int:
 
 def housekeeping() -> int:
     """Forget old Idempotency-Key answers and passed soft-bounce windows (scheduled)."""
-    from .api.idempotency import purge
-    from .bounce_events import forget_old_windows
+    from invites.core.idempotency import purge
+    from invites.feedback.events import forget_old_windows
 
     forgotten = purge(db.session) + forget_old_windows(
         db.session, current_app.config["SETTINGS"], utcnow()

@@ -16,10 +16,10 @@ from rq.exceptions import StopRequested
 from rq.serializers import JSONSerializer
 from rq.worker import BaseWorker
 
+from invites.core import queue
+from invites.core.db import db
+from invites.delivery import relay
 from mailer import redact
-
-from . import queue, relay
-from .db import db
 
 log = logging.getLogger(__name__)
 
@@ -160,6 +160,6 @@ def run_scheduler() -> None:
 
 
 def _job(name: str) -> Any:
-    from . import jobs
+    from invites.delivery import jobs
 
     return getattr(jobs, name)

@@ -24,13 +24,14 @@ from typing import Literal
 
 from sqlalchemy import case, select, update
 
+from invites.accounts import contacts
+from invites.accounts.models import Contact
+from invites.core.config import Settings
+from invites.core.db import AnySession, insert_ignore
+from invites.core.suppression import suppress
+from invites.feedback.models import SoftBounceCount
+from invites.invitations import lifecycle as invitations
 from mailer.status_codes import ENHANCED
-
-from . import contacts, invitations
-from .config import Settings
-from .db import AnySession, insert_ignore
-from .models import Contact, SoftBounceCount
-from .suppression import suppress
 
 log = logging.getLogger(__name__)
 

@@ -10,19 +10,21 @@ from typing import Any
 from markupsafe import Markup
 from sqlalchemy import select
 
+from invites.accounts import eligibility
+from invites.accounts.categories import CATEGORIES
+from invites.accounts.models import Contact
+from invites.core import queue
+from invites.core.addresses import address_hash
+from invites.core.config import Settings
+from invites.core.db import AnySession
+from invites.core.suppression import BLOCKS, is_suppressed, suppress
+from invites.core.tokens import Tokens
+from invites.delivery import relay
+from invites.delivery.kinds import Context, Ready, Skip, Status
+from invites.delivery.models import OutboundMessage
+from invites.invitations.mail import compose_rendered, link
 from mailer import Outgoing, Renderer, render_sandboxed
 from mailer.classify import Verdict
-
-from . import eligibility, queue, relay
-from .addresses import address_hash
-from .categories import CATEGORIES
-from .config import Settings
-from .db import AnySession
-from .delivery import Context, Ready, Skip, Status
-from .emails import compose_rendered, link
-from .models import Contact, OutboundMessage
-from .suppression import BLOCKS, is_suppressed, suppress
-from .tokens import Tokens
 
 #: Service templates the API may send (files under templates/email/<locale>/).
 SERVICE_TEMPLATES = ("account_welcome", "security_alert", "policy_update")

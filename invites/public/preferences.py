@@ -15,15 +15,16 @@ from flask import Blueprint, Flask, Response, current_app, make_response, render
 from flask_wtf.csrf import validate_csrf
 from wtforms.validators import ValidationError
 
-from . import contacts, page_text
-from .categories import CATEGORIES, MARKETING
-from .csrf import csrf
-from .db import db, utcnow
-from .emails import tokens
-from .models import Contact
-from .preference_text import TEXT
-from .suppression import is_suppressed, suppress
-from .tokens import TokenError, TokenExpired, TokenInvalid
+from invites.accounts import contacts
+from invites.accounts.categories import CATEGORIES, MARKETING
+from invites.accounts.models import Contact
+from invites.core.csrf import csrf
+from invites.core.db import db, utcnow
+from invites.core.suppression import is_suppressed, suppress
+from invites.core.tokens import TokenError, TokenExpired, TokenInvalid
+from invites.invitations.mail import tokens
+from invites.public import text as page_text
+from invites.public.preference_text import TEXT
 
 log = logging.getLogger(__name__)
 bp = Blueprint("preferences", __name__)

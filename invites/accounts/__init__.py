@@ -1,0 +1,1 @@
+"""Account holders: contacts, categories and consent, who may get what; their email."""

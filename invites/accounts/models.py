@@ -1,0 +1,54 @@
+"""Account holders, their current choices, and the consent log."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import ForeignKey, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from invites.core.db import db, utcnow
+
+
+class Contact(db.Model):  # type: ignore[name-defined]
+    """An account holder, synced from the app backend; lives as long as the account."""
+
+    __tablename__ = "contacts"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    public_id: Mapped[str] = mapped_column(String(32), unique=True)
+    user_id: Mapped[str] = mapped_column(String(128), unique=True)
+    email: Mapped[str] = mapped_column(String(320))
+    email_hash: Mapped[str] = mapped_column(String(64), index=True)
+    locale: Mapped[str] = mapped_column(String(8), default="en")
+    name: Mapped[str | None] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Preference(db.Model):  # type: ignore[name-defined]
+    """A contact's current choice for one category (derived from the consent log)."""
+
+    __tablename__ = "preferences"
+    contact_id: Mapped[int] = mapped_column(
+        ForeignKey("contacts.id", ondelete="CASCADE"), primary_key=True
+    )
+    category: Mapped[str] = mapped_column(String(32), primary_key=True)
+    granted: Mapped[bool]
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ConsentEvent(db.Model):  # type: ignore[name-defined]
+    """Append-only consent log: every grant and withdrawal, with its proof."""
+
+    __tablename__ = "consent_events"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    contact_id: Mapped[int] = mapped_column(
+        ForeignKey("contacts.id", ondelete="CASCADE"), index=True
+    )
+    category: Mapped[str] = mapped_column(String(32))
+    granted: Mapped[bool]
+    source: Mapped[str] = mapped_column(String(32))
+    policy_version: Mapped[str | None] = mapped_column(String(64))
+    wording_version: Mapped[str | None] = mapped_column(String(64))
+    ip: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -1,0 +1,1 @@
+"""Shared pieces below every product area: settings, database, Redis, tokens, addresses."""

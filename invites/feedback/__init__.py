@@ -1,0 +1,1 @@
+"""Feedback about sent mail: bounces and complaints, and what they suppress."""

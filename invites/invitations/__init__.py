@@ -1,0 +1,1 @@
+"""Friend invitations: create, accept, remove, expire; the invitation email; counters."""

@@ -1,0 +1,1 @@
+"""Operator surfaces: health checks, and the development outbox browser."""
