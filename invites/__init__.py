@@ -11,7 +11,6 @@ from flask.typing import ResponseReturnValue
 
 from invites.core import logs
 from invites.core.config import Settings, from_env
-from invites.delivery import kinds as delivery
 
 TEMPLATE_ROOT = Path(__file__).resolve().parent.parent / "templates"
 
@@ -60,26 +59,21 @@ def create_app(config: dict[str, Any] | Settings | None = None) -> Flask:
     os.makedirs(app.instance_path, exist_ok=True)
     logs.init_app()
 
-    from invites import api, cli
-    from invites.accounts.mail import MarketingMail, ServiceMail
-    from invites.core import csrf, dbsetup, errors, inputs, queue
-    from invites.invitations.mail import InvitationMail
-    from invites.public import pages, preferences
+    from invites import accounts, api, cli, delivery, feedback, invitations, ops, public
+    from invites.core import csrf, dbsetup, errors, inputs
 
-    for kind in (InvitationMail(), ServiceMail(), MarketingMail()):
-        delivery.register(kind)
-
+    # Shared pieces, then the product areas (their kinds of mail and periodic jobs), then the
+    # surfaces by who calls them.
     dbsetup.init_app(app)
-    queue.init_app(app)
     csrf.init_app(app)
     errors.init_app(app)
     inputs.init_app(app)
+    delivery.init_app(app)
+    invitations.init_app(app)
+    accounts.init_app(app)
+    feedback.init_app(app)
     api.init_app(app)
-    pages.init_app(app)
-    preferences.init_app(app)
+    public.init_app(app)
+    ops.init_app(app)
     cli.init_app(app)
-    if app.config["DEV_OUTBOX"]:
-        from invites.ops import outbox as dev
-
-        dev.init_app(app)
     return app

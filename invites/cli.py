@@ -136,8 +136,8 @@ def mail() -> None:
 def send_test(address: str) -> None:
     """Send a test message to ADDRESS through the configured transport, now."""
     from invites.core.addresses import InvalidAddress, normalize
+    from invites.core.mail import message_domain
     from invites.delivery.jobs import transport
-    from invites.invitations.mail import message_domain
     from mailer import MailError, compose
 
     try:

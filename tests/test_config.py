@@ -10,7 +10,7 @@ from invites.accounts import contacts
 from invites.accounts import mail as messages
 from invites.core.config import ConfigError, Settings, from_env
 from invites.core.db import db, utcnow
-from invites.invitations.mail import tokens
+from invites.core.mail import tokens
 
 from .conftest import clear_tables, make_app
 

@@ -17,8 +17,8 @@ from flask.testing import FlaskClient
 from invites.accounts import contacts
 from invites.accounts.models import Contact, Preference
 from invites.core.db import db, utcnow
+from invites.core.mail import tokens
 from invites.core.models import Suppression
-from invites.invitations.mail import tokens
 from invites.invitations.models import Invitation
 
 from .conftest import auth, invite, new_key, terminate_backends

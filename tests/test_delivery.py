@@ -18,8 +18,9 @@ from invites.core import queue
 from invites.core.db import db, utcnow
 from invites.core.models import Suppression
 from invites.delivery import relay
-from invites.delivery.jobs import expire_invitations, reconcile_outbox
+from invites.delivery.jobs import reconcile_outbox
 from invites.delivery.models import OutboundMessage, OutboxWakeup
+from invites.invitations.jobs import expire_invitations
 from invites.invitations.models import Invitation
 
 from .conftest import (
@@ -327,9 +328,10 @@ def _alive(pid: int) -> bool:
     return True
 
 
-def test_housekeeping_forgets_old_state(app: Flask) -> None:
+def test_the_hourly_jobs_forget_old_state(app: Flask) -> None:
+    from invites.core.idempotency import forget_old_answers
     from invites.core.models import IdempotencyRecord
-    from invites.delivery.jobs import housekeeping
+    from invites.feedback.jobs import forget_soft_bounce_windows
     from invites.feedback.models import SoftBounceCount
 
     key = new_key(app, ["invitations"])
@@ -347,7 +349,8 @@ def test_housekeeping_forgets_old_state(app: Flask) -> None:
         record = db.session.scalars(db.select(IdempotencyRecord)).one()
         record.created_at = utcnow() - timedelta(days=2)
         db.session.commit()
-        assert housekeeping() == 2
+        assert forget_old_answers() == 1
+        assert forget_soft_bounce_windows() == 1
         assert db.session.scalars(db.select(SoftBounceCount.email_hash)).all() == ["a" * 64]
         assert db.session.query(IdempotencyRecord).count() == 0
 
@@ -364,10 +367,11 @@ def test_scheduler_jobs_run_on_json_workers(smtp_app: Flask, smtp_sink: SMTPSink
         cron = make_scheduler()
         assert {job.func_name for job in cron.get_jobs()} == {
             "invites.delivery.jobs.reconcile_outbox",
-            "invites.delivery.jobs.expire_invitations",
-            "invites.delivery.jobs.housekeeping",
+            "invites.core.idempotency.forget_old_answers",
+            "invites.invitations.jobs.expire_invitations",
+            "invites.feedback.jobs.forget_soft_bounce_windows",
         }
         enqueued = cron.enqueue_jobs()
-        assert len(enqueued) == 3
+        assert len(enqueued) == 4
     run_jobs(smtp_app)  # runs the reconciler, which enqueues the delivery; the burst runs it too
     assert smtp_sink.wait_for(1)[0].rcpt_tos == ["sched@example.com"]

@@ -19,7 +19,7 @@ from sqlalchemy import event
 from invites.accounts import contacts
 from invites.core.config import Settings
 from invites.core.db import db, utcnow
-from invites.invitations.mail import tokens
+from invites.core.mail import tokens
 from invites.invitations.models import Invitation
 
 from .conftest import auth, invite, make_app, new_key, run_jobs

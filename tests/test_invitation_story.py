@@ -145,8 +145,8 @@ def test_one_click_post(smtp_app: Flask, smtp_sink: SMTPSink) -> None:
 
 def test_removal_before_sending_cancels_the_email(app: Flask) -> None:
     from invites.core.db import db
+    from invites.core.mail import tokens
     from invites.delivery.models import OutboundMessage
-    from invites.invitations.mail import tokens
     from invites.invitations.models import Invitation
 
     client = app.test_client()

@@ -15,8 +15,8 @@ from invites.accounts import contacts, eligibility
 from invites.accounts import mail as messages
 from invites.accounts.models import ConsentEvent
 from invites.core.db import db, utcnow
+from invites.core.mail import tokens
 from invites.core.models import Suppression
-from invites.invitations.mail import tokens
 
 from .conftest import forge
 

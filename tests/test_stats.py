@@ -9,7 +9,7 @@ from sqlalchemy import select
 
 from invites.core.config import Settings
 from invites.core.db import db, utcnow
-from invites.invitations.mail import tokens
+from invites.core.mail import tokens
 from invites.invitations.models import Invitation
 
 from .conftest import auth, clear_tables, invite, make_app, new_key, run_jobs

@@ -12,8 +12,8 @@ from flask import Flask
 from itsdangerous.timed import TimestampSigner
 
 from invites.core.db import db
+from invites.core.mail import tokens
 from invites.core.tokens import TokenExpired, TokenInvalid, Tokens
-from invites.invitations.mail import tokens
 from invites.invitations.models import Invitation
 
 from .conftest import auth, forge, invite, make_app, new_key

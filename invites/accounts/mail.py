@@ -17,12 +17,12 @@ from invites.core import queue
 from invites.core.addresses import address_hash
 from invites.core.config import Settings
 from invites.core.db import AnySession
+from invites.core.mail import compose_rendered, link
 from invites.core.suppression import BLOCKS, is_suppressed, suppress
 from invites.core.tokens import Tokens
 from invites.delivery import relay
 from invites.delivery.kinds import Context, Ready, Skip, Status
 from invites.delivery.models import OutboundMessage
-from invites.invitations.mail import compose_rendered, link
 from mailer import Outgoing, Renderer, render_sandboxed
 from mailer.classify import Verdict
 

@@ -21,10 +21,10 @@ from invites.api.schemas import (
 from invites.core import idempotency
 from invites.core.db import db, utcnow
 from invites.core.errors import ApiProblem
+from invites.core.mail import tokens
 from invites.core.tokens import TokenExpired, TokenInvalid
 from invites.invitations import lifecycle as invitations
 from invites.invitations.limits import LimitExceeded
-from invites.invitations.mail import tokens
 
 bp = Blueprint("api_invitations", __name__, url_prefix="/api/v1/invitations")
 

@@ -18,8 +18,8 @@ from invites.api.schemas import Strict, invalid, parse_body, respond, valid_emai
 from invites.core import idempotency
 from invites.core.db import db, utcnow
 from invites.core.errors import ApiProblem
+from invites.core.mail import renderer
 from invites.delivery.models import OutboundMessage
-from invites.invitations.mail import renderer
 
 bp = Blueprint("api_messages", __name__, url_prefix="/api/v1/messages")
 

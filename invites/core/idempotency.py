@@ -138,3 +138,10 @@ def respond(work: Callable[[bool], Outcome]) -> Response:
         session.rollback()
         raise
     return Response(outcome.body, status=outcome.status, mimetype="application/json")
+
+
+def forget_old_answers() -> int:
+    """Forget Idempotency-Key answers older than a day (a job the scheduler runs hourly)."""
+    forgotten = purge(db.session)
+    db.session.commit()
+    return forgotten

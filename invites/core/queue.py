@@ -10,11 +10,13 @@ from collections.abc import Iterable
 from datetime import timedelta
 
 import redis
-from flask import Flask, current_app
+from flask import Flask
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 from rq import Queue
 from rq.serializers import JSONSerializer
+
+from invites.core.singletons import per_app
 
 log = logging.getLogger(__name__)
 
@@ -25,11 +27,6 @@ CAMPAIGN_QUEUE = "campaigns"
 QUEUES = (MAIL_QUEUE, CAMPAIGN_QUEUE)
 
 DELIVER_JOB = "invites.delivery.jobs.deliver_message"
-
-
-def init_app(app: Flask) -> None:
-    """Register the Redis connection factory on the app."""
-    app.extensions["spotcam_redis"] = None
 
 
 def _embedded_path(instance_path: str) -> str:
@@ -98,27 +95,23 @@ def stop_embedded(instance_path: str) -> bool:
     return True
 
 
-def connection(app: Flask | None = None) -> redis.Redis:
-    """Return this process's Redis client (REDIS_URL, or the embedded server)."""
-    app = app or current_app._get_current_object()  # type: ignore[attr-defined]
-    conn = app.extensions.get("spotcam_redis")
-    if conn is None:
-        url = app.config["SETTINGS"].redis_url
-        conn = (
-            redis.Redis.from_url(url, socket_timeout=5, socket_connect_timeout=2)
-            if url
-            else (_embedded(app))
-        )
-        app.extensions["spotcam_redis"] = conn
-    return conn
+def _connect(app: Flask) -> redis.Redis:
+    url = app.config["SETTINGS"].redis_url
+    if url:
+        return redis.Redis.from_url(url, socket_timeout=5, socket_connect_timeout=2)
+    return _embedded(app)
+
+
+#: This process's Redis client (REDIS_URL, or the embedded server).
+connection = per_app("redis", _connect)
+#: This process's queues by name. Kept: building a Queue resolves its serializer through
+#: runtime protocol checks, which every invitation request used to pay for.
+_queues = per_app("queues", lambda app: dict[str, Queue]())
 
 
 def queue(name: str, app: Flask | None = None) -> Queue:
     """Return a named queue using the JSON serializer (job arguments are ids, never objects)."""
-    app = app or current_app._get_current_object()  # type: ignore[attr-defined]
-    # Kept per process: building a Queue resolves its serializer through runtime protocol
-    # checks, which every invitation request used to pay for.
-    queues: dict[str, Queue] = app.extensions.setdefault("spotcam_queues", {})
+    queues = _queues(app)
     q = queues.get(name)
     if q is None:
         q = queues[name] = Queue(name, connection=connection(app), serializer=JSONSerializer)

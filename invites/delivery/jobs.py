@@ -11,17 +11,16 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from flask import Flask, current_app
-from rq import get_current_job
 from sqlalchemy import or_, select, text, update
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError, SQLAlchemyError
 
 from invites.core import queue
 from invites.core.db import db, utcnow
+from invites.core.mail import renderer, tokens
+from invites.core.singletons import per_app
 from invites.delivery import kinds as delivery
 from invites.delivery.kinds import Context, Kind, Ready, Status
 from invites.delivery.models import OutboundMessage
-from invites.invitations import lifecycle as invitations
-from invites.invitations.mail import renderer, tokens
 from mailer import (
     PermanentError,
     TransientError,
@@ -42,22 +41,15 @@ RECORD_BACKOFF = (0.2, 0.5, 1, 2, 4, 8, 15)
 GAVE_UP = Verdict(None, Reason.UNDEFINED, permanent=False, dead_address=False)
 
 
-def _job_tag() -> str:
-    job = get_current_job()
-    return f"[job {job.id}] " if job else ""
+def _transport(app: Flask) -> Transport:
+    settings = app.config["SETTINGS"]
+    return transport_from_url(
+        settings.smtp_url, app.config["OUTBOX_PATH"], timeout=settings.smtp_timeout
+    )
 
 
-def transport(app: Flask | None = None) -> Transport:
-    """Return this process's transport, kept open so consecutive jobs reuse one SMTP session."""
-    app = app or current_app._get_current_object()  # type: ignore[attr-defined]
-    found = app.extensions.get("spotcam_transport")
-    if found is None:
-        settings = app.config["SETTINGS"]
-        found = transport_from_url(
-            settings.smtp_url, app.config["OUTBOX_PATH"], timeout=settings.smtp_timeout
-        )
-        app.extensions["spotcam_transport"] = found
-    return found
+#: This process's transport, kept open so consecutive jobs reuse one SMTP session.
+transport = per_app("transport", _transport)
 
 
 def _dead_connection(exc: SQLAlchemyError) -> bool:
@@ -116,9 +108,8 @@ def _claim(message_id: int, token: str) -> bool:
 
 def deliver_message(message_id: int) -> str:
     """Send one outbox message if it is still due and still allowed; return what happened."""
-    tag = _job_tag()
     if not _claim(message_id, uuid.uuid4().hex):
-        log.info("%smessage %s not due or already handled", tag, message_id)
+        log.info("message %s not due or already handled", message_id)
         return "skipped"
     session = db.session
     msg = session.get(OutboundMessage, message_id)
@@ -136,7 +127,7 @@ def deliver_message(message_id: int) -> str:
         raise
     if not isinstance(outcome, Ready):
         _finish(msg, outcome.status, outcome.reason)
-        log.info("%smessage %s %s: %s", tag, message_id, outcome.status, outcome.reason)
+        log.info("message %s %s: %s", message_id, outcome.status, outcome.reason)
         return outcome.status
     try:
         transport().send(outcome.message)
@@ -150,8 +141,7 @@ def deliver_message(message_id: int) -> str:
 
         _record(message_id, Status.FAILED, str(exc), failed)
         log.warning(
-            "%smessage %s failed permanently (%s, %s): %s",
-            tag,
+            "message %s failed permanently (%s, %s): %s",
             message_id,
             verdict.status,
             verdict.reason,
@@ -165,7 +155,7 @@ def deliver_message(message_id: int) -> str:
             str(exc),
             lambda m, now: kind.unknown(db.session, m, now, ctx),
         )
-        log.warning("%smessage %s outcome unknown, not resent: %s", tag, message_id, exc)
+        log.warning("message %s outcome unknown, not resent: %s", message_id, exc)
         return Status.UNKNOWN
     except Exception as exc:
         _internal_error(message_id, exc)
@@ -177,7 +167,7 @@ def deliver_message(message_id: int) -> str:
         m.sent_at, m.message_id = now, message_header
 
     _record(message_id, Status.SENT, None, sent)
-    log.info("%smessage %s sent", tag, message_id)
+    log.info("message %s sent", message_id)
     return Status.SENT
 
 
@@ -205,23 +195,19 @@ def _record(message_id: int, status: Status, reason: str | None, hook: Hook) -> 
             _set_final(msg, status, reason)
             db.session.commit()
             if attempt:
-                log.info(
-                    "%soutcome of message %s recorded on a new connection", _job_tag(), message_id
-                )
+                log.info("outcome of message %s recorded on a new connection", message_id)
             return
         except SQLAlchemyError as exc:
             _forget_connection()
             if not _dead_connection(exc):
                 raise
             log.warning(
-                "%scould not record the outcome of message %s yet: %s",
-                _job_tag(),
+                "could not record the outcome of message %s yet: %s",
                 message_id,
                 type(exc).__name__,
             )
     log.error(
-        "%soutcome %s of message %s not recorded; the reconciler will call it unknown",
-        _job_tag(),
+        "outcome %s of message %s not recorded; the reconciler will call it unknown",
         status,
         message_id,
     )
@@ -255,7 +241,6 @@ def _internal_error(message_id: int, exc: Exception) -> None:
 
 
 def _transient(kind: Kind, ctx: Context, msg: OutboundMessage, exc: TransientError) -> str:
-    tag = _job_tag()
     if msg.attempts >= ctx.settings.max_send_attempts:
         reason = f"gave up after {msg.attempts} attempts: {exc}"
 
@@ -263,14 +248,14 @@ def _transient(kind: Kind, ctx: Context, msg: OutboundMessage, exc: TransientErr
             kind.failed(db.session, m, now, ctx, GAVE_UP)
 
         _record(msg.id, Status.FAILED, reason, gave_up)
-        log.warning("%smessage %s gave up: %s", tag, msg.id, exc)
+        log.warning("message %s gave up: %s", msg.id, exc)
         return Status.FAILED
     delay = timedelta(seconds=ctx.settings.retry_base_seconds * 2 ** (msg.attempts - 1))
     msg.status, msg.last_error = Status.PENDING, redact(str(exc))
     msg.next_attempt_at = utcnow() + delay
     db.session.commit()
     queue.enqueue_retry(msg.id, delay, kind.queue)
-    log.info("%smessage %s will retry in %ss: %s", tag, msg.id, delay.total_seconds(), exc)
+    log.info("message %s will retry in %ss: %s", msg.id, delay.total_seconds(), exc)
     return "retry"
 
 
@@ -314,30 +299,9 @@ def reconcile_outbox() -> int:
     queued = sum(queue.enqueue_deliveries(ids, name) for name, ids in by_queue.items())
     if due or stale:
         log.info(
-            "%sreconciler re-enqueued %d of %d pending message(s), %d interrupted send(s) unknown",
-            _job_tag(),
+            "reconciler re-enqueued %d of %d pending message(s), %d interrupted send(s) unknown",
             queued,
             len(due),
             len(stale),
         )
     return queued
-
-
-def expire_invitations() -> int:
-    """Erase the addresses of invitations past their window (scheduled)."""
-    expired = invitations.expire(db.session, current_app.config["SETTINGS"], utcnow())
-    db.session.commit()
-    log.info("%sexpired %d invitation(s)", _job_tag(), expired)
-    return expired
-
-
-def housekeeping() -> int:
-    """Forget old Idempotency-Key answers and passed soft-bounce windows (scheduled)."""
-    from invites.core.idempotency import purge
-    from invites.feedback.events import forget_old_windows
-
-    forgotten = purge(db.session) + forget_old_windows(
-        db.session, current_app.config["SETTINGS"], utcnow()
-    )
-    db.session.commit()
-    return forgotten

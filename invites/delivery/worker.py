@@ -15,8 +15,9 @@ from rq.cron import CronScheduler
 from rq.exceptions import StopRequested
 from rq.serializers import JSONSerializer
 from rq.worker import BaseWorker
+from werkzeug.utils import import_string
 
-from invites.core import queue
+from invites.core import periodic, queue
 from invites.core.db import db
 from invites.delivery import relay
 from mailer import redact
@@ -132,12 +133,10 @@ def make_scheduler() -> CronScheduler:
     # JSON-only workers refuse; in the scheduler's process it gets a JSON queue instead.
     rq_cron.Queue = JsonQueue  # type: ignore[misc]
     cron = ResilientCron(connection=queue.connection(), logging_level="INFO")
-    # Every job is idempotent, so a second scheduler on another machine does no harm.
-    cron.register(
-        _job("reconcile_outbox"), queue.MAIL_QUEUE, interval=settings.reconcile_interval_seconds
-    )
-    cron.register(_job("expire_invitations"), queue.MAIL_QUEUE, interval=3600)
-    cron.register(_job("housekeeping"), queue.MAIL_QUEUE, interval=3600)
+    # What each area registered; every job is idempotent, so a second scheduler on another
+    # machine does no harm.
+    for job in periodic.registered():
+        cron.register(import_string(job.function), job.queue, interval=job.seconds(settings))
     return cron
 
 
@@ -157,9 +156,3 @@ def run_scheduler() -> None:
     finally:
         stop.set()
         thread.join(timeout=10)
-
-
-def _job(name: str) -> Any:
-    from invites.delivery import jobs
-
-    return getattr(jobs, name)

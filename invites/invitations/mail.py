@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from flask import Flask, current_app
-
 from invites.core import queue
 from invites.core.config import Settings
 from invites.core.db import AnySession
+from invites.core.mail import compose_rendered, link
 from invites.core.suppression import BLOCKS, is_suppressed
 from invites.core.text import defang_links
 from invites.core.tokens import Tokens
@@ -16,30 +15,8 @@ from invites.delivery.kinds import Context, Ready, Skip, Status
 from invites.delivery.models import OutboundMessage
 from invites.invitations import lifecycle as invitations
 from invites.invitations.models import Invitation
-from mailer import Mailbox, Outgoing, Rendered, Renderer, compose, parse_mailbox
+from mailer import Outgoing, Renderer
 from mailer.classify import Verdict
-
-
-def renderer(app: Flask | None = None) -> Renderer:
-    """Return the app's email template renderer (built once per process)."""
-    app = app or current_app._get_current_object()  # type: ignore[attr-defined]
-    found = app.extensions.get("spotcam_renderer")
-    if found is None:
-        found = Renderer(app.config["TEMPLATE_ROOT"] + "/email", default_locale="en")
-        app.extensions["spotcam_renderer"] = found
-    return found
-
-
-def tokens(app: Flask | None = None) -> Tokens:
-    """Return the token maker for this app's keys."""
-    app = app or current_app._get_current_object()  # type: ignore[attr-defined]
-    settings = app.config["SETTINGS"]
-    return Tokens(settings.secret_key, tuple(settings.secret_key_fallbacks))
-
-
-def link(settings: Settings, path: str) -> str:
-    """Return an absolute public URL for a path."""
-    return settings.public_base_url + path
 
 
 def accept_url(settings: Settings, t: Tokens, public_id: str) -> str:
@@ -50,11 +27,6 @@ def accept_url(settings: Settings, t: Tokens, public_id: str) -> str:
 def remove_url(settings: Settings, t: Tokens, public_id: str) -> str:
     """The removal page for an invitation (also the one-click unsubscribe URL)."""
     return link(settings, "/r/" + t.make("remove", public_id))
-
-
-def message_domain(sender: str | Mailbox) -> str:
-    """The domain used in Message-IDs: the From address's domain."""
-    return parse_mailbox(sender).address.rpartition("@")[2]
 
 
 def invitation_message(inv: Invitation, settings: Settings, t: Tokens, r: Renderer) -> Outgoing:
@@ -70,27 +42,6 @@ def invitation_message(inv: Invitation, settings: Settings, t: Tokens, r: Render
     }
     rendered = r.render("invitation", inv.locale, context)
     return compose_rendered(rendered, settings.mail_from_service, inv.email, removal)
-
-
-def compose_rendered(
-    rendered: Rendered,
-    sender: str,
-    to: str,
-    unsubscribe_url: str | None = None,
-    message_id_local: str | None = None,
-) -> Outgoing:
-    """Compose a rendered email from `sender`, whose domain also names the Message-ID."""
-    mailbox = parse_mailbox(sender)
-    return compose(
-        sender=mailbox,
-        to=to,
-        subject=rendered.subject,
-        text=rendered.text,
-        html=rendered.html,
-        message_id_domain=message_domain(mailbox),
-        unsubscribe_url=unsubscribe_url,
-        message_id_local=message_id_local,
-    )
 
 
 class InvitationMail:

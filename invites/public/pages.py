@@ -6,16 +6,14 @@ import logging
 from typing import Any
 from urllib.parse import urlencode
 
-from flask import Blueprint, Flask, Response, current_app, jsonify, render_template, request
-from sqlalchemy import text
+from flask import Blueprint, Flask, Response, current_app, render_template, request
 
-from invites.core import queue
 from invites.core.csrf import csrf
 from invites.core.db import db, utcnow
+from invites.core.mail import tokens
 from invites.core.suppression import is_suppressed
 from invites.core.tokens import TokenError, TokenExpired
 from invites.invitations import lifecycle as invitations
-from invites.invitations.mail import tokens
 from invites.public.text import TEXT, pick_locale
 
 log = logging.getLogger(__name__)
@@ -118,30 +116,6 @@ def remove(token: str) -> Any:
             "Removed.\n" if changed else "Already removed.\n", status=200, mimetype="text/plain"
         )
     return _render("remove_done.html", locale, already=not changed)
-
-
-@bp.get("/healthz")
-def healthz() -> Response:
-    """Say the process is up (no database or Redis call: used as the benchmark baseline)."""
-    return jsonify(status="ok")
-
-
-@bp.get("/readyz")
-def readyz() -> tuple[Response, int]:
-    """Check the database and Redis."""
-    checks: dict[str, str] = {}
-    try:
-        db.session.execute(text("SELECT 1"))
-        checks["database"] = "ok"
-    except Exception as exc:  # noqa: BLE001 - any failure means not ready
-        checks["database"] = f"error: {type(exc).__name__}"
-    try:
-        queue.connection().ping()
-        checks["redis"] = "ok"
-    except Exception as exc:  # noqa: BLE001
-        checks["redis"] = f"error: {type(exc).__name__}"
-    ok = all(v == "ok" for v in checks.values())
-    return jsonify(status="ok" if ok else "unavailable", checks=checks), 200 if ok else 503
 
 
 def init_app(app: Flask) -> None:

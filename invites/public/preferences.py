@@ -20,9 +20,9 @@ from invites.accounts.categories import CATEGORIES, MARKETING
 from invites.accounts.models import Contact
 from invites.core.csrf import csrf
 from invites.core.db import db, utcnow
+from invites.core.mail import tokens
 from invites.core.suppression import is_suppressed, suppress
 from invites.core.tokens import TokenError, TokenExpired, TokenInvalid
-from invites.invitations.mail import tokens
 from invites.public import text as page_text
 from invites.public.preference_text import TEXT
 
