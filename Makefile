@@ -39,10 +39,11 @@ run: $(STAMP)  ## Migrate, then run web + worker + scheduler on embedded default
 test: $(STAMP)  ## Run the test suite on embedded defaults (SQLite, embedded Redis).
 	SPOTCAM_ENV=test $(BIN)/python -m pytest -q
 
-lint: $(STAMP)  ## ruff and mypy.
+lint: $(STAMP)  ## ruff, mypy and the layer contracts (lint-imports).
 	$(BIN)/ruff check .
-	$(BIN)/ruff format --check invites mailer
+	$(BIN)/ruff format --check invites mailer tests
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 
 bench: $(STAMP)  ## Benchmark the invitation API (needs PostgreSQL and Redis; see README).
 	$(BIN)/python bench/invitations.py

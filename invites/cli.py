@@ -11,8 +11,8 @@ from flask.cli import FlaskGroup, with_appcontext
 from flask_migrate import cli as migrate_cli
 from sqlalchemy import select
 
-from invites.api.auth import SCOPES
 from invites.core import queue
+from invites.core.apikeys import SCOPES
 
 log = logging.getLogger(__name__)
 
@@ -66,7 +66,7 @@ def api_keys() -> None:
 @with_appcontext
 def create_key(name: str, scopes: tuple[str, ...]) -> None:
     """Create an API key and print it once (only its hash is stored)."""
-    from invites.api.auth import create_key as make
+    from invites.core.apikeys import create_key as make
 
     try:
         row, secret = make(name, list(scopes))
@@ -112,7 +112,7 @@ def revoke_key(prefix: str) -> None:
 @with_appcontext
 def ensure_demo() -> None:
     """Create and print a demo key with every scope unless a key exists (used by make run)."""
-    from invites.api.auth import create_key as make
+    from invites.core.apikeys import create_key as make
     from invites.core.db import db
     from invites.core.models import ApiKey
 

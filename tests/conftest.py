@@ -178,7 +178,7 @@ def api_key(app: Flask) -> str:
 
 def new_key(app: Flask, scopes: list[str]) -> str:
     """Create an API key in this app's database and return its secret."""
-    from invites.api.auth import create_key
+    from invites.core.apikeys import create_key
 
     with app.app_context():
         return create_key("test", scopes)[1]

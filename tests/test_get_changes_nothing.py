@@ -138,5 +138,5 @@ def test_no_get_or_head_writes_anything(dev_app: Flask) -> None:
     finally:
         stop()
     # The table above really reached the link pages, the API and the outbox pages.
-    for endpoint in ("pages.remove_page", "preferences.show", "api_messages.status", "dev.raw"):
+    for endpoint in ("pages.remove_page", "preferences.show", "api.api_messages.status", "dev.raw"):
         assert endpoint in called

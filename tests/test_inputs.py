@@ -13,8 +13,8 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from invites.api.auth import SCOPES
 from invites.api.events import MAX_BODY_BYTES as EVENTS_MAX_BODY_BYTES
+from invites.core.apikeys import SCOPES
 from invites.core.config import Settings
 from invites.core.db import db
 from invites.core.inputs import MAX_JSON_DEPTH

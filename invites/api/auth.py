@@ -1,49 +1,20 @@
-"""API keys: creation (shown once, stored hashed) and the scope check on each request."""
+"""The API's authentication: a bearer key, cached briefly, and the scope each view needs."""
 
 from __future__ import annotations
 
-import functools
-import hashlib
 import hmac
-import secrets
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from flask import current_app, g, request
-from sqlalchemy import bindparam, select
 
-from invites.core.db import db, run, utcnow
+from invites.core import apikeys
+from invites.core.db import db, run
 from invites.core.errors import ApiProblem
-from invites.core.models import ApiKey
 
-SCOPES = ("invitations", "stats", "contacts", "messages", "events")
 F = TypeVar("F", bound=Callable[..., Any])
-
-
-def _digest(key: str) -> str:
-    # Keys are 256-bit random strings, so a fast unsalted hash is enough to store them safely.
-    return hashlib.sha256(key.encode()).hexdigest()
-
-
-def create_key(name: str, scopes: list[str]) -> tuple[ApiKey, str]:
-    """Create a key; return the row and the secret, which is never stored or shown again."""
-    unknown = sorted(set(scopes) - set(SCOPES))
-    if unknown:
-        raise ValueError(f"unknown scope(s) {', '.join(unknown)}; known: {', '.join(SCOPES)}")
-    prefix = secrets.token_hex(4)
-    secret = f"sk_{prefix}_{secrets.token_urlsafe(32)}"
-    row = ApiKey(
-        name=name,
-        prefix=prefix,
-        key_hash=_digest(secret),
-        scopes=",".join(sorted(set(scopes))),
-        created_at=utcnow(),
-    )
-    db.session.add(row)
-    db.session.commit()
-    return row, secret
 
 
 @dataclass(frozen=True)
@@ -65,14 +36,16 @@ def authenticate(header: str | None) -> Caller:
             slug="unauthorized",
             headers={"WWW-Authenticate": "Bearer"},
         )
-    digest = _digest(token.strip())
+    digest = apikeys.digest(token.strip())
     cache: dict[str, tuple[float, Caller]] = current_app.extensions.setdefault("spotcam_keys", {})
     hit = cache.get(digest)
     if hit is not None and hit[0] > time.monotonic():
         return hit[1]
     # A prebuilt Core query of four columns: every API request that misses the cache pays it.
     # A read is safe to repeat: after a database restart nobody sees a 500 for it.
-    row = run(db.session, ("api-key",), _lookup, {"digest": digest}, retry_dead=True).first()
+    row = run(
+        db.session, ("api-key",), apikeys.lookup_statement, {"digest": digest}, retry_dead=True
+    ).first()
     if row is None or row.revoked_at is not None or not hmac.compare_digest(row.key_hash, digest):
         raise ApiProblem(
             401,
@@ -92,27 +65,35 @@ def authenticate(header: str | None) -> Caller:
     return caller
 
 
-def _lookup(_dialect: str) -> Any:
-    t = ApiKey.__table__
-    return select(t.c.id, t.c.scopes, t.c.key_hash, t.c.revoked_at).where(
-        t.c.key_hash == bindparam("digest")
-    )
-
-
 def require(scope: str) -> Callable[[F], F]:
-    """Decorate a view so it needs a key with this scope (401 without a key, 403 without scope)."""
+    """Mark a view as needing a key with this scope; the API's route group checks it."""
 
-    def decorator(view: F) -> F:
-        @functools.wraps(view)
-        def wrapped(*args: Any, **kwargs: Any) -> Any:
-            key = authenticate(request.headers.get("Authorization"))
-            if scope not in key.scopes:
-                raise ApiProblem(
-                    403, "Forbidden", f"This API key lacks the '{scope}' scope.", slug="forbidden"
-                )
-            g.api_key = key
-            return view(*args, **kwargs)
+    def mark(view: F) -> F:
+        view.api_scope = scope  # type: ignore[attr-defined]
+        return view
 
-        return wrapped  # type: ignore[return-value]
+    return mark
 
-    return decorator
+
+def public(view: F) -> F:
+    """Mark a view that needs no key (the OpenAPI document)."""
+    view.api_public = True  # type: ignore[attr-defined]
+    return view
+
+
+def check_request() -> None:
+    """Authenticate every request to the API's route group, and check its view's scope.
+
+    Registered once on the group, so an endpoint can't forget it: a view that declares no
+    scope (and isn't marked public) is refused to every key.
+    """
+    view = current_app.view_functions.get(request.endpoint or "")
+    if view is None or getattr(view, "api_public", False):
+        return
+    key = authenticate(request.headers.get("Authorization"))
+    scope = getattr(view, "api_scope", None)
+    if scope is None or scope not in key.scopes:
+        raise ApiProblem(
+            403, "Forbidden", f"This API key lacks the '{scope}' scope.", slug="forbidden"
+        )
+    g.api_key = key

@@ -8,9 +8,10 @@ from typing import Any
 from flask import Blueprint, Response, current_app, jsonify
 
 from invites.api import contacts, events, invitations, messages, stats
-from invites.api.auth import SCOPES
+from invites.api.auth import public
 from invites.api.schemas import Problem, Strict
 from invites.api.spec import REF
+from invites.core.apikeys import SCOPES
 
 bp = Blueprint("api_openapi", __name__, url_prefix="/api/v1")
 
@@ -52,6 +53,7 @@ def document() -> dict[str, Any]:
 
 
 @bp.get("/openapi.json")
+@public
 def openapi() -> Response:
     """Serve the OpenAPI document (public)."""
     return jsonify(document())
