@@ -15,7 +15,8 @@ from invites.core.addresses import address_hash
 from invites.core.config import Settings
 from invites.core.db import AnySession
 from invites.core.models import Suppression
-from invites.delivery.models import OutboundMessage
+from invites.core.suppression import Reason
+from invites.delivery.models import OutboundMessage, Status
 
 #: The wording a person saw when choosing on our own preference page.
 PAGE_WORDING = "preference-centre-v1"
@@ -71,8 +72,8 @@ def erase(session: AnySession, contact: Contact) -> None:
     """Delete a contact and everything tied to it, including unsent mail addressed to it."""
     session.execute(
         update(OutboundMessage)
-        .where(OutboundMessage.contact_id == contact.id, OutboundMessage.status == "pending")
-        .values(status="cancelled", last_error="contact deleted")
+        .where(OutboundMessage.contact_id == contact.id, OutboundMessage.status == Status.PENDING)
+        .values(status=Status.CANCELLED, last_error="contact deleted")
     )
     # Sent and failed rows keep their status for the sender's records but no content.
     session.execute(
@@ -144,7 +145,7 @@ def apply(
         session.execute(
             delete(Suppression).where(
                 Suppression.email_hash == contact.email_hash,
-                Suppression.reason == "unsubscribed_all",
+                Suppression.reason == Reason.UNSUBSCRIBED_ALL,
             )
         )
     session.flush()

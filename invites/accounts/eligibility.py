@@ -16,7 +16,8 @@ from invites.accounts.models import Contact, Preference
 from invites.core.config import Settings
 from invites.core.db import AnySession
 from invites.core.models import Suppression
-from invites.core.suppression import BLOCKS, is_suppressed
+from invites.core.suppression import BLOCKS, Stream, is_suppressed
+from invites.delivery.models import Status
 
 
 def _granted(category: str) -> Any:
@@ -44,7 +45,7 @@ def suppressed_for_marketing() -> Any:
     return exists(
         select(Suppression.id).where(
             Suppression.email_hash == Contact.email_hash,
-            Suppression.reason.in_(BLOCKS["marketing"]),
+            Suppression.reason.in_(BLOCKS[Stream.MARKETING]),
         )
     )
 
@@ -81,8 +82,8 @@ def blocked(
     """
     if not CATEGORIES[category].can_opt_out:
         # Service mail ignores marketing choices but never goes to a dead or complaining address.
-        if is_suppressed(session, contact.email_hash, BLOCKS["service"]):
-            return "suppressed", "address is suppressed (bounce or complaint)"
+        if is_suppressed(session, contact.email_hash, BLOCKS[Stream.SERVICE]):
+            return Status.SUPPRESSED, "address is suppressed (bounce or complaint)"
         return None
     suppressed, unwanted = session.execute(
         select(suppressed_for_marketing(), not_(wants(category, settings))).where(
@@ -90,7 +91,7 @@ def blocked(
         )
     ).one()
     if suppressed:
-        return "suppressed", "address is on the suppression list"
+        return Status.SUPPRESSED, "address is on the suppression list"
     if unwanted:
-        return "cancelled", f"contact does not receive {category} email"
+        return Status.CANCELLED, f"contact does not receive {category} email"
     return None

@@ -18,7 +18,7 @@ from invites.core.addresses import address_hash
 from invites.core.config import Settings
 from invites.core.db import AnySession
 from invites.core.mail import compose_rendered, link
-from invites.core.suppression import BLOCKS, is_suppressed, suppress
+from invites.core.suppression import BLOCKS, Reason, Stream, is_suppressed, suppress
 from invites.core.tokens import Tokens
 from invites.delivery import relay
 from invites.delivery.kinds import Context, Ready, Skip, Status
@@ -77,7 +77,7 @@ def queue_service(
     """Write a service message and its wake-up to the outbox (the caller commits)."""
     msg = OutboundMessage(
         public_id=secrets.token_urlsafe(12),
-        kind="service",
+        kind=ServiceMail.name,
         category="service",
         contact_id=contact.id if contact else None,
         to_email=None if contact else email,
@@ -108,7 +108,7 @@ def queue_marketing(
         raise ValueError(f"{category!r} is not a marketing category")
     msg = OutboundMessage(
         public_id=secrets.token_urlsafe(12),
-        kind="marketing",
+        kind=MarketingMail.name,
         category=category,
         contact_id=contact.id,
         locale=contact.locale,
@@ -197,13 +197,13 @@ class _SuppressDeadAddress:
             return
         email_hash = _recipient_hash(session, msg, ctx.settings.address_hash_key)
         if email_hash:
-            suppress(session, email_hash, "hard_bounce", now)
+            suppress(session, email_hash, Reason.HARD_BOUNCE, now)
 
 
 class ServiceMail(_SuppressDeadAddress):
     """Account, security and policy mail: ignores marketing choices, never to a dead address."""
 
-    name = "service"
+    name = Stream.SERVICE.value
     queue = queue.MAIL_QUEUE
 
     def prepare(self, session: AnySession, msg: OutboundMessage, ctx: Context) -> Skip | Ready:
@@ -217,7 +217,7 @@ class ServiceMail(_SuppressDeadAddress):
             if no is not None:
                 return Skip(Status(no[0]), no[1])
         elif is_suppressed(
-            session, address_hash(to, ctx.settings.address_hash_key), BLOCKS["service"]
+            session, address_hash(to, ctx.settings.address_hash_key), BLOCKS[Stream.SERVICE]
         ):
             return Skip(Status.SUPPRESSED, "address is suppressed (bounce or complaint)")
         return Ready(build_service(msg, to, contact, ctx.settings, ctx.tokens, ctx.renderer))
@@ -226,7 +226,7 @@ class ServiceMail(_SuppressDeadAddress):
 class MarketingMail(_SuppressDeadAddress):
     """A promotional or partner message, sent only as the contact's choices allow right now."""
 
-    name = "marketing"
+    name = Stream.MARKETING.value
     queue = queue.CAMPAIGN_QUEUE
 
     def prepare(self, session: AnySession, msg: OutboundMessage, ctx: Context) -> Skip | Ready:

@@ -19,19 +19,21 @@ from invites.core import idempotency
 from invites.core.db import db, utcnow
 from invites.core.errors import ApiProblem
 from invites.core.mail import renderer
-from invites.delivery.models import OutboundMessage
+from invites.core.suppression import Stream
+from invites.delivery.kinds import FINAL
+from invites.delivery.models import OutboundMessage, Status
 
 bp = Blueprint("api_messages", __name__, url_prefix="/api/v1/messages")
 
 #: How outbox states read from outside.
 STATUS = {
-    "pending": "queued",
-    "sending": "queued",
-    "sent": "sent",
-    "failed": "failed",
-    "unknown": "unknown",
-    "suppressed": "suppressed",
-    "cancelled": "cancelled",
+    Status.PENDING: "queued",
+    Status.SENDING: "queued",
+    Status.SENT: "sent",
+    Status.FAILED: "failed",
+    Status.UNKNOWN: "unknown",
+    Status.SUPPRESSED: "suppressed",
+    Status.CANCELLED: "cancelled",
 }
 
 
@@ -164,7 +166,7 @@ def status(message_id: str) -> Response:
     """Return a service message's status."""
     msg = db.session.scalar(
         select(OutboundMessage).where(
-            OutboundMessage.public_id == message_id, OutboundMessage.kind == "service"
+            OutboundMessage.public_id == message_id, OutboundMessage.kind == Stream.SERVICE
         )
     )
     if msg is None:
@@ -173,9 +175,7 @@ def status(message_id: str) -> Response:
         MessageStatus(
             id=message_id,
             status=STATUS[msg.status],  # type: ignore[arg-type]
-            reason=msg.last_error
-            if msg.status in ("failed", "unknown", "suppressed", "cancelled")
-            else None,
+            reason=msg.last_error if msg.status in FINAL - {Status.SENT} else None,
             template=msg.template,
             created_at=msg.created_at,
             sent_at=msg.sent_at,

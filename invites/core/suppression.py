@@ -4,21 +4,51 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime
+from enum import StrEnum
 
 from sqlalchemy import select
 
 from invites.core.db import AnySession, insert_ignore
 from invites.core.models import Suppression
 
-REASONS = ("removed", "unsubscribed_all", "hard_bounce", "complaint", "manual")
+
+class Reason(StrEnum):
+    """Why an address must not be contacted."""
+
+    #: An invitee asked not to be invited (the removal link).
+    REMOVED = "removed"
+    #: "Unsubscribe from all marketing" on the preference page.
+    UNSUBSCRIBED_ALL = "unsubscribed_all"
+    #: The address does not exist (or kept failing).
+    HARD_BOUNCE = "hard_bounce"
+    #: Its owner reported our mail as spam.
+    COMPLAINT = "complaint"
+    MANUAL = "manual"
+
+
+REASONS = tuple(Reason)
+
+
+class Stream(StrEnum):
+    """The kinds of mail the suppression list stops differently."""
+
+    INVITATION = "invitation"
+    SERVICE = "service"
+    MARKETING = "marketing"
+
 
 #: Which reasons stop which stream. Service mail stops only for a dead address or a spam
 #: report; an invitation removal ("don't invite me") doesn't stop the mail of an account
 #: the same person opens later; invitations stop for every reason.
-BLOCKS = {
-    "invitation": REASONS,
-    "service": ("hard_bounce", "complaint", "manual"),
-    "marketing": ("unsubscribed_all", "hard_bounce", "complaint", "manual"),
+BLOCKS: dict[str, tuple[Reason, ...]] = {
+    Stream.INVITATION: REASONS,
+    Stream.SERVICE: (Reason.HARD_BOUNCE, Reason.COMPLAINT, Reason.MANUAL),
+    Stream.MARKETING: (
+        Reason.UNSUBSCRIBED_ALL,
+        Reason.HARD_BOUNCE,
+        Reason.COMPLAINT,
+        Reason.MANUAL,
+    ),
 }
 
 

@@ -10,29 +10,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from enum import StrEnum
 from typing import Protocol
 
 from invites.core.config import Settings
 from invites.core.db import AnySession
 from invites.core.tokens import Tokens
-from invites.delivery.models import OutboundMessage
+from invites.delivery.models import OutboundMessage, Status
 from mailer import Outgoing, Renderer
 from mailer.classify import Verdict
-
-
-class Status(StrEnum):
-    """Where an outbox message is. Everything but PENDING and SENDING is final."""
-
-    PENDING = "pending"
-    SENDING = "sending"
-    SENT = "sent"
-    FAILED = "failed"
-    #: Handed over in full, but no reply came: it may have been delivered. Never retried.
-    UNKNOWN = "unknown"
-    SUPPRESSED = "suppressed"
-    CANCELLED = "cancelled"
-
 
 FINAL = frozenset(Status) - {Status.PENDING, Status.SENDING}
 

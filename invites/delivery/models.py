@@ -3,11 +3,25 @@
 from __future__ import annotations
 
 from datetime import datetime
+from enum import StrEnum
 
 from sqlalchemy import ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from invites.core.db import db, utcnow
+
+
+class Status(StrEnum):
+    """Where an outbox message is. Everything but PENDING and SENDING is final."""
+
+    PENDING = "pending"
+    SENDING = "sending"
+    SENT = "sent"
+    FAILED = "failed"
+    #: Handed over in full, but no reply came: it may have been delivered. Never retried.
+    UNKNOWN = "unknown"
+    SUPPRESSED = "suppressed"
+    CANCELLED = "cancelled"
 
 
 class OutboundMessage(db.Model):  # type: ignore[name-defined]
@@ -37,7 +51,7 @@ class OutboundMessage(db.Model):  # type: ignore[name-defined]
     subject: Mapped[str | None] = mapped_column(Text)
     body_text: Mapped[str | None] = mapped_column(Text)
     body_html: Mapped[str | None] = mapped_column(Text)
-    status: Mapped[str] = mapped_column(String(16), default="pending")
+    status: Mapped[str] = mapped_column(String(16), default=Status.PENDING)
     attempts: Mapped[int] = mapped_column(default=0)
     next_attempt_at: Mapped[datetime] = mapped_column(default=utcnow)
     claimed_at: Mapped[datetime | None]

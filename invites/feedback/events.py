@@ -28,7 +28,7 @@ from invites.accounts import contacts
 from invites.accounts.models import Contact
 from invites.core.config import Settings
 from invites.core.db import AnySession, insert_ignore
-from invites.core.suppression import suppress
+from invites.core.suppression import Reason, suppress
 from invites.feedback.models import SoftBounceCount
 from invites.invitations import lifecycle as invitations
 from mailer.status_codes import ENHANCED
@@ -80,9 +80,9 @@ def record(session: AnySession, event: Event, settings: Settings, now: datetime)
             log.info("soft bounce %d of %d (status %s)", seen, settings.soft_bounce_limit, status)
             return False
         # Mail that keeps failing "temporarily" is as undeliverable as a dead address.
-        reason = "hard_bounce"
+        reason = Reason.HARD_BOUNCE
     else:
-        reason = event.type
+        reason = Reason(event.type)
     added = suppress(session, event.email_hash, reason, now)
     withdrawn = 0
     if event.type == "complaint":

@@ -26,20 +26,21 @@ from invites.core.addresses import address_hash
 from invites.core.config import Settings
 from invites.core.db import AnySession, bump, claim_window, run, run_alone
 from invites.core.models import Suppression
-from invites.core.suppression import suppress
+from invites.core.suppression import Reason, Stream, suppress
 from invites.delivery import relay
-from invites.delivery.models import OutboundMessage
+from invites.delivery.models import OutboundMessage, Status
 from invites.invitations import limits
 from invites.invitations.models import (
     AddressThrottle,
     Invitation,
     InvitationDailyStats,
+    InvitationStatus,
     InviterDailyCount,
 )
 
 log = logging.getLogger(__name__)
 
-OPEN = ("pending", "sent")
+OPEN = (InvitationStatus.PENDING, InvitationStatus.SENT)
 
 
 @dataclass(frozen=True)
@@ -117,14 +118,14 @@ def create(
             "inviter_name": req.inviter_name,
             "note": req.note,
             "locale": req.locale,
-            "status": "pending",
+            "status": InvitationStatus.PENDING,
             "created_at": now,
         },
     ).scalar_one()
     message = {
-        "kind": "invitation",
+        "kind": Stream.INVITATION,
         "invitation_id": invitation_id,
-        "status": "pending",
+        "status": Status.PENDING,
         "attempts": 0,
         "created_at": now,
         "next_attempt_at": now,
@@ -208,7 +209,7 @@ def _precheck(_dialect: str) -> Any:
     h: Any = bindparam("h")
     suppressed = select(Suppression.id).where(Suppression.email_hash == h)
     accepted = select(Invitation.id).where(
-        Invitation.email_hash == h, Invitation.status == "accepted"
+        Invitation.email_hash == h, Invitation.status == InvitationStatus.ACCEPTED
     )
     member = select(Contact.id).where(Contact.email_hash == h)
     # Held back: suppressed, or already a SpotCam account (accepted, or a synced contact).
@@ -233,9 +234,9 @@ def _cancel_messages(session: AnySession, invitation_ids: list[int]) -> None:
             update(OutboundMessage)
             .where(
                 OutboundMessage.invitation_id.in_(invitation_ids),
-                OutboundMessage.status == "pending",
+                OutboundMessage.status == Status.PENDING,
             )
-            .values(status="cancelled", last_error="invitation closed before sending")
+            .values(status=Status.CANCELLED, last_error="invitation closed before sending")
         )
 
 
@@ -254,14 +255,14 @@ def accept(session: AnySession, public_id: str, user_id: str, now: datetime) -> 
     )
     if inv is None:
         raise LookupError(public_id)
-    if inv.status == "accepted":
+    if inv.status == InvitationStatus.ACCEPTED:
         if inv.accepted_user_id == user_id:
             return False
         raise AlreadyAccepted(public_id)
     if inv.status not in OPEN:
         raise InvitationClosed(inv.status)
     inviter_id = inv.inviter_id
-    _erase(inv, "accepted", now, keep_inviter=True)
+    _erase(inv, InvitationStatus.ACCEPTED, now, keep_inviter=True)
     inv.accepted_user_id = user_id
     _cancel_messages(session, [inv.id])
     count(session, now, accepted=1)
@@ -288,12 +289,12 @@ def remove(session: AnySession, inv: Invitation, now: datetime) -> bool:
     for other in holding:
         _erase(
             other,
-            "removed" if other.status in OPEN else other.status,
+            InvitationStatus.REMOVED if other.status in OPEN else other.status,
             now,
-            keep_inviter=other.status == "accepted",
+            keep_inviter=other.status == InvitationStatus.ACCEPTED,
         )
     _cancel_messages(session, [other.id for other in holding])
-    added = suppress(session, h, "removed", now)
+    added = suppress(session, h, Reason.REMOVED, now)
     if added or holding:
         count(session, now, removed=1)
     return bool(added or holding)
@@ -303,14 +304,16 @@ def expire(session: AnySession, settings: Settings, now: datetime) -> int:
     """Close invitations past the window and erase their addresses; return how many."""
     cutoff = now - timedelta(days=settings.invitation_window_days)
     # A batch per run; rows another worker holds are left for the next run.
-    expired = _close(session, Invitation.created_at < cutoff, "expired", now, batch=1000)
+    expired = _close(
+        session, Invitation.created_at < cutoff, InvitationStatus.EXPIRED, now, batch=1000
+    )
     # Hashes outlive the address only as long as a removal link can still be used.
     forget_before = now - timedelta(days=settings.removal_link_days)
     session.execute(
         update(Invitation)
         .where(
             Invitation.closed_at < forget_before,
-            Invitation.status != "accepted",
+            Invitation.status != InvitationStatus.ACCEPTED,
             Invitation.email_hash.is_not(None),
         )
         .values(email_hash=None)
@@ -325,7 +328,7 @@ def expire(session: AnySession, settings: Settings, now: datetime) -> int:
 
 def mark_sent(session: AnySession, inv: Invitation, now: datetime) -> None:
     """The invitation email was accepted by the mail server: count it."""
-    inv.status, inv.sent_at = "sent", now
+    inv.status, inv.sent_at = InvitationStatus.SENT, now
     count(session, now, sent=1)
     if inv.inviter_id:
         bump(
@@ -341,22 +344,22 @@ def mark_unknown(session: AnySession, inv: Invitation, now: datetime) -> None:
 
     It is never sent again; the address goes when it is accepted, removed or expires.
     """
-    if inv.status == "pending":
-        inv.status, inv.sent_at = "sent", now
+    if inv.status == InvitationStatus.PENDING:
+        inv.status, inv.sent_at = InvitationStatus.SENT, now
     count(session, now, unknown=1)
 
 
 def bounce(session: AnySession, inv: Invitation, now: datetime, address_is_dead: bool) -> None:
     """Close an invitation whose mail bounced; a dead address goes on the suppression list."""
     if address_is_dead and inv.email_hash:
-        suppress(session, inv.email_hash, "hard_bounce", now)
-    _erase(inv, "bounced", now)
+        suppress(session, inv.email_hash, Reason.HARD_BOUNCE, now)
+    _erase(inv, InvitationStatus.BOUNCED, now)
     count(session, now, bounced=1)
 
 
 def close_for_address(session: AnySession, email_hash: str, now: datetime) -> int:
     """Close open invitations to an address that bounced or complained (reported by an event)."""
-    return _close(session, Invitation.email_hash == email_hash, "bounced", now)
+    return _close(session, Invitation.email_hash == email_hash, InvitationStatus.BOUNCED, now)
 
 
 def _close(

@@ -8,7 +8,7 @@ from invites.core import queue
 from invites.core.config import Settings
 from invites.core.db import AnySession
 from invites.core.mail import compose_rendered, link
-from invites.core.suppression import BLOCKS, is_suppressed
+from invites.core.suppression import BLOCKS, Stream, is_suppressed
 from invites.core.text import defang_links
 from invites.core.tokens import Tokens
 from invites.delivery.kinds import Context, Ready, Skip, Status
@@ -47,7 +47,7 @@ def invitation_message(inv: Invitation, settings: Settings, t: Tokens, r: Render
 class InvitationMail:
     """The one invitation email: sent while the invitation is open and the address not blocked."""
 
-    name = "invitation"
+    name = Stream.INVITATION.value
     queue = queue.MAIL_QUEUE
 
     def prepare(self, session: AnySession, msg: OutboundMessage, ctx: Context) -> Skip | Ready:
@@ -55,7 +55,7 @@ class InvitationMail:
         inv = _invitation(session, msg)
         if inv is None or inv.email is None or inv.status not in invitations.OPEN:
             return Skip(Status.CANCELLED, "invitation closed before sending")
-        if inv.email_hash and is_suppressed(session, inv.email_hash, BLOCKS["invitation"]):
+        if inv.email_hash and is_suppressed(session, inv.email_hash, BLOCKS[Stream.INVITATION]):
             return Skip(Status.SUPPRESSED, "address is on the suppression list")
         return Ready(invitation_message(inv, ctx.settings, ctx.tokens, ctx.renderer))
 

@@ -3,11 +3,23 @@
 from __future__ import annotations
 
 from datetime import date, datetime
+from enum import StrEnum
 
 from sqlalchemy import Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from invites.core.db import db, utcnow
+
+
+class InvitationStatus(StrEnum):
+    """An invitation's life: pending → sent → accepted, or closed (its address erased)."""
+
+    PENDING = "pending"
+    SENT = "sent"
+    ACCEPTED = "accepted"
+    REMOVED = "removed"
+    EXPIRED = "expired"
+    BOUNCED = "bounced"
 
 
 class Invitation(db.Model):  # type: ignore[name-defined]
@@ -25,7 +37,7 @@ class Invitation(db.Model):  # type: ignore[name-defined]
     inviter_name: Mapped[str | None] = mapped_column(String(200))
     note: Mapped[str | None] = mapped_column(Text)
     locale: Mapped[str] = mapped_column(String(8), default="en")
-    status: Mapped[str] = mapped_column(String(16), default="pending")
+    status: Mapped[str] = mapped_column(String(16), default=InvitationStatus.PENDING)
     accepted_user_id: Mapped[str | None] = mapped_column(String(128))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     sent_at: Mapped[datetime | None]

@@ -21,7 +21,7 @@ from invites.accounts.models import Contact
 from invites.core.csrf import csrf
 from invites.core.db import db, utcnow
 from invites.core.mail import tokens
-from invites.core.suppression import is_suppressed, suppress
+from invites.core.suppression import Reason, is_suppressed, suppress
 from invites.core.tokens import TokenError, TokenExpired, TokenInvalid
 from invites.public import text as page_text
 from invites.public.preference_text import TEXT
@@ -30,7 +30,7 @@ log = logging.getLogger(__name__)
 bp = Blueprint("preferences", __name__)
 
 #: Set by "unsubscribe from all"; contacts.apply lifts it when a person grants a category again.
-UNSUBSCRIBED_ALL = "unsubscribed_all"
+UNSUBSCRIBED_ALL = Reason.UNSUBSCRIBED_ALL
 
 
 @dataclass(frozen=True)
