@@ -13,9 +13,9 @@ from invites.accounts.models import Contact
 from invites.api import spec
 from invites.api.auth import require
 from invites.api.fields import Email, Text, UtcDateTime
-from invites.api.schemas import NAME_MAX, Strict, invalid, parse_body, respond, valid_email
+from invites.api.schemas import NAME_MAX, Strict, parse_body, respond, valid_email
 from invites.core.db import db, utcnow
-from invites.core.errors import ApiProblem
+from invites.core.errors import ApiProblem, invalid
 from invites.core.text import clean_line
 
 bp = Blueprint("api_contacts", __name__, url_prefix="/api/v1/contacts")

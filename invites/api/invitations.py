@@ -13,14 +13,13 @@ from invites.api.schemas import (
     AcceptRequest,
     AcceptResult,
     InvitationCreate,
-    invalid,
     parse_body,
     respond,
     valid_email,
 )
 from invites.core import idempotency
 from invites.core.db import db, utcnow
-from invites.core.errors import ApiProblem
+from invites.core.errors import ApiProblem, invalid
 from invites.core.mail import tokens
 from invites.core.tokens import TokenExpired, TokenInvalid
 from invites.invitations import lifecycle as invitations

@@ -14,10 +14,10 @@ from invites.accounts import mail as messages
 from invites.api import spec
 from invites.api.auth import require
 from invites.api.fields import NO_NUL, Email, Identifier, UtcDateTime
-from invites.api.schemas import Strict, invalid, parse_body, respond, valid_email
+from invites.api.schemas import Strict, parse_body, respond, valid_email
 from invites.core import idempotency
 from invites.core.db import db, utcnow
-from invites.core.errors import ApiProblem
+from invites.core.errors import ApiProblem, invalid, invalid_fields
 from invites.core.mail import renderer
 from invites.core.suppression import Stream
 from invites.delivery.kinds import FINAL
@@ -128,13 +128,7 @@ def send() -> Response:
         try:
             context = messages.check_context(renderer(), body.template, body.context)
         except messages.InvalidContext as exc:
-            raise ApiProblem(
-                422,
-                "Invalid request",
-                "The context doesn't fit the template.",
-                slug="validation",
-                errors=exc.errors,
-            ) from exc
+            raise invalid_fields(exc.errors, "The context doesn't fit the template.") from exc
         session = db.session
         contact, email = None, None
         if body.user_id is not None:

@@ -20,7 +20,7 @@ from invites.api.fields import (
     VisibleText,
 )
 from invites.core.addresses import InvalidAddress, normalize
-from invites.core.errors import ApiProblem
+from invites.core.errors import ApiProblem, invalid, invalid_fields
 from invites.core.inputs import UNSTORABLE, unstorable_strings
 from invites.core.text import clean_block, clean_line
 
@@ -145,19 +145,6 @@ def check_path_and_query() -> None:
             raise invalid("query" if UNSTORABLE.search(name) else name, "must not contain NUL")
 
 
-def invalid(
-    field: str, message: str, detail: str = "One or more fields are invalid."
-) -> ApiProblem:
-    """A 422 problem naming one invalid field."""
-    return ApiProblem(
-        422,
-        "Invalid request",
-        detail,
-        slug="validation",
-        errors=[{"field": field, "message": message}],
-    )
-
-
 def field_errors(exc: ValidationError) -> list[dict[str, str]]:
     """Turn pydantic errors into [{field, message}] without echoing the input back."""
     out = []
@@ -185,33 +172,16 @@ def parse_body(model: type[M]) -> M:
             400, "Malformed JSON", "The request body is not valid JSON.", slug="malformed-json"
         )
     if not isinstance(data, dict):
-        raise ApiProblem(
-            422,
-            "Invalid request",
-            "The body must be a JSON object.",
-            slug="validation",
-            errors=[{"field": "body", "message": "expected an object"}],
-        )
+        raise invalid("body", "expected an object", "The body must be a JSON object.")
     unstorable = unstorable_strings(data)
     if unstorable:
         # Before the model: PostgreSQL refuses a NUL in text (a 500), and a name or note
         # would otherwise lose it silently while a version string kept it.
-        raise ApiProblem(
-            422,
-            "Invalid request",
+        raise invalid_fields(
+            [{"field": f, "message": "contains a NUL or unpaired surrogate"} for f in unstorable],
             "Text may not contain NUL or unpaired surrogate characters.",
-            slug="validation",
-            errors=[
-                {"field": f, "message": "contains a NUL or unpaired surrogate"} for f in unstorable
-            ],
         )
     try:
         return model.model_validate(data)
     except ValidationError as exc:
-        raise ApiProblem(
-            422,
-            "Invalid request",
-            "One or more fields are invalid.",
-            slug="validation",
-            errors=field_errors(exc),
-        ) from exc
+        raise invalid_fields(field_errors(exc)) from exc

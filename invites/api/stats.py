@@ -12,7 +12,7 @@ from invites.api import spec
 from invites.api.auth import require
 from invites.api.schemas import respond
 from invites.core.db import db, utcnow
-from invites.core.errors import ApiProblem
+from invites.core.errors import invalid
 from invites.invitations import stats
 
 bp = Blueprint("api_stats", __name__, url_prefix="/api/v1")
@@ -75,12 +75,10 @@ def _date_arg(name: str) -> date | None:
             raise ValueError(raw)
         return date.fromisoformat(raw)
     except ValueError as exc:
-        raise ApiProblem(
-            422,
-            "Invalid request",
+        raise invalid(
+            name,
+            f"expected a date from {EARLIEST} to {LATEST}",
             f"Dates are YYYY-MM-DD, from {EARLIEST} to {LATEST}.",
-            slug="validation",
-            errors=[{"field": name, "message": f"expected a date from {EARLIEST} to {LATEST}"}],
         ) from exc
 
 
@@ -91,21 +89,9 @@ def invitation_stats() -> Response:
     last = _date_arg("to") or utcnow().date()
     first = _date_arg("from") or max(EARLIEST, last - timedelta(days=29))
     if first > last:
-        raise ApiProblem(
-            422,
-            "Invalid request",
-            "'from' must not be after 'to'.",
-            slug="validation",
-            errors=[{"field": "from", "message": "after 'to'"}],
-        )
+        raise invalid("from", "after 'to'", "'from' must not be after 'to'.")
     if (last - first).days >= MAX_RANGE_DAYS:
-        raise ApiProblem(
-            422,
-            "Invalid request",
-            f"The range may span at most {MAX_RANGE_DAYS} days.",
-            slug="validation",
-            errors=[{"field": "to", "message": "range too long"}],
-        )
+        raise invalid("to", "range too long", f"The range may span at most {MAX_RANGE_DAYS} days.")
     days, totals = stats.invitation_days(db.session, first, last)
     return respond(
         InvitationStats(

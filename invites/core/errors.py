@@ -32,6 +32,20 @@ class ApiProblem(Exception):
         self.errors, self.headers = errors, headers or {}
 
 
+def invalid(
+    field: str, message: str, detail: str = "One or more fields are invalid."
+) -> ApiProblem:
+    """The 422 problem naming one invalid field."""
+    return invalid_fields([{"field": field, "message": message}], detail)
+
+
+def invalid_fields(
+    errors: list[dict[str, str]], detail: str = "One or more fields are invalid."
+) -> ApiProblem:
+    """The 422 problem naming each invalid field: the one shape every validation error has."""
+    return ApiProblem(422, "Invalid request", detail, slug="validation", errors=errors)
+
+
 def problem_response(
     status: int,
     title: str,

@@ -14,7 +14,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 
 from invites.core.db import AnySession, db, utcnow
-from invites.core.errors import ApiProblem
+from invites.core.errors import ApiProblem, invalid
 from invites.core.models import IdempotencyRecord
 
 HEADER = "Idempotency-Key"
@@ -30,12 +30,8 @@ def key_from_request() -> str | None:
     if key is None:
         return None
     if not _VALID.fullmatch(key):
-        raise ApiProblem(
-            422,
-            "Invalid request",
-            "Idempotency-Key must be 1-255 printable ASCII characters.",
-            slug="validation",
-            errors=[{"field": HEADER, "message": "invalid format"}],
+        raise invalid(
+            HEADER, "invalid format", "Idempotency-Key must be 1-255 printable ASCII characters."
         )
     return key
 
