@@ -129,8 +129,8 @@ def test_bad_input(app: Flask) -> None:
 def test_hostile_name_is_plain_text(app: Flask) -> None:
     client = app.test_client()
     key = new_key(app, ["contacts"])
-    resp = _put(client, key, name="Eve\r\nBcc: x@example.com\u202e")
-    assert resp.get_json()["name"] == "Eve Bcc: x@example.com"
+    resp = _put(client, key, name="Eve\u202e <b>x</b>\x1b[31m")
+    assert resp.get_json()["name"] == "Eve <b>x</b>[31m"  # stored as text, format chars gone
 
 
 def test_delete_leaves_no_trace(app: Flask) -> None:
@@ -178,3 +178,18 @@ def test_oversized_body(app: Flask) -> None:
     assert resp.status_code == 413 and resp.mimetype == PROBLEM
     assert "16384 bytes" in resp.get_json()["detail"]
     assert client.get("/api/v1/contacts/u-1", headers=auth(key)).status_code == 404
+
+
+def test_a_name_with_a_line_break_is_refused_naming_the_field(app: Flask) -> None:
+    key = new_key(app, ["contacts"])
+    for name in ("Ann\r\nBcc: x", "Ann\nSmith", "Ann\u2028Smith"):
+        resp = app.test_client().put(
+            "/api/v1/contacts/u-9",
+            json={"email": "a@example.com", "name": name},
+            headers=auth(key),
+        )
+        assert resp.status_code == 422
+        assert resp.get_json()["errors"] == [
+            {"field": "name", "message": "must be one line (no line breaks)"}
+        ]
+    assert "a@example.com" not in all_database_text(app)

@@ -32,8 +32,12 @@ def test_click_remove_button(
     page.click("#remove")
     page.wait_for_selector("#result")
     assert page.inner_text("#result") == "Ваш адрес удалён"
-    assert page.url == removal  # answered in place, no redirect
+    assert page.url == removal + "/done"  # post, then redirect, then get
     assert "clicker@example.com" not in all_database_text(app)
+    posted: list[str] = []
+    page.on("request", lambda r: posted.append(r.url) if r.method == "POST" else None)
+    page.reload()  # a reload asks nothing to be sent again
+    assert page.inner_text("#result") == "Ваш адрес удалён" and posted == []
 
     page.goto(removal)
     assert "уже удалён" in page.inner_text("#already")

@@ -74,6 +74,7 @@ def _by_endpoint(w: dict[str, Any]) -> dict[str, dict[str, tuple[str, str]]]:
     return {
         "pages.accept_page": {"token": (w["accept"], bad)},
         "pages.remove_page": {"token": (w["remove"], bad)},
+        "pages.removed": {"token": (w["remove"], bad)},
         "preferences.show": {"token": (w["prefs"], bad)},
     }
 

@@ -68,7 +68,7 @@ def test_unknown_api_paths_are_problems(app: Flask) -> None:
     resp = client.get("/api/v1/invitations")
     assert resp.status_code == 405 and resp.mimetype == "application/problem+json"
     page = client.get("/no-such-page")
-    assert page.status_code == 404 and "Not Found" in page.get_data(as_text=True)
+    assert page.status_code == 404 and "Page not found" in page.get_data(as_text=True)
     assert page.mimetype == "text/html"
 
 

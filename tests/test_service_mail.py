@@ -132,3 +132,29 @@ def test_idempotency_key(app: Flask) -> None:
     assert first.get_json()["id"] == second.get_json()["id"]
     with app.app_context():
         assert db.session.query(OutboundMessage).count() == 1
+
+
+def test_mail_to_an_address_without_an_account_says_so(
+    smtp_app: Flask, smtp_sink: SMTPSink
+) -> None:
+    client = smtp_app.test_client()
+    key = new_key(smtp_app, ["messages"])
+    resp = client.post(
+        "/api/v1/messages",
+        headers=auth(key),
+        json={
+            "email": "no.account@example.com",
+            "template": "security_alert",
+            "context": {"name": "Guest", "event": "a data request", "when": "today"},
+        },
+    )
+    assert resp.status_code == 202
+    run_jobs(smtp_app)
+    [mail] = smtp_sink.wait_for(1)
+    text = mail.text or ""
+    assert "because you have a SpotCam account" not in text
+    assert "There is no SpotCam account for it" in text
+    about = link_to(mail, "/about-this-email")
+    page = client.get(about)
+    assert page.status_code == 200 and "About this email" in page.get_data(as_text=True)
+    assert "kept only until" in text or "only until" in page.get_data(as_text=True)

@@ -77,7 +77,7 @@ def test_an_inviter_learns_nothing_about_the_address_from_their_stats(app: Flask
             select(Invitation.public_id).where(Invitation.email == "leave-me@example.com")
         ).one()
         removal = "/r/" + tokens().make("remove", public_id)
-    assert client.post(removal, data={"confirm": "remove"}).status_code == 200
+    assert client.post(removal, data={"confirm": "remove"}).status_code == 303
     put = client.put(
         "/api/v1/contacts/m-1", json={"email": "member@example.com"}, headers=auth(key)
     )

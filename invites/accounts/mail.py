@@ -29,7 +29,7 @@ from mailer.classify import Verdict
 #: Service templates the API may send (files under templates/email/<locale>/).
 SERVICE_TEMPLATES = ("account_welcome", "security_alert", "policy_update")
 #: Variables the service fills in itself; a caller must not (and need not) send them.
-PROVIDED = frozenset({"preferences_url", "unsubscribe_url"})
+PROVIDED = frozenset({"preferences_url", "unsubscribe_url", "no_account"})
 MAX_CONTEXT_VALUE = 2000
 
 
@@ -139,9 +139,13 @@ def build_service(
 ) -> Outgoing:
     """Render a service message: From the service address, no one-click header."""
     context: dict[str, Any] = json.loads(msg.context or "{}")
-    # Mail to a bare address (no account) has no preference centre to point to.
+    # Mail to a bare address (no account) says so, and links to what this email is and what
+    # is kept (nothing, once sent), rather than to a preference centre it doesn't have.
+    context["no_account"] = contact is None
     context["preferences_url"] = (
-        preferences_url(settings, t, contact, "service") if contact else link(settings, "/")
+        preferences_url(settings, t, contact, "service")
+        if contact
+        else link(settings, f"/about-this-email?lang={msg.locale or 'en'}")
     )
     rendered = r.render(msg.template or "", msg.locale or "en", context)
     return compose_rendered(rendered, settings.mail_from_service, to)

@@ -36,7 +36,12 @@ class ContactIn(Strict):
     @field_validator("name")
     @classmethod
     def _name(cls, value: str | None) -> str | None:
-        return clean_line(value) or None if value is not None else None
+        if value is None:
+            return None
+        if "\r" in value or "\n" in value or "\u2028" in value or "\u2029" in value:
+            # A name is one line; quietly joining two would store something nobody typed.
+            raise ValueError("must be one line (no line breaks)")
+        return clean_line(value) or None
 
 
 class ContactOut(BaseModel):

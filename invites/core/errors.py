@@ -8,6 +8,9 @@ from typing import Any
 from flask import Flask, Response, json, render_template, request
 from werkzeug.exceptions import HTTPException, InternalServerError
 
+from invites.core.error_text import page_text
+from invites.core.locale import pick_locale
+
 log = logging.getLogger(__name__)
 
 PROBLEM_TYPE = "https://spotcam.example/problems/"
@@ -96,9 +99,20 @@ def init_app(app: Flask) -> None:
             return problem_response(
                 status, title, detail, slug=title.lower().replace(" ", "-"), headers=allow
             )
-        return render_template(
-            "error.html", status=status, title=title, message=exc.description
-        ), status
+        locale = pick_locale(None)
+        title, message, footnote = page_text(status, locale)
+        page = render_template(
+            "error.html",
+            status=status,
+            title=title,
+            message=message,
+            footnote=footnote,
+            locale=locale,
+        )
+        # Allow (405) and Retry-After (429, 503) are part of the answer, page or not.
+        kept = exc.get_response().headers
+        headers = {name: kept[name] for name in ("Allow", "Retry-After") if name in kept}
+        return page, status, headers
 
     @app.errorhandler(Exception)
     def handle_unexpected(exc: Exception) -> Any:

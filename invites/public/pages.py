@@ -6,15 +6,25 @@ import logging
 from typing import Any
 from urllib.parse import urlencode
 
-from flask import Blueprint, Flask, Response, current_app, render_template, request
+from flask import (
+    Blueprint,
+    Flask,
+    Response,
+    current_app,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 
 from invites.core.csrf import csrf
 from invites.core.db import db, utcnow
+from invites.core.locale import pick_locale
 from invites.core.mail import tokens
 from invites.core.suppression import is_suppressed
 from invites.core.tokens import TokenError, TokenExpired
 from invites.invitations import lifecycle as invitations
-from invites.public.text import TEXT, pick_locale
+from invites.public.text import TEXT
 
 log = logging.getLogger(__name__)
 bp = Blueprint("pages", __name__)
@@ -115,7 +125,26 @@ def remove(token: str) -> Any:
         return Response(
             "Removed.\n" if changed else "Already removed.\n", status=200, mimetype="text/plain"
         )
-    return _render("remove_done.html", locale, already=not changed)
+    # Post/redirect/get: reloading the page that says "removed" must not post the form again.
+    return redirect(url_for("pages.removed", token=token), 303)
+
+
+@bp.get("/r/<token>/done")
+def removed(token: str) -> tuple[str, int]:
+    """Say the address is removed (where the removal button leads); changes nothing."""
+    try:
+        inv, locale = _load_removal(token)
+    except TokenError as exc:
+        return _link_error(exc, pick_locale(None))
+    if inv is not None and inv.email is not None:
+        return _render("remove_confirm.html", locale, already=False)  # not removed (yet)
+    return _render("remove_done.html", locale, already=False)
+
+
+@bp.get("/about-this-email")
+def about_this_email() -> tuple[str, int]:
+    """Tell someone without an account why SpotCam wrote to them, and what is kept (nothing)."""
+    return _render("about_email.html", pick_locale(request.args.get("lang")))
 
 
 def init_app(app: Flask) -> None:

@@ -20,6 +20,7 @@ from invites.accounts.categories import CATEGORIES, MARKETING
 from invites.accounts.models import Contact
 from invites.core.csrf import csrf
 from invites.core.db import db, utcnow
+from invites.core.locale import pick_locale
 from invites.core.mail import tokens
 from invites.core.suppression import Reason, is_suppressed, suppress
 from invites.core.tokens import TokenError, TokenExpired, TokenInvalid
@@ -49,7 +50,7 @@ def _load(token: str) -> Link:
         raise TokenInvalid("this link is not valid")
     contact = contacts.by_public_id(db.session, public_id)
     preferred = contact.locale if contact is not None else None
-    return Link(contact, category, page_text.pick_locale(preferred))
+    return Link(contact, category, pick_locale(preferred))
 
 
 def _private(body: str, status: int) -> Response:
@@ -68,7 +69,7 @@ def _plain(body: str, status: int) -> Response:
 
 
 def _link_error(exc: TokenError) -> Response:
-    locale = page_text.pick_locale(None)
+    locale = pick_locale(None)
     reason = "expired" if isinstance(exc, TokenExpired) else "invalid"
     body = render_template(
         "link_error.html", t=page_text.TEXT[locale], locale=locale, reason=reason

@@ -2,10 +2,6 @@
 
 from __future__ import annotations
 
-from flask import request
-
-LOCALES = ("en", "ru")
-
 TEXT: dict[str, dict[str, str]] = {
     "en": {
         "brand": "SpotCam",
@@ -40,6 +36,13 @@ TEXT: dict[str, dict[str, str]] = {
         "link_expired_title": "This link has expired",
         "link_expired_body": "The link is too old to use. Nothing was changed.",
         "error_body": "Something went wrong. Nothing was changed.",
+        "about_title": "About this email",
+        "about_body": "SpotCam sent a message to this address because it was asked for here, "
+        "for example to confirm a request about your data. There is no SpotCam account for "
+        "this address.",
+        "about_kept": "We keep the address only until that one message has been sent; then it "
+        "is erased. We don't use it for anything else, and we don't share it.",
+        "about_ignore": "If you didn't expect it, you can ignore it: nothing more will follow.",
     },
     "ru": {
         "brand": "SpotCam",
@@ -72,16 +75,13 @@ TEXT: dict[str, dict[str, str]] = {
         "link_expired_title": "Срок действия ссылки истёк",
         "link_expired_body": "Ссылка устарела. Ничего не изменено.",
         "error_body": "Что-то пошло не так. Ничего не изменено.",
+        "about_title": "Об этом письме",
+        "about_body": "SpotCam отправил письмо на этот адрес, потому что его запросили — "
+        "например, чтобы подтвердить запрос о ваших данных. Аккаунта SpotCam у этого адреса "
+        "нет.",
+        "about_kept": "Мы храним адрес, только пока это письмо не отправлено, затем стираем его. "
+        "Мы не используем его ни для чего другого и никому не передаём.",
+        "about_ignore": "Если вы его не ждали, просто не обращайте внимания: больше писем "
+        "не будет.",
     },
 }
-
-
-def pick_locale(preferred: str | None) -> str:
-    """Use the given locale if supported, else the browser's best match, else English."""
-    if preferred in LOCALES:
-        return preferred
-    try:
-        best = request.accept_languages.best_match(LOCALES)
-    except RuntimeError:
-        best = None
-    return best or "en"
