@@ -213,3 +213,9 @@ class IdempotencyRecord(db.Model):  # type: ignore[name-defined]
     created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
 
     __table_args__ = (UniqueConstraint("api_key_id", "key", name="uq_idempotency_key"),)
+
+
+# Tables declared in their own packages, imported here so that whatever reads `db.metadata`
+# (Alembic's env, the tests' table clean-up) sees every table once this module is loaded.
+from .audit import AuditEvent  # noqa: E402, F401
+from .staff.models import StaffUser  # noqa: E402, F401
