@@ -1,11 +1,9 @@
-"""API keys: creation (shown once, stored hashed) and the scope check on each request."""
+"""API keys on each request: the bearer key, its scope check and a short per-process cache."""
 
 from __future__ import annotations
 
 import functools
-import hashlib
 import hmac
-import secrets
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -14,36 +12,16 @@ from typing import Any, TypeVar
 from flask import current_app, g, request
 from sqlalchemy import bindparam, select
 
-from ..db import db, run, utcnow
+from ..apikeys import SCOPES, create_key
+from ..apikeys import digest as digest_of
+from ..db import db, run
 from ..errors import ApiProblem
 from ..models import ApiKey
 
-SCOPES = ("invitations", "stats", "contacts", "messages", "events")
+# Creation lives in invites.apikeys (the CLI and the console manage keys too); the names stay
+# importable from here for the code and tests that used them.
+__all__ = ["SCOPES", "Caller", "authenticate", "create_key", "require"]
 F = TypeVar("F", bound=Callable[..., Any])
-
-
-def _digest(key: str) -> str:
-    # Keys are 256-bit random strings, so a fast unsalted hash is enough to store them safely.
-    return hashlib.sha256(key.encode()).hexdigest()
-
-
-def create_key(name: str, scopes: list[str]) -> tuple[ApiKey, str]:
-    """Create a key; return the row and the secret, which is never stored or shown again."""
-    unknown = sorted(set(scopes) - set(SCOPES))
-    if unknown:
-        raise ValueError(f"unknown scope(s) {', '.join(unknown)}; known: {', '.join(SCOPES)}")
-    prefix = secrets.token_hex(4)
-    secret = f"sk_{prefix}_{secrets.token_urlsafe(32)}"
-    row = ApiKey(
-        name=name,
-        prefix=prefix,
-        key_hash=_digest(secret),
-        scopes=",".join(sorted(set(scopes))),
-        created_at=utcnow(),
-    )
-    db.session.add(row)
-    db.session.commit()
-    return row, secret
 
 
 @dataclass(frozen=True)
@@ -65,7 +43,7 @@ def authenticate(header: str | None) -> Caller:
             slug="unauthorized",
             headers={"WWW-Authenticate": "Bearer"},
         )
-    digest = _digest(token.strip())
+    digest = digest_of(token.strip())
     cache: dict[str, tuple[float, Caller]] = current_app.extensions.setdefault("spotcam_keys", {})
     hit = cache.get(digest)
     if hit is not None and hit[0] > time.monotonic():
