@@ -13,6 +13,7 @@ from sqlalchemy import select
 
 from . import queue
 from .api.auth import SCOPES
+from .staff.cli import users_group
 
 log = logging.getLogger(__name__)
 
@@ -171,7 +172,7 @@ def reconcile_command() -> None:
     click.echo(f"re-enqueued {reconcile_outbox()} message(s)")
 
 
-COMMANDS = (worker_command, scheduler_command, api_keys, mail, reconcile_command)
+COMMANDS = (worker_command, scheduler_command, api_keys, mail, reconcile_command, users_group)
 
 
 def init_app(app: Flask) -> None:
