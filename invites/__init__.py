@@ -47,13 +47,19 @@ def create_app(config: dict[str, Any] | Settings | None = None) -> Flask:
         SQLALCHEMY_ENGINE_OPTIONS={"pool_recycle": 1800, "hide_parameters": True},
         OUTBOX_PATH=settings.outbox_dir or os.path.join(app.instance_path, "outbox"),
         DEV_OUTBOX=settings.is_dev and not settings.smtp_url,
+        # The session cookie carries form tokens and the console's sign-in: never sent over
+        # plain HTTP outside development and test (http://127.0.0.1), never readable by
+        # scripts, and not sent with other sites' POSTs.
+        SESSION_COOKIE_SECURE=not settings.is_dev,
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
     )
     if isinstance(config, dict):
         app.config.update(config)
     os.makedirs(app.instance_path, exist_ok=True)
     logs.init_app()
 
-    from . import api, cli, csrf, dbsetup, errors, pages, preferences, queue
+    from . import api, cli, console, csrf, dbsetup, errors, pages, preferences, queue
     from .emails import InvitationMail
     from .messages import MarketingMail, ServiceMail
 
@@ -67,6 +73,7 @@ def create_app(config: dict[str, Any] | Settings | None = None) -> Flask:
     api.init_app(app)
     pages.init_app(app)
     preferences.init_app(app)
+    console.init_app(app)
     cli.init_app(app)
     if app.config["DEV_OUTBOX"]:
         from . import dev
