@@ -24,6 +24,7 @@ run: $(STAMP)  ## Migrate, then run web + worker + scheduler on embedded default
 	@echo "Web:    http://127.0.0.1:$(PORT)/"
 	@echo "Outbox: http://127.0.0.1:$(PORT)/dev/outbox"
 	@echo "API:    http://127.0.0.1:$(PORT)/api/v1/openapi.json"
+	@echo "Console: http://127.0.0.1:$(PORT)/console/ (first: $(BIN)/invites users create EMAIL --role admin)"
 	@# Ctrl-C reaches all three. The worker and the scheduler stop on it (a second signal
 	@# within a second would be ignored, so they get no other); the web server, a background
 	@# job, ignores SIGINT and gets a SIGTERM. Then stop the embedded Redis they shared: each

@@ -59,7 +59,18 @@ def create_app(config: dict[str, Any] | Settings | None = None) -> Flask:
     os.makedirs(app.instance_path, exist_ok=True)
     logs.init_app()
 
-    from invites import accounts, api, cli, delivery, feedback, invitations, ops, public
+    from invites import (
+        accounts,
+        api,
+        cli,
+        console,
+        delivery,
+        feedback,
+        invitations,
+        ops,
+        public,
+        staff,
+    )
     from invites.core import csrf, dbsetup, errors, inputs
 
     # Shared pieces, then the product areas (their kinds of mail and periodic jobs), then the
@@ -72,8 +83,10 @@ def create_app(config: dict[str, Any] | Settings | None = None) -> Flask:
     invitations.init_app(app)
     accounts.init_app(app)
     feedback.init_app(app)
+    staff.init_app(app)
     api.init_app(app)
     public.init_app(app)
+    console.init_app(app)
     ops.init_app(app)
     cli.init_app(app)
     return app

@@ -13,6 +13,7 @@ from sqlalchemy import select
 
 from invites.core import queue
 from invites.core.apikeys import SCOPES
+from invites.staff.cli import users_group
 
 log = logging.getLogger(__name__)
 
@@ -170,7 +171,7 @@ def reconcile_command() -> None:
     click.echo(f"re-enqueued {reconcile_outbox()} message(s)")
 
 
-COMMANDS = (worker_command, scheduler_command, api_keys, mail, reconcile_command)
+COMMANDS = (worker_command, scheduler_command, api_keys, mail, reconcile_command, users_group)
 
 
 def init_app(app: Flask) -> None:

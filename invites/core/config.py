@@ -81,6 +81,17 @@ def database_url(_name: str, raw: str) -> str | None:
     return raw or None
 
 
+def rate_limit(name: str, raw: str) -> str:
+    """Rates in the `limits` library's notation: `10 per 15 minutes`, `;` between several."""
+    from limits import parse_many
+
+    try:
+        parse_many(raw)
+    except ValueError as exc:
+        raise ConfigError(f"{name} must be a rate like '10 per 15 minutes', got {raw!r}") from exc
+    return raw
+
+
 def base_url(_name: str, raw: str) -> str:
     """A URL without its trailing slash."""
     return raw.rstrip("/")
@@ -284,6 +295,25 @@ class Settings:
         "PRIVACY_POLICY_VERSION",
         "2026-01",
         "recorded with a consent when the caller names none",
+    )
+    login_limit_per_account: str = setting(
+        "LOGIN_LIMIT_PER_ACCOUNT",
+        "10 per 15 minutes",
+        "console sign-in attempts per staff email, counted in Redis across every web process "
+        "(a 429 page over it)",
+        rate_limit,
+    )
+    login_limit_per_ip: str = setting(
+        "LOGIN_LIMIT_PER_IP",
+        "30 per 15 minutes",
+        "console sign-in attempts per client IP, likewise",
+        rate_limit,
+    )
+    console_session_hours: int = setting(
+        "CONSOLE_SESSION_HOURS",
+        12,
+        "a console sign-in lasts at most this long, however active",
+        integer(1),
     )
 
     @property

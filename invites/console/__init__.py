@@ -1,0 +1,113 @@
+"""The staff console under /console: a staff session, roles on every route, CSRF on every form.
+
+Public API for the parts of the product that add console pages:
+
+- `bp`: the parent blueprint. Add a child blueprint to CHILDREN (and its page to SECTIONS);
+  it inherits the sign-in check, the role check, the error pages and the private headers.
+- `requires_role(Role.ADMIN)`: the roles a view allows (default: every role).
+- `current_staff()`: the signed-in StaffUser; `audit_action(...)`: record what they did.
+- `format_time(dt, zone)` and the `localtime` template filter: times in the viewer's zone.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from flask import Blueprint, Flask, render_template
+from flask_login import current_user
+from flask_wtf.csrf import CSRFError
+from werkzeug.exceptions import HTTPException
+
+from invites.console import api_keys, audit_log, auth, home, staff_users
+from invites.console.access import (
+    audit_action,
+    bp,
+    client_ip,
+    current_staff,
+    may_open,
+    public,
+    requires_role,
+)
+from invites.console.display import format_time, localtime
+
+__all__ = [
+    "CHILDREN",
+    "SECTIONS",
+    "Section",
+    "audit_action",
+    "bp",
+    "client_ip",
+    "current_staff",
+    "format_time",
+    "may_open",
+    "public",
+    "requires_role",
+]
+
+
+@dataclass(frozen=True)
+class Section:
+    """A console page listed on the home page and in the nav bar."""
+
+    title: str
+    endpoint: str
+    description: str
+
+
+#: Child blueprints and their paths under /console. Campaign pages add theirs here.
+CHILDREN: tuple[tuple[Blueprint, str], ...] = (
+    (home.bp, ""),
+    (auth.bp, ""),
+    (staff_users.bp, "/users"),
+    (api_keys.bp, "/api-keys"),
+    (audit_log.bp, "/audit"),
+)
+
+#: What the home page and the nav bar list, in order; each is shown only to the roles its
+#: endpoint's view allows, so a section's roles are written once, on the view.
+SECTIONS: tuple[Section, ...] = (
+    Section("Staff users", "console.staff_users.index", "Who may sign in, and with which role."),
+    Section("API keys", "console.api_keys.index", "Keys the app backend calls the API with."),
+    Section("Audit log", "console.audit_log.index", "Who did what in the console, and when."),
+)
+
+for _child, _prefix in CHILDREN:
+    bp.register_blueprint(_child, url_prefix=_prefix or None)
+
+bp.add_app_template_filter(localtime, "localtime")
+
+
+@bp.context_processor
+def _navigation() -> dict[str, Any]:
+    """Give every console template the signed-in user and the sections they may open."""
+    user = current_user if current_user.is_authenticated else None
+    sections = [s for s in SECTIONS if user is not None and may_open(s.endpoint, user)]
+    return {"staff": user, "sections": sections}
+
+
+@bp.errorhandler(CSRFError)
+def _csrf(exc: CSRFError) -> tuple[str, int]:
+    """Refuse a form that came without a valid CSRF token, saying what to do."""
+    message = (
+        "This form was not accepted: it has expired or did not come from the console. "
+        "Go back, reload the page and try again."
+    )
+    return _error_page(400, "Form not accepted", message), 400
+
+
+@bp.errorhandler(HTTPException)
+def _http_error(exc: HTTPException) -> tuple[str, int]:
+    """Show any other HTTP error as a console page."""
+    status = exc.code or 500
+    return _error_page(status, exc.name, exc.description or ""), status
+
+
+def _error_page(status: int, title: str, message: str) -> str:
+    return render_template("console/error.html", status=status, title=title, message=message)
+
+
+def init_app(app: Flask) -> None:
+    """Register the console: Flask-Login and the route group."""
+    auth.init_app(app)
+    app.register_blueprint(bp)

@@ -1,0 +1,29 @@
+"""How the console shows things: times in the viewer's own time zone."""
+
+from __future__ import annotations
+
+import zoneinfo
+from datetime import UTC, datetime
+
+from flask_login import current_user
+
+#: Date, time and the zone's abbreviation: "2026-12-03 13:05 MSK".
+TIME_FORMAT = "%Y-%m-%d %H:%M %Z"
+
+
+def format_time(value: datetime | None, zone: str | None = None) -> str:
+    """A stored (naive UTC) time as text in an IANA zone (default UTC); '—' for none."""
+    if value is None:
+        return "—"
+    aware = value.replace(tzinfo=UTC) if value.tzinfo is None else value
+    try:
+        tz = zoneinfo.ZoneInfo(zone) if zone else UTC
+    except (ValueError, zoneinfo.ZoneInfoNotFoundError):
+        tz = UTC  # a zone removed from tzdata since it was saved: UTC rather than a 500
+    return aware.astimezone(tz).strftime(TIME_FORMAT)
+
+
+def localtime(value: datetime | None) -> str:
+    """Jinja filter `localtime`: a time in the signed-in staff user's zone."""
+    zone = getattr(current_user, "time_zone", None)
+    return format_time(value, zone)

@@ -1,0 +1,101 @@
+"""The audit log: who did what to which thing, when and from where. Append-only.
+
+Code only ever inserts here (`record`); on PostgreSQL a trigger (migration 0006) refuses any
+UPDATE or DELETE, except the foreign key's own SET NULL when a staff user row goes, which
+keeps the `actor` snapshot. `detail` never holds a recipient's personal data (no address, no
+name): it is kept for good, long after the person it would name has been erased.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Any, Protocol
+
+from sqlalchemy import ForeignKey, Index, String, Text, select
+from sqlalchemy.orm import Mapped, mapped_column
+
+from invites.core.db import AnySession, db, utcnow
+
+
+class Actor(Protocol):
+    """Whoever acts: a staff user (only its id and email are read)."""
+
+    id: int
+    email: str
+
+
+class AuditEvent(db.Model):  # type: ignore[name-defined]
+    """One recorded action. Never updated, never deleted."""
+
+    __tablename__ = "audit_events"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    actor_id: Mapped[int | None] = mapped_column(
+        ForeignKey("staff_users.id", ondelete="SET NULL"), index=True
+    )
+    #: The actor's email when it happened: the row still says who after the account changes.
+    actor: Mapped[str | None] = mapped_column(String(320))
+    #: Dotted and short: "staff.login", "api_key.revoked", "campaign.send".
+    action: Mapped[str] = mapped_column(String(64))
+    target_type: Mapped[str | None] = mapped_column(String(32))
+    target_id: Mapped[str | None] = mapped_column(String(64))
+    #: JSON object or NULL.
+    detail: Mapped[str | None] = mapped_column(Text)
+    ip: Mapped[str | None] = mapped_column(String(64))
+
+    __table_args__ = (Index("ix_audit_events_target", "target_type", "target_id", "at"),)
+
+    @property
+    def details(self) -> dict[str, Any]:
+        """The detail as a dict (empty when none)."""
+        return json.loads(self.detail) if self.detail else {}
+
+
+def record(
+    session: AnySession,
+    *,
+    actor: Actor | None,
+    action: str,
+    target_type: str | None,
+    target_id: str | int | None,
+    detail: dict[str, Any] | None = None,
+    ip: str | None = None,
+    now: datetime | None = None,
+) -> AuditEvent:
+    """Add an event to the session; it commits with the change it describes.
+
+    `actor` None means the system or an operator at the command line. `detail` must be
+    JSON-serialisable and hold no recipient's personal data.
+    """
+    event = AuditEvent(
+        at=now or utcnow(),
+        actor_id=actor.id if actor is not None else None,
+        actor=actor.email if actor is not None else None,
+        action=action,
+        target_type=target_type,
+        target_id=None if target_id is None else str(target_id),
+        detail=json.dumps(detail, sort_keys=True, ensure_ascii=False) if detail else None,
+        ip=ip,
+    )
+    session.add(event)
+    return event
+
+
+def events_for(
+    session: AnySession, target_type: str, target_id: str | int, limit: int = 200
+) -> list[AuditEvent]:
+    """The events about one thing, newest first."""
+    query = (
+        select(AuditEvent)
+        .where(AuditEvent.target_type == target_type, AuditEvent.target_id == str(target_id))
+        .order_by(AuditEvent.at.desc(), AuditEvent.id.desc())
+        .limit(limit)
+    )
+    return list(session.scalars(query))
+
+
+def recent(session: AnySession, limit: int = 200) -> list[AuditEvent]:
+    """The latest events about anything, newest first."""
+    query = select(AuditEvent).order_by(AuditEvent.at.desc(), AuditEvent.id.desc()).limit(limit)
+    return list(session.scalars(query))

@@ -1,0 +1,76 @@
+"""The staff_users table and the roles a staff member can have."""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+
+from sqlalchemy import Enum, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from invites.core.db import db, utcnow
+
+
+class Role(enum.StrEnum):
+    """What a staff member may do in the console."""
+
+    #: Campaigns: write, test, schedule, send, watch.
+    MARKETING = "marketing"
+    #: Everything marketing may, plus staff users, API keys and the audit log.
+    ADMIN = "admin"
+
+
+#: Every role, for routes open to all signed-in staff.
+ALL_ROLES = frozenset(Role)
+
+#: Stored as text with a CHECK constraint (not a PostgreSQL ENUM type), so a new role is a
+#: one-line constraint change on both databases.
+ROLE_TYPE = Enum(
+    Role,
+    name="role",
+    native_enum=False,
+    create_constraint=True,
+    length=16,
+    values_callable=lambda roles: [r.value for r in roles],
+)
+
+
+class StaffUser(db.Model):  # type: ignore[name-defined]
+    """A person who signs in to the console. Never deleted, only disabled (the audit log
+    keeps pointing at them)."""
+
+    __tablename__ = "staff_users"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    #: The login, in the one form `users.normalize_email` gives: lower case, IDNA domain.
+    email: Mapped[str] = mapped_column(String(320), unique=True)
+    #: An argon2id PHC string; it names its own parameters, so they can change over time.
+    password_hash: Mapped[str] = mapped_column(String(255))
+    role: Mapped[Role] = mapped_column(ROLE_TYPE)
+    #: IANA name used to show times to this person; None means UTC.
+    time_zone: Mapped[str | None] = mapped_column(String(64))
+    #: Part of the session's user id: replacing it ends every session of this user at once
+    #: (a signed cookie session can't be revoked any other way).
+    session_token: Mapped[str] = mapped_column(String(32))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_login_at: Mapped[datetime | None]
+    disabled_at: Mapped[datetime | None]
+
+    # Flask-Login's user protocol, written out so this module needs nothing from HTTP.
+    @property
+    def is_active(self) -> bool:
+        """Whether the account may sign in (not disabled)."""
+        return self.disabled_at is None
+
+    @property
+    def is_authenticated(self) -> bool:
+        """An enabled user loaded from a session is signed in."""
+        return self.is_active
+
+    @property
+    def is_anonymous(self) -> bool:
+        """Never: anonymous visitors are Flask-Login's own object."""
+        return False
+
+    def get_id(self) -> str:
+        """The id a session stores: row id and session token, so a new token ends sessions."""
+        return f"{self.id}:{self.session_token}"

@@ -1,0 +1,288 @@
+"""Staff user management: create, sign in, sign out, change role, disable, enable.
+
+Functions add to the given session and leave the commit to the caller, so a change and its
+audit event are committed together or not at all.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import zoneinfo
+from datetime import datetime
+
+from sqlalchemy import select
+
+from invites.core import audit
+from invites.core.addresses import InvalidAddress, normalize
+from invites.core.db import AnySession
+from invites.staff import passwords
+from invites.staff.errors import (
+    DuplicateEmail,
+    InvalidEmail,
+    LastAdmin,
+    SelfLockout,
+    UnknownTimeZone,
+)
+from invites.staff.models import Role, StaffUser
+
+log = logging.getLogger(__name__)
+TARGET = "staff_user"
+
+
+def normalize_email(raw: str) -> str:
+    """The one stored form of a staff login: validated, then lower case throughout."""
+    try:
+        # Lower case in full, unlike a recipient's address: a login must not depend on how
+        # someone capitalised it, and nothing is ever mailed to it.
+        return normalize(raw.strip()).lower()
+    except InvalidAddress as exc:
+        raise InvalidEmail(f"not a valid email address: {exc}") from exc
+
+
+def check_time_zone(name: str | None) -> str | None:
+    """Return an IANA time zone name unchanged (None or empty for UTC), or refuse it."""
+    if not name:
+        return None
+    try:
+        zoneinfo.ZoneInfo(name)
+    except (ValueError, zoneinfo.ZoneInfoNotFoundError) as exc:
+        raise UnknownTimeZone(
+            f"unknown time zone {name!r} (use an IANA name such as Europe/Moscow)"
+        ) from exc
+    return name
+
+
+def find_by_email(session: AnySession, email: str) -> StaffUser | None:
+    """Return the staff user with this login, or None (also for text that isn't an address)."""
+    try:
+        key = normalize_email(email)
+    except InvalidEmail:
+        return None
+    return session.scalar(select(StaffUser).where(StaffUser.email == key))
+
+
+def get(session: AnySession, user_id: int) -> StaffUser | None:
+    """Return the staff user with this id."""
+    return session.get(StaffUser, user_id)
+
+
+def all_users(session: AnySession) -> list[StaffUser]:
+    """Every staff user, enabled ones first, then by email."""
+    order = (StaffUser.disabled_at.is_not(None), StaffUser.email)
+    return list(session.scalars(select(StaffUser).order_by(*order)))
+
+
+def create_user(
+    session: AnySession,
+    email: str,
+    password: str,
+    role: Role,
+    *,
+    now: datetime,
+    time_zone: str | None = None,
+    actor: StaffUser | None = None,
+    ip: str | None = None,
+) -> StaffUser:
+    """Add a staff user (the password is checked and hashed; only the hash is stored)."""
+    login = normalize_email(email)
+    zone = check_time_zone(time_zone)
+    password_hash = passwords.hash_password(password)
+    if find_by_email(session, login) is not None:
+        raise DuplicateEmail(f"a staff user {login} exists already")
+    user = StaffUser(
+        email=login,
+        password_hash=password_hash,
+        role=Role(role),
+        time_zone=zone,
+        session_token=secrets.token_hex(16),
+        created_at=now,
+    )
+    session.add(user)
+    session.flush()  # the id, for the audit event
+    detail = {"email": login, "role": user.role.value, "via": "console" if actor else "cli"}
+    audit.record(
+        session,
+        actor=actor,
+        action="staff.created",
+        target_type=TARGET,
+        target_id=user.id,
+        detail=detail,
+        ip=ip,
+        now=now,
+    )
+    log.info("staff user %s created with role %s", user.id, user.role.value)
+    return user
+
+
+def authenticate(
+    session: AnySession, email: str, password: str, *, now: datetime, ip: str | None = None
+) -> StaffUser | None:
+    """Return the enabled user these credentials name, or None; record the attempt.
+
+    Unknown email, wrong password and disabled account take the same time and give the
+    caller the same None; only the audit log (for admins) says which it was. The password
+    is never recorded, nor the typed email unless it names an account.
+    """
+    user = find_by_email(session, email)
+    if user is None:
+        passwords.verify_nothing(password)
+        audit.record(
+            session,
+            actor=None,
+            action="staff.login_failed",
+            target_type=TARGET,
+            target_id=None,
+            detail={"reason": "unknown_account"},
+            ip=ip,
+            now=now,
+        )
+        return None
+    if not passwords.verify(user.password_hash, password) or not user.is_active:
+        reason = "disabled" if user.is_active is False else "wrong_password"
+        audit.record(
+            session,
+            actor=None,
+            action="staff.login_failed",
+            target_type=TARGET,
+            target_id=user.id,
+            detail={"email": user.email, "reason": reason},
+            ip=ip,
+            now=now,
+        )
+        return None
+    if passwords.needs_rehash(user.password_hash):
+        # The parameters changed since this hash was made; only now is the password known.
+        user.password_hash = passwords.hash_password(password)
+    user.last_login_at = now
+    audit.record(
+        session,
+        actor=user,
+        action="staff.login",
+        target_type=TARGET,
+        target_id=user.id,
+        ip=ip,
+        now=now,
+    )
+    return user
+
+
+def load_session_user(session: AnySession, session_id: str) -> StaffUser | None:
+    """Return the enabled user a session's id names, if that session is still valid."""
+    row_id, _, token = session_id.partition(":")
+    if not row_id.isdigit() or not token:
+        return None
+    user = get(session, int(row_id))
+    if user is None or not user.is_active:
+        return None
+    return user if secrets.compare_digest(user.session_token, token) else None
+
+
+def sign_out(session: AnySession, user: StaffUser, *, now: datetime, ip: str | None) -> None:
+    """End every session of this user (all devices) and record it."""
+    user.session_token = secrets.token_hex(16)
+    audit.record(
+        session,
+        actor=user,
+        action="staff.logout",
+        target_type=TARGET,
+        target_id=user.id,
+        ip=ip,
+        now=now,
+    )
+
+
+def set_role(
+    session: AnySession,
+    user: StaffUser,
+    role: Role,
+    *,
+    actor: StaffUser | None,
+    now: datetime,
+    ip: str | None = None,
+) -> bool:
+    """Give the user another role; return whether anything changed."""
+    role = Role(role)
+    if user.role == role:
+        return False
+    if user.role == Role.ADMIN and user.is_active:
+        _keep_an_admin(session, user)
+    before, user.role = user.role, role
+    audit.record(
+        session,
+        actor=actor,
+        action="staff.role_changed",
+        target_type=TARGET,
+        target_id=user.id,
+        detail={"from": before.value, "to": role.value},
+        ip=ip,
+        now=now,
+    )
+    return True
+
+
+def disable(
+    session: AnySession,
+    user: StaffUser,
+    *,
+    actor: StaffUser | None,
+    now: datetime,
+    ip: str | None = None,
+) -> bool:
+    """Disable the account and end its sessions; return whether it was enabled."""
+    if not user.is_active:
+        return False
+    if actor is not None and actor.id == user.id:
+        raise SelfLockout("you can't disable your own account; ask another admin")
+    if user.role == Role.ADMIN:
+        _keep_an_admin(session, user)
+    user.disabled_at = now
+    user.session_token = secrets.token_hex(16)  # signed-in devices are out at their next request
+    audit.record(
+        session,
+        actor=actor,
+        action="staff.disabled",
+        target_type=TARGET,
+        target_id=user.id,
+        ip=ip,
+        now=now,
+    )
+    return True
+
+
+def enable(
+    session: AnySession,
+    user: StaffUser,
+    *,
+    actor: StaffUser | None,
+    now: datetime,
+    ip: str | None = None,
+) -> bool:
+    """Let a disabled account sign in again; return whether it was disabled."""
+    if user.is_active:
+        return False
+    user.disabled_at = None
+    audit.record(
+        session,
+        actor=actor,
+        action="staff.enabled",
+        target_type=TARGET,
+        target_id=user.id,
+        ip=ip,
+        now=now,
+    )
+    return True
+
+
+def _keep_an_admin(session: AnySession, leaving: StaffUser) -> None:
+    """Refuse a change that would leave no enabled admin.
+
+    On PostgreSQL the enabled admins' rows stay locked until the commit, so two admins
+    demoting each other at the same moment can't both succeed.
+    """
+    admins = select(StaffUser.id).where(
+        StaffUser.role == Role.ADMIN, StaffUser.disabled_at.is_(None)
+    )
+    ids = set(session.scalars(admins.with_for_update()))
+    if not ids - {leaving.id}:
+        raise LastAdmin("this is the last enabled admin; make another admin first")

@@ -1,0 +1,62 @@
+"""Helpers for console tests: staff users, signing in, and form tokens taken from pages."""
+
+from __future__ import annotations
+
+import re
+
+from flask import Flask
+from flask.testing import FlaskClient
+from werkzeug.test import TestResponse
+
+from invites.core.db import db, utcnow
+from invites.staff import Role, users
+
+PASSWORD = "correct horse battery"  # noqa: S105 - a test password
+CSRF_INPUT = re.compile(r'name="csrf_token" value="([^"]+)"')
+
+
+def make_staff(
+    app: Flask, email: str, role: Role = Role.MARKETING, password: str = PASSWORD, **extra: str
+) -> int:
+    """Create a staff user in the app's database; return their id."""
+    with app.app_context():
+        user = users.create_user(db.session, email, password, role, now=utcnow(), **extra)
+        db.session.commit()
+        user_id = user.id
+        db.session.remove()
+    return user_id
+
+
+def form_token(client: FlaskClient, path: str = "/console/login") -> str:
+    """The CSRF token of the first form on a page, as a browser would submit it."""
+    page = client.get(path)
+    assert page.status_code == 200, (path, page.status_code)
+    found = CSRF_INPUT.search(page.text)
+    assert found, f"no CSRF token on {path}"
+    return found.group(1)
+
+
+def sign_in(
+    client: FlaskClient, email: str, password: str = PASSWORD, **headers: str
+) -> TestResponse:
+    """Submit the sign-in form as a browser does (token from the page)."""
+    token = form_token(client)
+    return client.post(
+        "/console/login",
+        data={"email": email, "password": password, "csrf_token": token},
+        headers=headers,
+    )
+
+
+def signed_in(app: Flask, email: str, role: Role = Role.MARKETING) -> FlaskClient:
+    """A client signed in as a new staff user with this role."""
+    make_staff(app, email, role)
+    client = app.test_client()
+    done = sign_in(client, email)
+    assert done.status_code == 302, done.text
+    return client
+
+
+def post_form(client: FlaskClient, path: str, data: dict[str, object], page: str) -> TestResponse:
+    """POST a console form with the CSRF token of the page it is on."""
+    return client.post(path, data={**data, "csrf_token": form_token(client, page)})
