@@ -62,6 +62,7 @@ def create_app(config: dict[str, Any] | Settings | None = None) -> Flask:
     from invites import (
         accounts,
         api,
+        campaigns,
         cli,
         console,
         delivery,
@@ -84,6 +85,7 @@ def create_app(config: dict[str, Any] | Settings | None = None) -> Flask:
     accounts.init_app(app)
     feedback.init_app(app)
     staff.init_app(app)
+    campaigns.init_app(app)
     api.init_app(app)
     public.init_app(app)
     console.init_app(app)

@@ -11,6 +11,7 @@ from flask.cli import FlaskGroup, with_appcontext
 from flask_migrate import cli as migrate_cli
 from sqlalchemy import select
 
+from invites.campaigns.cli import campaigns
 from invites.core import queue
 from invites.core.apikeys import SCOPES
 from invites.staff.cli import users_group
@@ -171,7 +172,15 @@ def reconcile_command() -> None:
     click.echo(f"re-enqueued {reconcile_outbox()} message(s)")
 
 
-COMMANDS = (worker_command, scheduler_command, api_keys, mail, reconcile_command, users_group)
+COMMANDS = (
+    worker_command,
+    scheduler_command,
+    api_keys,
+    mail,
+    reconcile_command,
+    users_group,
+    campaigns,
+)
 
 
 def init_app(app: Flask) -> None:

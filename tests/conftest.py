@@ -232,25 +232,9 @@ def worker_process(
 
 def env_for(settings: Settings) -> dict[str, str]:
     """Environment variables that reproduce these settings in a child process."""
-    env = {
-        k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "REDIS_URL", "SMTP_URL"}
-    }
-    env.update(
-        SPOTCAM_ENV="test",
-        DATABASE_URL=settings.database_url or "",
-        REDIS_URL=settings.redis_url or "",
-        OUTBOX_DIR=settings.outbox_dir or "",
-        PUBLIC_BASE_URL=settings.public_base_url,
-        RETRY_BASE_SECONDS=str(settings.retry_base_seconds),
-        RECONCILE_GRACE_SECONDS=str(settings.reconcile_grace_seconds),
-        RECONCILE_INTERVAL_SECONDS=str(settings.reconcile_interval_seconds),
-        RELAY_INTERVAL_MS=str(settings.relay_interval_ms),
-        SMTP_TIMEOUT=str(settings.smtp_timeout),
-        MAX_SEND_ATTEMPTS=str(settings.max_send_attempts),
-    )
-    if settings.smtp_url:
-        env["SMTP_URL"] = settings.smtp_url
-    return env
+    from invites.core.config import to_env
+
+    return {**os.environ, **to_env(settings)}
 
 
 CHROMIUM = "/usr/bin/chromium"

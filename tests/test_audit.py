@@ -15,7 +15,8 @@ from invites.core import audit
 from invites.core.audit import AuditEvent
 from invites.core.db import db
 from invites.staff import Role, StaffUser
-from tests.staffing import make_staff
+
+from .staffing import make_staff
 
 
 def test_events_about_one_thing_newest_first(app: Flask) -> None:

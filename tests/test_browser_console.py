@@ -10,7 +10,8 @@ from playwright.sync_api import Page
 
 from invites.core.db import db
 from invites.staff import Role, users
-from tests.staffing import PASSWORD, make_staff
+
+from .staffing import PASSWORD, make_staff
 
 
 def _shot(page: Page, tmp_path: Path, name: str) -> None:

@@ -15,8 +15,9 @@ from invites.core.config import Settings
 from invites.core.db import db
 from invites.core.models import ApiKey
 from invites.staff import Role, StaffUser, users
-from tests.conftest import auth, make_app
-from tests.staffing import PASSWORD, make_staff, post_form, sign_in, signed_in
+
+from .conftest import auth, make_app
+from .staffing import PASSWORD, make_staff, post_form, sign_in, signed_in
 
 NEW = {"password": PASSWORD, "password_again": PASSWORD}
 

@@ -13,8 +13,9 @@ from invites.console.access import SIGNED_IN_AT
 from invites.core.config import Settings
 from invites.core.db import db, utcnow
 from invites.staff import Role, StaffUser, users
-from tests.conftest import clear_tables, make_app
-from tests.staffing import PASSWORD, form_token, make_staff, sign_in
+
+from .conftest import clear_tables, make_app
+from .staffing import PASSWORD, form_token, make_staff, sign_in
 
 
 def test_sign_in_shows_home_then_sign_out(app: Flask) -> None:

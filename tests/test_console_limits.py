@@ -16,8 +16,9 @@ from flask.testing import FlaskClient
 from invites.core import audit
 from invites.core.config import Settings
 from invites.core.db import db
-from tests.conftest import ROOT, env_for, free_port, make_app
-from tests.staffing import CSRF_INPUT, PASSWORD, form_token, make_staff
+
+from .conftest import ROOT, env_for, free_port, make_app
+from .staffing import CSRF_INPUT, PASSWORD, form_token, make_staff
 
 WINDOW = 15 * 60
 

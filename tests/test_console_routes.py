@@ -13,7 +13,8 @@ from sqlalchemy import event, func, select
 from invites.console.access import roles_for
 from invites.core.db import db
 from invites.staff import Role, StaffUser
-from tests.staffing import form_token, make_staff, signed_in
+
+from .staffing import form_token, make_staff, signed_in
 
 WRITES = re.compile(r"^\s*(INSERT|UPDATE|DELETE)\b", re.I)
 

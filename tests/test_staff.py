@@ -17,7 +17,8 @@ from invites.staff.errors import (
     UnknownTimeZone,
     WeakPassword,
 )
-from tests.staffing import PASSWORD, make_staff
+
+from .staffing import PASSWORD, make_staff
 
 
 def test_hash_is_argon2id_and_verifies_only_the_password() -> None:

@@ -9,8 +9,9 @@ from invites.cli import cli
 from invites.core.db import db, utcnow
 from invites.staff import users
 from invites.staff.cli import users_group
-from tests.staffing import PASSWORD
-from tests.test_cli import NO_CONFIGURATION
+
+from .staffing import PASSWORD
+from .test_cli import NO_CONFIGURATION
 
 
 def _run(app: Flask, *args: str, stdin: str | None = None):  # type: ignore[no-untyped-def]

@@ -21,6 +21,8 @@ class Contact(db.Model):  # type: ignore[name-defined]
     email_hash: Mapped[str] = mapped_column(String(64), index=True)
     locale: Mapped[str] = mapped_column(String(8), default="en")
     name: Mapped[str | None] = mapped_column(String(200))
+    #: IANA zone, for campaigns sent at a local hour (None: the campaign's default zone).
+    time_zone: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
 

@@ -19,10 +19,16 @@ from invites.core.db import AnySession, db, utcnow
 
 
 class Actor(Protocol):
-    """Whoever acts: a staff user (only its id and email are read)."""
+    """Whoever acts: a staff user (only its id and email are read), or an operator at the
+    command line (no id, a label such as "cli (deploy)")."""
 
-    id: int
-    email: str
+    @property
+    def id(self) -> int | None:
+        """The staff user's id, if it is one."""
+
+    @property
+    def email(self) -> str:
+        """Who it is, as the log shows it."""
 
 
 class AuditEvent(db.Model):  # type: ignore[name-defined]

@@ -73,6 +73,17 @@ def mode(name: str, raw: str) -> str:
     return raw
 
 
+def choice(*allowed: str) -> Parser:
+    """One of the allowed words."""
+
+    def parse(name: str, raw: str) -> str:
+        if raw not in allowed:
+            raise ConfigError(f"{name} must be {' or '.join(allowed)}, got {raw!r}")
+        return raw
+
+    return parse
+
+
 def database_url(_name: str, raw: str) -> str | None:
     """A SQLAlchemy URL; postgres URLs get the psycopg 3 driver we ship."""
     for prefix in ("postgresql://", "postgres://"):
@@ -291,6 +302,49 @@ class Settings:
     soft_bounce_window_days: int = setting(
         "SOFT_BOUNCE_WINDOW_DAYS", 7, "...within this many days", integer(1)
     )
+    campaign_batch_size: int = setting(
+        "CAMPAIGN_BATCH_SIZE",
+        200,
+        "contacts per campaign batch: one job and one SMTP connection each",
+        integer(1),
+    )
+    campaign_max_consecutive_failures: int = setting(
+        "CAMPAIGN_MAX_CONSECUTIVE_FAILURES",
+        50,
+        "failed sends in a row (all workers together) after which a campaign pauses itself",
+        integer(1),
+    )
+    campaign_late_grace_seconds: int = setting(
+        "CAMPAIGN_LATE_GRACE",
+        3600,
+        "seconds; a campaign whose time passed longer ago waits for a person to confirm it",
+        integer(0),
+    )
+    campaign_approval: str = setting(
+        "CAMPAIGN_APPROVAL",
+        "optional",
+        "`required`: a second staff member approves a campaign's current content before it "
+        "can be sent or scheduled",
+        choice("optional", "required"),
+    )
+    campaign_lease_seconds: int = setting(
+        "CAMPAIGN_LEASE_SECONDS",
+        120,
+        "a batch whose worker stopped renewing its lease this long ago is taken over by another",
+        integer(1),
+    )
+    campaign_tick_seconds: int = setting(
+        "CAMPAIGN_TICK_SECONDS",
+        5,
+        "how often the scheduler starts due campaigns and wakes stalled batches",
+        integer(1),
+    )
+    smtp_rate_per_second: int = setting(
+        "SMTP_RATE_PER_SECOND",
+        0,
+        "campaign messages per second through the SMTP relay, all workers together (0: no limit)",
+        integer(0),
+    )
     privacy_policy_version: str = setting(
         "PRIVACY_POLICY_VERSION",
         "2026-01",
@@ -351,6 +405,23 @@ def from_env(env: Mapping[str, str] | None = None) -> Settings:
         # SECRET_KEY, so production sets it on its own.
         raise ConfigError("ADDRESS_HASH_KEY is required outside development and test" + hint)
     return Settings(**values)
+
+
+def to_env(settings: Settings) -> dict[str, str]:
+    """Environment variables that reproduce these settings in another process."""
+    env: dict[str, str] = {}
+    for f in fields(Settings):
+        value = getattr(settings, f.name)
+        if value is None:
+            raw = ""
+        elif isinstance(value, bool):
+            raw = "true" if value else "false"
+        elif isinstance(value, list):
+            raw = ",".join(value)
+        else:
+            raw = str(value)
+        env[f.metadata["env"]] = raw
+    return env
 
 
 def config_table() -> str:

@@ -133,6 +133,29 @@ def enqueue_jobs(message_ids: list[int], queue_name: str = MAIL_QUEUE) -> None:
         pipe.execute()
 
 
+def enqueue_calls(
+    function: str, arguments: list[tuple[int, ...]], queue_name: str, timeout: int = 600
+) -> bool:
+    """Enqueue one job of `function` per argument tuple, in one round trip.
+
+    Returns False (logged) if Redis is down: callers have a periodic job to make up for it.
+    """
+    if not arguments:
+        return True
+    q = queue(queue_name)
+    try:
+        with q.connection.pipeline(transaction=False) as pipe:
+            q.enqueue_many(
+                [Queue.prepare_data(function, args=args, timeout=timeout) for args in arguments],
+                pipeline=pipe,
+            )
+            pipe.execute()
+    except redis.RedisError as exc:
+        log.warning("could not enqueue %d %s job(s), will retry: %s", len(arguments), function, exc)
+        return False
+    return True
+
+
 def enqueue_deliveries(message_ids: Iterable[int], queue_name: str = MAIL_QUEUE) -> int:
     """Wake workers for committed outbox rows; a Redis failure is logged, the reconciler retries."""
     ids = list(message_ids)

@@ -36,21 +36,32 @@ UNSUBSCRIBED_ALL = Reason.UNSUBSCRIBED_ALL
 
 @dataclass(frozen=True)
 class Link:
-    """What a preference token names: a contact (None once deleted) and a category."""
+    """What a preference token names: a contact (None once deleted), a category, and the
+    campaign whose email carried it (for counting its unsubscribes), if any."""
 
     contact: Contact | None
     category: str
     locale: str
+    campaign_id: int | None = None
 
 
 def _load(token: str) -> Link:
     max_age = current_app.config["SETTINGS"].preference_link_days * 86400
-    public_id, _, category = tokens().load("preferences", token, max_age).rpartition(":")
-    if not public_id or category not in CATEGORIES:
+    parts = tokens().load("preferences", token, max_age).split(":")
+    if len(parts) not in (2, 3) or not parts[0] or parts[1] not in CATEGORIES:
         raise TokenInvalid("this link is not valid")
-    contact = contacts.by_public_id(db.session, public_id)
+    campaign_id = int(parts[2]) if len(parts) == 3 and parts[2].isdigit() else None
+    contact = contacts.by_public_id(db.session, parts[0])
     preferred = contact.locale if contact is not None else None
-    return Link(contact, category, pick_locale(preferred))
+    return Link(contact, parts[1], pick_locale(preferred), campaign_id)
+
+
+def _attribute(link: Link, changed: list[str]) -> None:
+    # An unsubscribe from a campaign's email counts against that campaign, in aggregate.
+    if link.campaign_id is not None and link.category in changed:
+        from invites.campaigns.sender import attribute
+
+        attribute(db.session, link.campaign_id, "unsubscribed")
 
 
 def _private(body: str, status: int) -> Response:
@@ -144,29 +155,36 @@ def change(token: str) -> Response:
     action = request.form.get("action", "save")
     if action not in ("save", "unsubscribe_all"):
         return _page(link, 400, notice="csrf_expired")
-    notice = _save(link.contact, action)
+    notice = _save(link, action)
     db.session.commit()
     log.info("preference page: %s", action)
     return _page(link, notice=notice)
 
 
-def _save(contact: Contact, action: str) -> str:
+def _save(link: Link, action: str) -> str:
+    contact = link.contact
+    assert contact is not None
     settings = current_app.config["SETTINGS"]
     now = utcnow()
     proof: dict[str, Any] = {"wording_version": contacts.PAGE_WORDING, "ip": request.remote_addr}
     if action == "unsubscribe_all":
-        contacts.withdraw_marketing(db.session, contact, "preference_page", settings, now, **proof)
+        changed = contacts.withdraw_marketing(
+            db.session, contact, "preference_page", settings, now, **proof
+        )
         suppress(db.session, contact.email_hash, UNSUBSCRIBED_ALL, now)
+        _attribute(link, changed)
         return "unsubscribed_all"
     chosen = set(request.form.getlist("category"))
     # A ticked category is an explicit grant: apply() also lifts an earlier "unsubscribe all".
-    contacts.apply(
+    changed = contacts.apply(
         db.session,
         contact,
         [contacts.Change(name, name in chosen, "preference_page", **proof) for name in MARKETING],
         settings,
         now,
     )
+    if link.category not in chosen:
+        _attribute(link, changed)
     return "saved"
 
 
@@ -190,6 +208,7 @@ def _one_click(token: str) -> Response:
     settings = current_app.config["SETTINGS"]
     change = contacts.Change(link.category, False, "one_click", ip=request.remote_addr)
     changed = contacts.apply(db.session, link.contact, [change], settings, utcnow())
+    _attribute(link, changed)
     db.session.commit()
     log.info("one-click unsubscribe from %s (new=%s)", link.category, bool(changed))
     title = category.title["en"]

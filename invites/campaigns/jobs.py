@@ -1,0 +1,196 @@
+"""Campaign jobs: plan a campaign, send a batch, and the tick that keeps campaigns moving.
+
+All three are safe to run twice and on any number of workers: the planner skips contacts
+already in the ledger, a batch is claimed by one live run at a time, and the tick only
+enqueues work that a claim will sort out.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta
+
+from flask import current_app
+from rq import get_current_job
+from sqlalchemy import and_, exists, or_, select, update
+
+from invites.campaigns import planner
+from invites.campaigns.models import BatchStatus, Campaign, CampaignBatch, CampaignStatus
+from invites.campaigns.sender import BatchRun
+from invites.core import queue
+from invites.core.db import db, utcnow
+from invites.delivery.jobs import transport
+
+log = logging.getLogger(__name__)
+
+PLAN_JOB = "invites.campaigns.jobs.plan_campaign"
+BATCH_JOB = "invites.campaigns.jobs.send_batch"
+#: A pending batch enqueued longer ago than this without being claimed is enqueued again.
+REENQUEUE_AFTER = timedelta(seconds=60)
+
+
+def _tag() -> str:
+    job = get_current_job()
+    return f"[job {job.id}] " if job else ""
+
+
+def enqueue_batches(batch_ids: list[int]) -> None:
+    """Wake workers for batches; a Redis outage is the tick's to make up for."""
+    if not batch_ids:
+        return
+    now = utcnow()
+    if queue.enqueue_calls(BATCH_JOB, [(b,) for b in batch_ids], queue.CAMPAIGN_QUEUE):
+        with db.engine.begin() as conn:
+            conn.execute(
+                update(CampaignBatch.__table__)
+                .where(CampaignBatch.id.in_(batch_ids))
+                .values(enqueued_at=now)
+            )
+
+
+def enqueue_plan(campaign_id: int) -> None:
+    """Have the campaign planned now (the tick does it too, if this is lost)."""
+    queue.enqueue_calls(PLAN_JOB, [(campaign_id,)], queue.CAMPAIGN_QUEUE)
+
+
+def plan_campaign(campaign_id: int) -> str:
+    """Write the campaign's ledger batch by batch, enqueueing each batch as it commits."""
+    settings = current_app.config["SETTINGS"]
+    lock = queue.connection().lock(f"spotcam:campaign:{campaign_id}:planner", timeout=600)
+    if not lock.acquire(blocking=False):
+        return "another planner runs"
+    try:
+        campaign = db.session.get(Campaign, campaign_id)
+        if campaign is None or campaign.status not in (
+            CampaignStatus.SENDING,
+            CampaignStatus.PAUSED,
+        ):
+            return "not sending"
+        db.session.expunge(campaign)
+        db.session.remove()
+        planned = 0
+        with db.engine.connect() as conn:
+            size = settings.campaign_batch_size
+            for batch_id, due in planner.plan(conn, campaign, settings, size=size):
+                planned += 1
+                if due <= utcnow():
+                    enqueue_batches([batch_id])  # later ones: the tick, when they are due
+            conn.execute(
+                update(Campaign.__table__)
+                .where(Campaign.id == campaign_id)
+                .values(planning_done=True)
+            )
+            conn.commit()
+        log.info("%scampaign %s planned in %d batch(es)", _tag(), campaign_id, planned)
+        finish_if_done(campaign_id)
+        return f"planned {planned} batch(es)"
+    finally:
+        lock.release()
+
+
+def send_batch(batch_id: int) -> str:
+    """Send one batch's due contacts; return what happened (no address in it)."""
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    tally = BatchRun(app, batch_id, transport()).run()
+    log.info("%sbatch %s: %s", _tag(), batch_id, tally)
+    batch = db.session.get(CampaignBatch, batch_id)
+    db.session.rollback()
+    if batch is not None:
+        if tally.stopped == "time budget":
+            enqueue_batches([batch_id])  # its turn again, after other campaigns' batches
+        finish_if_done(batch.campaign_id)
+    return str(tally)
+
+
+def wake(campaign_id: int) -> int:
+    """Enqueue a campaign's due batches now (after resume or retry); return how many."""
+    ids = _stalled(campaign_id, utcnow(), fresh=True)
+    enqueue_batches(ids)
+    return len(ids)
+
+
+def _stalled(campaign_id: int, now: datetime, fresh: bool = False) -> list[int]:
+    """Due batches nobody runs: pending (not enqueued lately), or running on a dead lease."""
+    recently = CampaignBatch.enqueued_at >= now - REENQUEUE_AFTER
+    pending = CampaignBatch.status == BatchStatus.PENDING
+    if not fresh:
+        pending = and_(pending, or_(CampaignBatch.enqueued_at.is_(None), ~recently))
+    ids = db.session.scalars(
+        select(CampaignBatch.id).where(
+            CampaignBatch.campaign_id == campaign_id,
+            CampaignBatch.due_at <= now,
+            or_(
+                pending,
+                and_(CampaignBatch.status == BatchStatus.RUNNING, CampaignBatch.leased_until < now),
+            ),
+        )
+    ).all()
+    db.session.rollback()
+    return list(ids)
+
+
+def finish_if_done(campaign_id: int) -> bool:
+    """A sending campaign whose planning is over and whose batches are all done is done."""
+    open_batches = exists(
+        select(CampaignBatch.id).where(
+            CampaignBatch.campaign_id == campaign_id, CampaignBatch.status != BatchStatus.DONE
+        )
+    )
+    with db.engine.begin() as conn:
+        done = conn.execute(
+            update(Campaign.__table__)
+            .where(
+                Campaign.id == campaign_id,
+                Campaign.status == CampaignStatus.SENDING,
+                Campaign.planning_done.is_(True),
+                ~open_batches,
+            )
+            .values(status=CampaignStatus.DONE, finished_at=utcnow())
+        ).rowcount
+    return bool(done)
+
+
+def campaign_tick() -> str:
+    """Start campaigns whose time came (or hold late ones), and re-wake stalled work."""
+    settings = current_app.config["SETTINGS"]
+    now = utcnow()
+    grace = timedelta(seconds=settings.campaign_late_grace_seconds)
+    started, held = 0, 0
+    from invites.campaigns.lifecycle import start
+
+    due = db.session.scalars(
+        select(Campaign)
+        .where(Campaign.status == CampaignStatus.SCHEDULED, Campaign.scheduled_at <= now)
+        .with_for_update(skip_locked=True)
+    ).all()
+    for campaign in due:
+        assert campaign.scheduled_at is not None
+        if campaign.scheduled_at < now - grace:
+            # Its time passed long ago (the service was down, or a snapshot was restored
+            # elsewhere): a person decides whether it should still go (listmonk #1801).
+            campaign.status = CampaignStatus.HELD
+            held += 1
+        else:
+            start(db.session, campaign, settings)
+            started += 1
+    db.session.commit()
+    for campaign in due:
+        if campaign.status == CampaignStatus.SENDING:
+            enqueue_plan(campaign.id)
+    sending = db.session.scalars(
+        select(Campaign.id).where(Campaign.status == CampaignStatus.SENDING)
+    ).all()
+    woken = 0
+    for campaign_id in sending:
+        current = db.session.get(Campaign, campaign_id)
+        if current is not None and not current.planning_done:
+            enqueue_plan(campaign_id)
+        stalled = _stalled(campaign_id, now)
+        enqueue_batches(stalled)
+        woken += len(stalled)
+        finish_if_done(campaign_id)
+    if started or held or woken:
+        log.info(
+            "%scampaign tick: %d started, %d held, %d batch(es) woken", _tag(), started, held, woken
+        )
+    return f"started {started}, held {held}, woke {woken}"

@@ -1,0 +1,202 @@
+"""Cut a sending campaign's audience into batches: ledger rows first, then one job per batch.
+
+The planner walks the eligible contacts by id (keyset, as listmonk does) and writes, for each
+chunk, a batch and its ledger rows in one transaction; only then is the batch's job enqueued.
+Nothing is marked done when it is fetched: a ledger row leaves `queued` only when its message
+has been tried. A planner that dies is run again and skips contacts already in the ledger, so
+planning twice plans nobody twice (the ledger is unique per campaign and contact).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from datetime import date, datetime, time, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from sqlalchemy import Connection, exists, func, insert, literal, select, update
+
+from invites.accounts import eligibility
+from invites.accounts.models import Contact
+from invites.campaigns.models import (
+    Anchor,
+    BatchStatus,
+    Campaign,
+    CampaignBatch,
+    CampaignDelivery,
+    Delivery,
+)
+from invites.core.config import Settings
+from invites.core.db import utcnow
+
+log = logging.getLogger(__name__)
+
+_LEDGER = CampaignDelivery.__table__
+_BATCHES = CampaignBatch.__table__
+_CONTACTS = Contact.__table__
+
+
+def audience(campaign: Campaign, settings: Settings) -> Any:
+    """The condition on Contact for this campaign's audience, right now."""
+    return eligibility.may_receive(campaign.category, settings, campaign.locale)
+
+
+def count_audience(conn: Connection, campaign: Campaign, settings: Settings) -> int:
+    """How many contacts the campaign would reach if it were sent now."""
+    return int(
+        conn.execute(
+            select(func.count(Contact.id)).where(audience(campaign, settings))
+        ).scalar_one()
+    )
+
+
+def zone_of(name: str | None, default: str) -> ZoneInfo:
+    """A contact's zone, or the campaign's default for a contact with none or a bad one."""
+    for candidate in (name, default, "UTC"):
+        if candidate:
+            try:
+                return ZoneInfo(candidate)
+            except (ZoneInfoNotFoundError, ValueError):
+                continue
+    return ZoneInfo("UTC")
+
+
+def local_due(day: date, at: str, zone: ZoneInfo) -> datetime:
+    """The UTC moment (naive, as stored) of wall-clock `at` on `day` in `zone`."""
+    hour, minute = (int(part) for part in at.split(":"))
+    local = datetime.combine(day, time(hour, minute), tzinfo=zone)
+    return local.astimezone(ZoneInfo("UTC")).replace(tzinfo=None)
+
+
+def _zones(
+    conn: Connection, campaign: Campaign, settings: Settings
+) -> Iterator[tuple[Any, datetime]]:
+    """(condition on the contact's zone, due moment) for each zone group of the audience."""
+    assert campaign.local_date is not None and campaign.local_time is not None
+    names = conn.execute(
+        select(Contact.time_zone).where(audience(campaign, settings)).distinct()
+    ).scalars()
+    default_due = local_due(
+        campaign.local_date, campaign.local_time, zone_of(None, campaign.default_zone)
+    )
+    known: dict[datetime, list[str]] = {}
+    unknown: list[str] = []
+    for name in names:
+        if not name:
+            continue
+        zone = zone_of(name, "")
+        if zone.key != name:
+            unknown.append(name)  # unparseable: treated as the default zone
+            continue
+        known.setdefault(local_due(campaign.local_date, campaign.local_time, zone), []).append(name)
+    for due, group in sorted(known.items()):
+        yield Contact.time_zone.in_(group), due
+    yield (Contact.time_zone.is_(None) | Contact.time_zone.in_(unknown or [""])), default_due
+
+
+def plan_chunk(
+    conn: Connection,
+    campaign: Campaign,
+    settings: Settings,
+    *,
+    after: int,
+    size: int,
+    due_at: datetime,
+    extra: Any = None,
+) -> tuple[int, int] | None:
+    """Plan one batch of up to `size` contacts with id > after; return (batch id, last id)."""
+    now = utcnow()
+    batch_id = int(
+        conn.execute(
+            insert(_BATCHES)
+            .values(
+                campaign_id=campaign.id,
+                status=BatchStatus.PENDING,
+                due_at=due_at,
+                created_at=now,
+                first_contact_id=0,
+                last_contact_id=0,
+                planned=0,
+                runs=0,
+            )
+            .returning(_BATCHES.c.id)
+        ).scalar_one()
+    )
+    already = exists(
+        select(_LEDGER.c.id).where(
+            _LEDGER.c.campaign_id == campaign.id, _LEDGER.c.contact_id == Contact.id
+        )
+    )
+    chosen = (
+        select(
+            literal(campaign.id),
+            Contact.id,
+            literal(batch_id),
+            literal(Delivery.QUEUED.value),
+            literal(0),
+            literal(due_at),
+            literal(now),
+        )
+        .where(Contact.id > after, audience(campaign, settings), ~already)
+        .where(extra if extra is not None else literal(True))
+        .order_by(Contact.id)
+        .limit(size)
+    )
+    ids = (
+        conn.execute(
+            insert(_LEDGER)
+            .from_select(
+                [
+                    "campaign_id",
+                    "contact_id",
+                    "batch_id",
+                    "status",
+                    "attempts",
+                    "next_attempt_at",
+                    "updated_at",
+                ],
+                chosen,
+            )
+            .returning(_LEDGER.c.contact_id)
+        )
+        .scalars()
+        .all()
+    )
+    if not ids:
+        conn.execute(_BATCHES.delete().where(_BATCHES.c.id == batch_id))
+        return None
+    first, last = min(i for i in ids if i is not None), max(i for i in ids if i is not None)
+    conn.execute(
+        update(_BATCHES)
+        .where(_BATCHES.c.id == batch_id)
+        .values(first_contact_id=first, last_contact_id=last, planned=len(ids))
+    )
+    return batch_id, last
+
+
+def plan(
+    conn: Connection, campaign: Campaign, settings: Settings, *, size: int
+) -> Iterator[tuple[int, datetime]]:
+    """Plan the whole audience, committing each batch before yielding it (id, due) to enqueue."""
+    groups: list[tuple[Any, datetime]]
+    if campaign.anchor == Anchor.LOCAL:
+        groups = list(_zones(conn, campaign, settings))
+    else:
+        groups = [(literal(True), campaign.scheduled_at or utcnow())]
+    for condition, due_at in groups:
+        after = 0
+        while True:
+            planned = plan_chunk(
+                conn, campaign, settings, after=after, size=size, due_at=due_at, extra=condition
+            )
+            conn.commit()
+            if planned is None:
+                break
+            batch_id, after = planned
+            yield batch_id, due_at
+
+
+def due_in(due_at: datetime, now: datetime) -> timedelta:
+    """How long until a batch may start (zero when due)."""
+    return max(due_at - now, timedelta(0))

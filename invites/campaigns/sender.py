@@ -1,0 +1,491 @@
+"""Send one batch of a campaign: at most one copy to each contact, nobody skipped.
+
+Two database connections work together. The *lock* connection holds, for one short round
+(`ROUND_SECONDS`, at most `ROUND_SIZE` contacts), the contact rows it is about to mail:
+`FOR NO KEY UPDATE`, the same lock an unsubscribe's update takes, so an unsubscribe that
+arrives mid-round waits for the round and no message of that category leaves after it
+returns; eligibility is decided in that round's query, at send time. The *ledger* connection
+records progress, committing each row's `sending` before its message goes on the wire and
+its outcome right after (in one statement with the next row's `sending`): a worker killed
+mid-batch leaves at most the one message that was on the wire `sending`, which the next run
+records as unknown instead of sending again. On SQLite (one writer, no row locks) the round's
+query is the send-time check.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from flask import Flask
+from sqlalchemy import Connection, and_, case, func, literal, not_, or_, select, text, update
+from sqlalchemy.orm import Session
+
+from invites.accounts import eligibility
+from invites.accounts.models import Contact
+from invites.campaigns import ratelimit
+from invites.campaigns.content import MessageBuilder
+from invites.campaigns.lifecycle import pause_for_failures
+from invites.campaigns.models import (
+    BatchStatus,
+    Campaign,
+    CampaignBatch,
+    CampaignCount,
+    CampaignDelivery,
+    CampaignStatus,
+    Delivery,
+)
+from invites.core import queue
+from invites.core.db import AnySession, bump, db, utcnow
+from invites.core.suppression import suppress
+from mailer import PermanentError, TransientError, UnknownOutcome, redact
+from mailer.classify import classify_reply
+
+log = logging.getLogger(__name__)
+
+#: Contacts locked and mailed per round, and the longest a round holds their locks: what an
+#: unsubscribe arriving mid-campaign waits for at most.
+ROUND_SIZE = 50
+ROUND_SECONDS = 0.5
+#: How often the round looks at the campaign's status (pause, cancel) while sending.
+STATUS_EVERY_SECONDS = 0.2
+#: A run stops after this long and queues its batch again, so that no campaign (or slow
+#: rate limit) holds a worker for long: other campaigns' batches get their turn.
+RUN_SECONDS = 60.0
+
+_LEDGER = CampaignDelivery.__table__
+_BATCHES = CampaignBatch.__table__
+
+
+@dataclass
+class Tally:
+    """What one run of a batch did, for the log and the job's result."""
+
+    sent: int = 0
+    failed: int = 0
+    unknown: int = 0
+    skipped: int = 0
+    suppressed: int = 0
+    deferred: int = 0
+    stopped: str | None = None
+    sent_seconds: list[int] = field(default_factory=list)
+
+    def __str__(self) -> str:
+        return (
+            f"sent {self.sent}, failed {self.failed}, unknown {self.unknown}, skipped "
+            f"{self.skipped}, suppressed {self.suppressed}, deferred {self.deferred}"
+            + (f"; stopped: {self.stopped}" if self.stopped else "")
+        )
+
+
+def _is_pg(conn: Connection) -> bool:
+    return conn.dialect.name == "postgresql"
+
+
+@contextmanager
+def _ledger_connection() -> Iterator[Connection]:
+    with db.engine.connect() as conn:
+        if _is_pg(conn):
+            # Each `sending` must be on disk before its message is on the wire, whatever the
+            # server's default: a crash of PostgreSQL must not forget it and send again.
+            conn.execute(text("SET synchronous_commit = on"))
+            conn.commit()
+        yield conn
+
+
+def claim(conn: Connection, batch_id: int, token: str, now: datetime, lease: timedelta) -> bool:
+    """Take a due batch that nobody runs (or whose runner's lease ran out)."""
+    taken = conn.execute(
+        update(_BATCHES)
+        .where(
+            _BATCHES.c.id == batch_id,
+            _BATCHES.c.due_at <= now,
+            or_(
+                _BATCHES.c.status == BatchStatus.PENDING,
+                and_(_BATCHES.c.status == BatchStatus.RUNNING, _BATCHES.c.leased_until < now),
+            ),
+        )
+        .values(
+            status=BatchStatus.RUNNING,
+            lease_token=token,
+            leased_until=now + lease,
+            runs=_BATCHES.c.runs + 1,
+        )
+    ).rowcount
+    conn.commit()
+    return bool(taken)
+
+
+def _close_interrupted(conn: Connection, batch_id: int, now: datetime) -> int:
+    # We hold the batch, so a row still `sending` belongs to a run that died mid-send: its
+    # message may have arrived. Unknown, never resent.
+    closed = conn.execute(
+        update(_LEDGER)
+        .where(_LEDGER.c.batch_id == batch_id, _LEDGER.c.status == Delivery.SENDING)
+        .values(
+            status=Delivery.UNKNOWN,
+            reason="interrupted during delivery; not resent",
+            updated_at=now,
+        )
+    ).rowcount
+    conn.commit()
+    return int(closed)
+
+
+class BatchRun:
+    """One job's run of one batch."""
+
+    def __init__(self, app: Flask, batch_id: int, transport: Any) -> None:
+        self.app = app
+        self.settings = app.config["SETTINGS"]
+        self.batch_id = batch_id
+        self.transport = transport
+        self.token = uuid.uuid4().hex
+        #: Renewed every round; a run that stops renewing it has died.
+        self.lease = timedelta(seconds=self.settings.campaign_lease_seconds)
+        self.tally = Tally()
+        self._status_checked = 0.0
+        self._failures_seen = True  # until the first success has cleared any earlier run
+        self._pending_outcome: tuple[int, str, str | None, datetime | None] | None = None
+
+    # -- the run --------------------------------------------------------------------------
+
+    def run(self) -> Tally:
+        """Send every queued row of the batch that is due, round by round; then settle it."""
+        with _ledger_connection() as ledger:
+            now = utcnow()
+            if not claim(ledger, self.batch_id, self.token, now, self.lease):
+                self.tally.stopped = "not due, or another worker has it"
+                return self.tally
+            batch = ledger.execute(select(_BATCHES).where(_BATCHES.c.id == self.batch_id)).one()
+            campaign = db.session.get(Campaign, batch.campaign_id)
+            if campaign is None or campaign.status != CampaignStatus.SENDING:
+                self._release(ledger, "campaign not sending")
+                return self.tally
+            self.tally.unknown += _close_interrupted(ledger, self.batch_id, now)
+            self.campaign_id = campaign.id
+            self.builder = MessageBuilder(self.app, campaign)
+            self.limits = [
+                lim
+                for lim in (
+                    ratelimit.relay_limit(self.app),
+                    ratelimit.campaign_limit(campaign.id, campaign.rate_per_second),
+                )
+                if lim is not None
+            ]
+            self.category, self.locale = campaign.category, campaign.locale
+            deadline = time.monotonic() + RUN_SECONDS
+            try:
+                while self._round(ledger):
+                    if self.tally.stopped:
+                        break
+                    if time.monotonic() > deadline:
+                        self.tally.stopped = "time budget"
+                        break
+            finally:
+                self._flush_outcome(ledger)
+                self._settle(ledger)
+        return self.tally
+
+    def _round(self, ledger: Connection) -> bool:
+        """Lock up to ROUND_SIZE due contacts, mail them; False once nothing is left."""
+        started = time.monotonic()
+        with db.engine.connect() as locks:
+            rows = locks.execute(self._due_rows()).all()
+            if not rows:
+                locks.rollback()
+                return False
+            for row in rows:
+                if time.monotonic() - started > ROUND_SECONDS:
+                    break  # let waiting unsubscribes through; the rest go next round
+                if self._stopped(ledger):
+                    break
+                wait = ratelimit.take(self.app, self.limits) if self.limits else 0.0
+                if wait:
+                    # Wait outside the locks: end the round, sleep, then start a new one.
+                    locks.rollback()
+                    self._flush_outcome(ledger)
+                    time.sleep(min(wait, 1.0))
+                    return True
+                self._one(ledger, row)
+            locks.rollback()  # nothing was written on this connection: it only held locks
+        self._flush_outcome(ledger)
+        self._renew(ledger)
+        ratelimit.count_sent(self.app, self.campaign_id, self.tally.sent_seconds)
+        self.tally.sent_seconds = []
+        return True
+
+    def _due_rows(self) -> Any:
+        settings = self.settings
+        suppressed, unwanted = (
+            eligibility.suppressed_for_marketing(),
+            not_(eligibility.wants(self.category, settings)),
+        )
+        wrong_locale = (Contact.locale != self.locale) if self.locale else literal(False)
+        query = (
+            select(
+                _LEDGER.c.contact_id,
+                _LEDGER.c.attempts,
+                Contact.email,
+                Contact.name,
+                Contact.locale,
+                Contact.public_id,
+                Contact.email_hash,
+                suppressed.label("suppressed"),
+                unwanted.label("unwanted"),
+                wrong_locale.label("wrong_locale"),
+            )
+            .join(Contact, Contact.id == _LEDGER.c.contact_id)
+            .where(
+                _LEDGER.c.batch_id == self.batch_id,
+                _LEDGER.c.status == Delivery.QUEUED,
+                _LEDGER.c.next_attempt_at <= utcnow(),
+            )
+            .order_by(_LEDGER.c.contact_id)
+            .limit(ROUND_SIZE)
+        )
+        # NO KEY UPDATE: the lock an unsubscribe's UPDATE of the contact row needs, while the
+        # ledger's inserts and updates (key-share locks through its foreign key) still pass.
+        return query.with_for_update(of=Contact, key_share=True)
+
+    def _one(self, ledger: Connection, row: Any) -> None:
+        now = utcnow()
+        if row.suppressed:
+            self._outcome(ledger, row.contact_id, Delivery.SUPPRESSED, "address is suppressed", now)
+            self.tally.suppressed += 1
+            return
+        if row.unwanted or row.wrong_locale:
+            reason = "contact no longer receives this category"
+            self._outcome(ledger, row.contact_id, Delivery.SKIPPED, reason, now)
+            self.tally.skipped += 1
+            return
+        message = self.builder.build(row)
+        # The outcome of the previous message and this one's `sending` in one commit.
+        if not self._mark_sending(ledger, row.contact_id, now):
+            return  # someone else's, or already closed
+        try:
+            self.transport.send(message)
+        except TransientError as exc:
+            self._transient(ledger, row, exc)
+        except PermanentError as exc:
+            self._permanent(ledger, row, exc)
+        except UnknownOutcome as exc:
+            self._pending_outcome = (row.contact_id, Delivery.UNKNOWN, str(exc), None)
+            self.tally.unknown += 1
+            self._consecutive_failure()
+        else:
+            sent_at = utcnow()
+            self._pending_outcome = (row.contact_id, Delivery.SENT, None, sent_at)
+            self.tally.sent += 1
+            self.tally.sent_seconds.append(int(time.time()))
+            self._consecutive_success()
+
+    # -- ledger writes ----------------------------------------------------------------------
+
+    def _mark_sending(self, ledger: Connection, contact_id: int, now: datetime) -> bool:
+        key = _LEDGER.c.campaign_id == self.campaign_id
+        pending = self._pending_outcome
+        self._pending_outcome = None
+        if pending is not None and _is_pg(ledger):
+            prev_id, status, reason, sent_at = pending
+            is_prev = _LEDGER.c.contact_id == prev_id
+            result = (
+                ledger.execute(
+                    update(_LEDGER)
+                    .where(
+                        key,
+                        or_(
+                            and_(is_prev, _LEDGER.c.status == Delivery.SENDING),
+                            and_(
+                                _LEDGER.c.contact_id == contact_id,
+                                _LEDGER.c.status == Delivery.QUEUED,
+                            ),
+                        ),
+                    )
+                    .values(
+                        status=case((is_prev, status), else_=Delivery.SENDING.value),
+                        reason=case((is_prev, redact(reason) if reason else None), else_=None),
+                        sent_at=case((is_prev, sent_at), else_=None),
+                        attempts=case((is_prev, _LEDGER.c.attempts), else_=_LEDGER.c.attempts + 1),
+                        updated_at=now,
+                    )
+                    .returning(_LEDGER.c.contact_id)
+                )
+                .scalars()
+                .all()
+            )
+            ledger.commit()
+            return contact_id in result
+        if pending is not None:
+            self._write_outcome(ledger, *pending)
+        marked = ledger.execute(
+            update(_LEDGER)
+            .where(key, _LEDGER.c.contact_id == contact_id, _LEDGER.c.status == Delivery.QUEUED)
+            .values(status=Delivery.SENDING, attempts=_LEDGER.c.attempts + 1, updated_at=now)
+        ).rowcount
+        ledger.commit()
+        return bool(marked)
+
+    def _write_outcome(
+        self,
+        ledger: Connection,
+        contact_id: int,
+        status: str,
+        reason: str | None,
+        sent_at: datetime | None,
+    ) -> None:
+        ledger.execute(
+            update(_LEDGER)
+            .where(
+                _LEDGER.c.campaign_id == self.campaign_id,
+                _LEDGER.c.contact_id == contact_id,
+                _LEDGER.c.status.in_([Delivery.SENDING, Delivery.QUEUED]),
+            )
+            .values(
+                status=status,
+                reason=redact(reason) if reason else None,
+                sent_at=sent_at,
+                updated_at=utcnow(),
+            )
+        )
+        ledger.commit()
+
+    def _outcome(
+        self, ledger: Connection, contact_id: int, status: str, reason: str | None, now: datetime
+    ) -> None:
+        self._flush_outcome(ledger)
+        self._write_outcome(ledger, contact_id, status, reason, None)
+
+    def _flush_outcome(self, ledger: Connection) -> None:
+        if self._pending_outcome is not None:
+            pending, self._pending_outcome = self._pending_outcome, None
+            self._write_outcome(ledger, *pending)
+
+    def _transient(self, ledger: Connection, row: Any, exc: TransientError) -> None:
+        self._consecutive_failure()
+        attempts = row.attempts + 1
+        if attempts >= self.settings.max_send_attempts:
+            self._pending_outcome = (
+                row.contact_id,
+                Delivery.FAILED,
+                f"gave up after {attempts} attempts: {exc}",
+                None,
+            )
+            self.tally.failed += 1
+            return
+        delay = timedelta(seconds=self.settings.retry_base_seconds * 2 ** (attempts - 1))
+        ledger.execute(
+            update(_LEDGER)
+            .where(
+                _LEDGER.c.campaign_id == self.campaign_id,
+                _LEDGER.c.contact_id == row.contact_id,
+                _LEDGER.c.status == Delivery.SENDING,
+            )
+            .values(
+                status=Delivery.QUEUED,
+                next_attempt_at=utcnow() + delay,
+                reason=redact(str(exc)),
+                updated_at=utcnow(),
+            )
+        )
+        ledger.commit()
+        self.tally.deferred += 1
+
+    def _permanent(self, ledger: Connection, row: Any, exc: PermanentError) -> None:
+        self._consecutive_failure()
+        verdict = classify_reply(exc.code, exc.message)
+        self._flush_outcome(ledger)
+        self._write_outcome(ledger, row.contact_id, Delivery.FAILED, str(exc), None)
+        self.tally.failed += 1
+        if verdict.dead_address:
+            # Only "this address does not exist" suppresses; the bounce is this campaign's.
+            with Session(bind=ledger) as session:
+                suppress(session, row.email_hash, "hard_bounce", utcnow())
+                attribute(session, self.campaign_id, "bounced")
+                session.commit()
+            ledger.commit()
+
+    # -- campaign state -----------------------------------------------------------------------
+
+    def _stopped(self, ledger: Connection) -> bool:
+        now = time.monotonic()
+        if now - self._status_checked < STATUS_EVERY_SECONDS:
+            return bool(self.tally.stopped)
+        self._status_checked = now
+        status = ledger.execute(
+            select(Campaign.status).where(Campaign.id == self.campaign_id)
+        ).scalar_one_or_none()
+        ledger.rollback()
+        if status != CampaignStatus.SENDING:
+            self.tally.stopped = f"campaign {status or 'deleted'}"
+        return bool(self.tally.stopped)
+
+    def _failures_key(self) -> str:
+        return f"spotcam:campaign:{self.campaign_id}:failures"
+
+    def _consecutive_failure(self) -> None:
+        # Counted in Redis, so failures on every worker add up to one run of them.
+        conn = queue.connection(self.app)
+        with conn.pipeline(transaction=False) as pipe:
+            pipe.incr(self._failures_key())
+            pipe.expire(self._failures_key(), 3600)
+            failures = int(pipe.execute()[0])
+        self._failures_seen = True
+        limit = self.settings.campaign_max_consecutive_failures
+        if failures >= limit:
+            pause_for_failures(self.campaign_id, failures)
+            self.tally.stopped = f"{failures} consecutive failures"
+
+    def _consecutive_success(self) -> None:
+        # Any success ends the run of failures. A Redis call only when a run may be going on:
+        # one this worker saw, or one the round found when it started.
+        if self._failures_seen:
+            queue.connection(self.app).delete(self._failures_key())
+            self._failures_seen = False
+
+    def _renew(self, ledger: Connection) -> None:
+        ledger.execute(
+            update(_BATCHES)
+            .where(_BATCHES.c.id == self.batch_id, _BATCHES.c.lease_token == self.token)
+            .values(leased_until=utcnow() + self.lease)
+        )
+        ledger.commit()
+
+    def _release(self, ledger: Connection, why: str) -> None:
+        self.tally.stopped = why
+        ledger.execute(
+            update(_BATCHES)
+            .where(_BATCHES.c.id == self.batch_id, _BATCHES.c.lease_token == self.token)
+            .values(status=BatchStatus.PENDING, lease_token=None, leased_until=None)
+        )
+        ledger.commit()
+
+    def _settle(self, ledger: Connection) -> None:
+        """Done when no row waits; else pending again, due when its next retry is."""
+        waiting = ledger.execute(
+            select(func.count(), func.min(_LEDGER.c.next_attempt_at)).where(
+                _LEDGER.c.batch_id == self.batch_id, _LEDGER.c.status == Delivery.QUEUED
+            )
+        ).one()
+        values: dict[str, Any] = {"lease_token": None, "leased_until": None}
+        if waiting[0]:
+            values.update(status=BatchStatus.PENDING, due_at=waiting[1], enqueued_at=None)
+        else:
+            values.update(status=BatchStatus.DONE, finished_at=utcnow())
+        ledger.execute(
+            update(_BATCHES)
+            .where(_BATCHES.c.id == self.batch_id, _BATCHES.c.lease_token == self.token)
+            .values(**values)
+        )
+        ledger.commit()
+
+
+def attribute(session: AnySession, campaign_id: int, name: str) -> None:
+    """Count an event (unsubscribed, complained, bounced) against a campaign."""
+    bump(session, CampaignCount.__table__, {"campaign_id": campaign_id, "name": name}, count=1)
