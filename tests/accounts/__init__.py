@@ -1,0 +1,1 @@
+"""Tests of the accounts area: categories, marketing and service mail."""

@@ -1,0 +1,1 @@
+"""Tests of the campaigns area: delivery to exactly the eligible, once."""

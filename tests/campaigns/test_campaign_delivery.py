@@ -1,0 +1,310 @@
+"""Campaign delivery, as the SMTP server sees it: exactly the eligible contacts, once each,
+through pauses, a killed worker, two workers, 4xx bursts and unsubscribes mid-send.
+
+Who should get a campaign is decided by the seeding rules in campaign_helpers (an oracle
+written apart from the service), and what arrived is read from a real SMTP server.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import signal
+import subprocess
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator
+
+import pytest
+from flask import Flask
+
+from invites.campaigns import jobs, lifecycle
+from invites.campaigns.models import Campaign
+from invites.core.config import Settings
+from invites.core.db import db
+from invites.core.models import Suppression
+
+from ..support.campaigns import actor, ledger, make_campaign, people, seed, send_now, status
+from ..support.helpers import ROOT, env_for, make_app, worker_process
+from ..support.smtpd import SMTPSink
+
+
+@pytest.fixture()
+def camp(app: Flask, settings: Settings, smtp_sink: SMTPSink) -> Flask:
+    """An app delivering to the sink, on the `app` fixture's clean tables, small batches."""
+    return make_app(
+        dataclasses.replace(
+            settings,
+            smtp_url=smtp_sink.url,
+            campaign_batch_size=40,
+            campaign_lease_seconds=2,
+            retry_base_seconds=0,
+        )
+    )
+
+
+def _received(sink: SMTPSink) -> Counter[str]:
+    return Counter(rcpt for m in sink.messages for rcpt in m.rcpt_tos)
+
+
+def _expected(audience: list, category: str = "promotional", locale: str | None = None) -> set[str]:
+    return {p.email for p in audience if p.gets(category, locale)}
+
+
+def _burst(app: Flask) -> None:
+    done = worker_process(app.config["SETTINGS"], "--queues", "mail,campaigns")
+    assert done.returncode == 0, done.stderr[-3000:]
+
+
+def _tick(app: Flask) -> None:
+    with app.app_context():
+        jobs.campaign_tick()
+
+
+def _until_done(app: Flask, campaign_id: int, rounds: int = 10) -> None:
+    """Burst workers and ticks until the campaign is done (what the scheduler keeps doing)."""
+    for _ in range(rounds):
+        _burst(app)
+        if status(app, campaign_id) == "done":
+            return
+        time.sleep(0.3)
+        _tick(app)
+    raise AssertionError(f"campaign still {status(app, campaign_id)}")
+
+
+def test_exactly_the_eligible_contacts_once_each(camp: Flask, smtp_sink: SMTPSink) -> None:
+    audience = people(500)
+    seed(camp, audience)
+    campaign_id = make_campaign(camp)
+    send_now(camp, campaign_id)
+
+    _until_done(camp, campaign_id)
+
+    got = _received(smtp_sink)
+    assert set(got) == _expected(audience)
+    assert max(got.values()) == 1
+    # In the recipient's language, personalised, with a one-click header carrying no address.
+    first = {m.rcpt_tos[0]: m for m in smtp_sink.messages}
+    ru = next(p for p in audience if p.locale == "ru" and p.gets("promotional"))
+    en = next(p for p in audience if p.locale == "en" and p.gets("promotional"))
+    assert first[ru.email].message["Subject"] == f"Новости для Person{ru.n}"
+    assert first[en.email].message["Subject"] == f"News for Person{en.n}"
+    header = first[en.email].message["List-Unsubscribe"]
+    assert header.startswith("<https://mail.spotcam.test/p/") and "example.org" not in header
+    assert first[en.email].message["Message-ID"].startswith(f"<campaign-{campaign_id}.")
+    states = Counter(ledger(camp, campaign_id).values())
+    assert states == {"sent": len(_expected(audience))}
+
+
+def test_a_locale_and_partner_offers_narrow_the_audience(camp: Flask, smtp_sink: SMTPSink) -> None:
+    audience = people(200)
+    seed(camp, audience)
+    campaign_id = make_campaign(
+        camp, category="partner_offers", locale="ru", partner_name="Lens & Co"
+    )
+    send_now(camp, campaign_id)
+
+    _until_done(camp, campaign_id)
+
+    assert set(_received(smtp_sink)) == _expected(audience, "partner_offers", "ru")
+    html = smtp_sink.messages[0].html or ""
+    assert "Lens &amp; Co" in html  # the partner is named, escaped
+
+
+def _worker(settings: Settings) -> subprocess.Popen[str]:
+    """A long-running `invites worker`, in its own process group (to kill it whole)."""
+    return subprocess.Popen(
+        [str(ROOT / ".venv" / "bin" / "invites"), "worker", "--queues", "mail,campaigns"],
+        env=env_for(settings),
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+
+
+@pytest.fixture()
+def workers() -> Iterator[list[subprocess.Popen[str]]]:
+    procs: list[subprocess.Popen[str]] = []
+    yield procs
+    for proc in procs:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+
+
+def _wait(condition: Callable[[], bool], what: str, seconds: float = 60) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, f"gave up waiting for {what}"
+        time.sleep(0.05)
+
+
+def test_a_worker_killed_mid_batch_loses_nobody_and_sends_nobody_twice(
+    camp: Flask, smtp_sink: SMTPSink, workers: list[subprocess.Popen[str]]
+) -> None:
+    audience = people(300)
+    seed(camp, audience)
+    campaign_id = make_campaign(camp)
+    smtp_sink.store_then_reply_late(0.02, times=10_000)  # slow enough to kill it mid-batch
+    send_now(camp, campaign_id)
+    settings = camp.config["SETTINGS"]
+    workers.append(_worker(settings))
+    _wait(lambda: len(smtp_sink.messages) >= 60, "the first worker to send some")
+
+    os.killpg(workers[0].pid, signal.SIGKILL)  # parent and work-horse, mid-batch
+    workers[0].wait()
+    before = len(smtp_sink.messages)
+    time.sleep(2.5)  # the dead run's batch lease (2 s here) runs out
+    _tick(camp)
+    _until_done(camp, campaign_id)
+
+    got = _received(smtp_sink)
+    expected = _expected(audience)
+    states = Counter(ledger(camp, campaign_id).values())
+    assert max(got.values()) == 1, "someone got two copies"
+    assert set(got) == expected, "someone was skipped (or mailed who shouldn't be)"
+    # At most the one message on the wire when it died is unknown; it arrived, and was not
+    # sent again.
+    assert states["unknown"] <= 1
+    assert states["sent"] + states["unknown"] == len(expected)
+    assert before < len(expected)
+
+
+def test_five_pause_resume_cycles(
+    camp: Flask, smtp_sink: SMTPSink, workers: list[subprocess.Popen[str]]
+) -> None:
+    audience = people(300)
+    seed(camp, audience)
+    campaign_id = make_campaign(camp)
+    smtp_sink.store_then_reply_late(0.01, times=10_000)
+    send_now(camp, campaign_id)
+    workers.append(_worker(camp.config["SETTINGS"]))
+    for cycle in range(5):
+        _wait(
+            lambda c=cycle: len(smtp_sink.messages) >= 30 * (c + 1), f"sends before pause {cycle}"
+        )
+        with camp.app_context():
+            campaign = db.session.get(Campaign, campaign_id)
+            assert campaign is not None
+            lifecycle.pause(db.session, campaign, actor(camp))
+            db.session.commit()
+        time.sleep(0.6)  # the round in progress ends; nothing more leaves
+        paused_at = len(smtp_sink.messages)
+        time.sleep(0.5)
+        assert len(smtp_sink.messages) == paused_at, "mail left a paused campaign"
+        with camp.app_context():
+            campaign = db.session.get(Campaign, campaign_id)
+            assert campaign is not None
+            lifecycle.resume(db.session, campaign, actor(camp), camp.config["SETTINGS"])
+            db.session.commit()
+            jobs.wake(campaign_id)
+    _wait(lambda: status(camp, campaign_id) == "done", "the campaign to finish", 120)
+
+    got = _received(smtp_sink)
+    assert set(got) == _expected(audience) and max(got.values()) == 1
+
+
+def test_two_workers_share_the_batches(
+    camp: Flask, smtp_sink: SMTPSink, workers: list[subprocess.Popen[str]]
+) -> None:
+    audience = people(400)
+    seed(camp, audience)
+    campaign_id = make_campaign(camp)
+    smtp_sink.store_then_reply_late(0.005, times=10_000)
+    send_now(camp, campaign_id)
+    workers.extend([_worker(camp.config["SETTINGS"]), _worker(camp.config["SETTINGS"])])
+
+    _wait(lambda: status(camp, campaign_id) == "done", "the campaign to finish", 120)
+
+    got = _received(smtp_sink)
+    assert set(got) == _expected(audience) and max(got.values()) == 1
+    assert smtp_sink.connections >= 2  # both took part
+
+
+def test_4xx_bursts_retry_and_deliver_once(camp: Flask, smtp_sink: SMTPSink) -> None:
+    audience = people(60)
+    seed(camp, audience)
+    campaign_id = make_campaign(camp)
+    smtp_sink.fail_next(451, "4.3.0 try again later", times=8, on="RCPT")
+    send_now(camp, campaign_id)
+
+    _until_done(camp, campaign_id)
+
+    got = _received(smtp_sink)
+    assert set(got) == _expected(audience) and max(got.values()) == 1
+
+
+@pytest.mark.parametrize(
+    "reply, suppressed",
+    [("550 5.1.1 no such user", True), ("550 5.7.1 message refused as spam", False)],
+)
+def test_a_dead_address_is_suppressed_a_policy_refusal_is_not(
+    camp: Flask, smtp_sink: SMTPSink, reply: str, suppressed: bool
+) -> None:
+    audience = [p for p in people(30) if p.gets("promotional")][:5]
+    seed(camp, audience)
+    campaign_id = make_campaign(camp)
+    code, text = reply.split(" ", 1)
+    smtp_sink.fail_next(int(code), text, on="RCPT")
+    send_now(camp, campaign_id)
+
+    _until_done(camp, campaign_id)
+
+    states = Counter(ledger(camp, campaign_id).values())
+    assert states == {"failed": 1, "sent": len(audience) - 1}
+    with camp.app_context():
+        reasons = list(db.session.scalars(db.select(Suppression.reason)))
+    assert ("hard_bounce" in reasons) is suppressed
+
+
+def test_a_run_of_failures_pauses_the_campaign_and_says_why(
+    settings: Settings, app: Flask, smtp_sink: SMTPSink
+) -> None:
+    camp = make_app(
+        dataclasses.replace(settings, smtp_url=smtp_sink.url, campaign_max_consecutive_failures=5)
+    )
+    seed(camp, [p for p in people(60) if p.gets("promotional")])
+    campaign_id = make_campaign(camp)
+    smtp_sink.fail_next(554, "5.7.1 relay access denied", times=100, on="RCPT")
+    send_now(camp, campaign_id)
+
+    _burst(camp)
+
+    assert status(camp, campaign_id) == "paused"
+    with camp.app_context():
+        campaign = db.session.get(Campaign, campaign_id)
+        assert campaign is not None and "consecutive failed sends" in (campaign.paused_reason or "")
+    states = Counter(ledger(camp, campaign_id).values())
+    assert states["failed"] == 5 and states["queued"] > 0  # the rest wait, not skipped
+
+
+def test_the_retry_action_sends_exactly_the_failed_and_unknown_once(
+    camp: Flask, smtp_sink: SMTPSink
+) -> None:
+    audience = [p for p in people(40) if p.gets("promotional")]
+    seed(camp, audience)
+    campaign_id = make_campaign(camp)
+    smtp_sink.fail_next(554, "5.3.0 temporary local problem", times=2, on="RCPT")
+    smtp_sink.store_then_drop()
+    send_now(camp, campaign_id)
+    _until_done(camp, campaign_id)
+    states = Counter(ledger(camp, campaign_id).values())
+    assert states["failed"] == 2 and states["unknown"] == 1
+    first_round = _received(smtp_sink)
+
+    with camp.app_context():
+        campaign = db.session.get(Campaign, campaign_id)
+        assert campaign is not None
+        assert lifecycle.retry_failed(db.session, campaign, actor(camp)) == 3
+        db.session.commit()
+        jobs.wake(campaign_id)
+    _until_done(camp, campaign_id)
+
+    second_round = _received(smtp_sink) - first_round
+    assert sum(second_round.values()) == 3
+    assert Counter(ledger(camp, campaign_id).values()) == {"sent": len(audience)}

@@ -1,0 +1,1 @@
+"""Tests of the feedback area: bounce and complaint events."""

@@ -1,0 +1,1 @@
+"""Tests of mailer/: composing, rendering, sending, bounces, the classifier, authoring."""

@@ -1,0 +1,1 @@
+"""Tests of the operator surfaces: health and the development outbox."""

@@ -1,0 +1,1 @@
+"""Tests of the public pages reached from links in email."""

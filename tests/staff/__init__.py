@@ -1,0 +1,1 @@
+"""Tests of the staff area: accounts and the users command."""

