@@ -10,8 +10,8 @@ from invites.core.db import db, utcnow
 from invites.staff import users
 from invites.staff.cli import users_group
 
-from ..support.staff import PASSWORD
 from ..core.test_cli import NO_CONFIGURATION
+from ..support.staff import PASSWORD
 
 
 def _run(app: Flask, *args: str, stdin: str | None = None):  # type: ignore[no-untyped-def]
