@@ -32,17 +32,13 @@ import asyncio
 import json
 import math
 import os
-import platform
 import secrets
 import signal
-import socket
 import statistics
-import subprocess
 import sys
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
-from contextlib import AbstractContextManager, contextmanager, suppress
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -50,19 +46,31 @@ from urllib.parse import urlsplit
 
 import psycopg
 import redis
-from psycopg import sql
 
-REPO = Path(__file__).resolve().parents[1]
-BIN = REPO / ".venv" / "bin"
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import (  # noqa: E402  (the bench folder is not a package)
+    BIN,
+    REPO,
+    BenchError,
+    flushed_redis,
+    free_port,
+    group_cpu,
+    gunicorn,
+    machine,
+    python_loop_ms,
+    run,
+    scratch_database,
+    service,
+    url_with_db,
+    wait_healthy,
+    wait_idle,
+)
+
 DEFAULT_JSON = REPO / "bench" / "results" / "invitations.json"
 P99_TARGET_MS = 50.0
 RATIO_TARGET = 0.3
 INVITERS = 1000
 READ_LIMIT = 1 << 20  # no response of this app is near 1 MiB; anything bigger is a failure
-
-
-class BenchError(RuntimeError):
-    """The benchmark could not be set up or run (not a missed target)."""
 
 
 @dataclass
@@ -101,19 +109,6 @@ def _cpu_ticks() -> tuple[int, int] | None:
         return None
     idle = parts[3] + (parts[4] if len(parts) > 4 else 0)
     return sum(parts) - idle, sum(parts)
-
-
-def _group_cpu(pgid: int) -> float:
-    """Return the CPU seconds used so far by the live processes of one process group."""
-    ticks = 0
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        with suppress(OSError, ValueError, IndexError):
-            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-            if int(fields[2]) == pgid:
-                ticks += int(fields[11]) + int(fields[12])
-    return ticks / os.sysconf("SC_CLK_TCK")
 
 
 async def _read_response(reader: asyncio.StreamReader) -> tuple[int, bool]:
@@ -180,7 +175,7 @@ async def drive(
         if conn is not None:
             conn[1].close()
 
-    ticks, app_cpu, relay_cpu = _cpu_ticks(), _group_cpu(app_pgid), _group_cpu(relay_pgid)
+    ticks, app_cpu, relay_cpu = _cpu_ticks(), group_cpu(app_pgid), group_cpu(relay_pgid)
     cpu, wall = time.process_time(), time.perf_counter()
     try:
         async with asyncio.timeout(seconds):
@@ -188,8 +183,8 @@ async def drive(
     except TimeoutError:
         statuses["timeout"] += len(indices) - sum(statuses.values())
     wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
-    after, app_cpu = _cpu_ticks(), _group_cpu(app_pgid) - app_cpu
-    relay_cpu = _group_cpu(relay_pgid) - relay_cpu
+    after, app_cpu = _cpu_ticks(), group_cpu(app_pgid) - app_cpu
+    relay_cpu = group_cpu(relay_pgid) - relay_cpu
     latencies.sort()
     ok = statuses.get(str(expect), 0)
     result = Workload(name, len(indices), ok, len(indices) - ok, dict(statuses), round(wall, 3))
@@ -207,91 +202,6 @@ async def drive(
     return result
 
 
-def _url_with_db(url: str, dbname: str, scheme: str) -> str:
-    parts = urlsplit(url)
-    return parts._replace(scheme=scheme, path="/" + dbname).geturl()
-
-
-@contextmanager
-def scratch_database(admin_url: str) -> Iterator[tuple[str, str]]:
-    """Create a fresh database, yield (its libpq URL, server version), and always drop it."""
-    name = f"spotcam_bench_{os.getpid()}"
-    with psycopg.connect(admin_url, autocommit=True, connect_timeout=5) as conn:
-        version = str(conn.execute("SHOW server_version").fetchone()[0])  # type: ignore[index]
-        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    try:
-        yield _url_with_db(admin_url, name, "postgresql"), version
-    finally:
-        # FORCE (PostgreSQL 13+) ends the app's pooled connections should gunicorn linger.
-        with psycopg.connect(admin_url, autocommit=True, connect_timeout=5) as conn:
-            conn.execute(
-                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
-            )
-
-
-@contextmanager
-def flushed_redis(url: str) -> Iterator[redis.Redis]:
-    """Flush the one Redis database named in the URL before and after the run."""
-    if not urlsplit(url).path.strip("/") and "db=" not in url:
-        raise BenchError(f"{url} names no database number; give one (e.g. /15) to be flushed")
-    client = redis.Redis.from_url(url, socket_timeout=5, socket_connect_timeout=2)
-    client.flushdb()
-    try:
-        yield client
-    finally:
-        with suppress(redis.RedisError):
-            client.flushdb()
-
-
-def _run(cmd: list[str], env: dict[str, str], timeout: float) -> str:
-    try:
-        done = subprocess.run(
-            cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=timeout, check=False
-        )
-    except subprocess.TimeoutExpired as exc:
-        raise BenchError(f"{' '.join(cmd[1:])} took over {timeout:.0f} s") from exc
-    if done.returncode:
-        raise BenchError(f"{' '.join(cmd[1:])} failed ({done.returncode}):\n{done.stderr[-4000:]}")
-    return done.stdout
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-@contextmanager
-def service(cmd: list[str], env: dict[str, str], log: Path) -> Iterator[subprocess.Popen[bytes]]:
-    """Run a command in its own process group (id = its pid), output to log; always stop it."""
-    with log.open("w") as out:
-        proc = subprocess.Popen(
-            cmd, cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
-        )
-    try:
-        yield proc
-        if proc.poll() is not None:
-            name = Path(cmd[0]).name
-            raise BenchError(f"{name} exited with {proc.returncode} during the run; see {log}")
-    finally:
-        if proc.poll() is None:
-            proc.terminate()
-            try:
-                proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                with suppress(ProcessLookupError):
-                    os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait(timeout=5)
-
-
-def gunicorn(
-    workers: int, port: int, env: dict[str, str], log: Path
-) -> AbstractContextManager[subprocess.Popen[bytes]]:
-    """Run gunicorn wsgi:app with this many sync workers."""
-    cmd = [str(BIN / "gunicorn"), "-w", str(workers), "-b", f"127.0.0.1:{port}", "wsgi:app"]
-    return service(cmd, env, log)
-
-
 def wait_relayed(db_url: str, seconds: float) -> int:
     """Wait until the scheduler's relay took every wake-up; return how many are left."""
     deadline = time.monotonic() + seconds
@@ -301,71 +211,6 @@ def wait_relayed(db_url: str, seconds: float) -> int:
             if not left or time.monotonic() > deadline:
                 return left
             time.sleep(0.1)
-
-
-def wait_healthy(proc: subprocess.Popen[bytes], port: int, log: Path, seconds: float) -> None:
-    """Poll /healthz until it answers 200, gunicorn exits, or time runs out."""
-    deadline = time.monotonic() + seconds
-    request = b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
-    while time.monotonic() < deadline:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=2) as s:
-                s.sendall(request)
-                if s.recv(64).startswith(b"HTTP/1.1 200"):
-                    return
-        except OSError:
-            pass
-        if proc.poll() is not None:
-            break
-        time.sleep(0.2)
-    tail = log.read_text(errors="replace")[-4000:]
-    raise BenchError(f"/healthz did not answer within {seconds:.0f} s; gunicorn log:\n{tail}")
-
-
-def wait_idle(pgid: int, seconds: float) -> None:
-    """Wait until gunicorn's processes stop using CPU, or time runs out."""
-    # The first worker answers /healthz while the others are still importing the app; that
-    # start-up work would otherwise be billed to the first baseline.
-    deadline = time.monotonic() + seconds
-    used = _group_cpu(pgid)
-    while time.monotonic() < deadline:
-        time.sleep(0.5)
-        used, before = _group_cpu(pgid), used
-        if used - before < 0.02:
-            return
-
-
-def machine() -> dict[str, Any]:
-    """Describe the machine the numbers come from."""
-    model = platform.processor()
-    with suppress(OSError):
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    return {
-        "cores": os.cpu_count(),
-        "cpu": model or "unknown",
-        "python": platform.python_version(),
-        "platform": platform.platform(),
-        "python_loop_ms": python_loop_ms(),
-    }
-
-
-def python_loop_ms() -> float:
-    """Milliseconds one core takes for a fixed pure-Python loop, best of fifteen.
-
-    Hosts of one machine kind differ: the latencies here are absolute, so this number says
-    whether two runs' hosts are comparable before their p99s are compared.
-    """
-    best = math.inf
-    for _ in range(15):
-        start = time.perf_counter()
-        total = 0
-        for i in range(100_000):
-            total += i * i % 7
-        best = min(best, time.perf_counter() - start)
-    return round(best * 1000, 1)
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -486,10 +331,10 @@ def bench(args: argparse.Namespace, report: dict[str, Any]) -> list[Workload]:
             raise BenchError(f"global timeout of {args.timeout:.0f} s reached")
         return min(cap, remaining)
 
-    admin_url = _url_with_db(
+    admin_url = url_with_db(
         args.database_url, urlsplit(args.database_url).path.strip("/") or "postgres", "postgresql"
     )
-    port = _free_port()
+    port = free_port()
     log = args.json.parent / "invitations-gunicorn.log"
     with scratch_database(admin_url) as (db_url, pg_version), flushed_redis(args.redis_url) as red:
         report["machine"]["postgresql"] = pg_version
@@ -502,7 +347,7 @@ def bench(args: argparse.Namespace, report: dict[str, Any]) -> list[Workload]:
             "ADDRESS_HASH_KEY": secrets.token_urlsafe(48),
             # SQLAlchemy 2.0 (pyproject allows it) reads a bare postgresql:// as psycopg2, which
             # is not installed; naming the driver works on 2.0 and 2.1 alike.
-            "DATABASE_URL": _url_with_db(
+            "DATABASE_URL": url_with_db(
                 db_url, urlsplit(db_url).path.strip("/"), "postgresql+psycopg"
             ),
             "REDIS_URL": args.redis_url,
@@ -513,9 +358,9 @@ def bench(args: argparse.Namespace, report: dict[str, Any]) -> list[Workload]:
             # them all a minute in, in the middle of a round.
             "RECONCILE_INTERVAL_SECONDS": "86400",
         }
-        _run([str(BIN / "invites"), "db", "upgrade"], env, left(120))
+        run([str(BIN / "invites"), "db", "upgrade"], env, left(120))
         create_key = ["api-keys", "create", "bench", "--scope", "invitations", "--scope", "stats"]
-        out = _run([str(BIN / "invites"), *create_key], env, left(60))
+        out = run([str(BIN / "invites"), *create_key], env, left(60))
         keys = [line.strip() for line in out.splitlines() if line.startswith("sk_")]
         if not keys:
             raise BenchError(f"no API key on the output of `invites api-keys create`: {out!r}")
@@ -535,7 +380,7 @@ def bench(args: argparse.Namespace, report: dict[str, Any]) -> list[Workload]:
                 for todo in (args.warmup, args.requests):  # the warm-up run is not kept
                     batch = range(first, first + todo)
                     first = batch.stop  # every invitation gets a fresh address
-                    run = drive(
+                    measured = drive(
                         name,
                         port,
                         build,
@@ -546,7 +391,7 @@ def bench(args: argparse.Namespace, report: dict[str, Any]) -> list[Workload]:
                         proc.pid,
                         relay.pid,
                     )
-                    result = asyncio.run(run)
+                    result = asyncio.run(measured)
                 results.append(result)
             left_over = wait_relayed(db_url, left(30))
         with psycopg.connect(db_url, connect_timeout=5) as conn:

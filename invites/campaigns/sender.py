@@ -24,13 +24,14 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from flask import Flask
-from sqlalchemy import Connection, and_, case, func, literal, not_, or_, select, text, update
+from sqlalchemy import Connection, and_, func, literal, not_, or_, select, text, update
 from sqlalchemy.orm import Session
 
 from invites.accounts import eligibility
 from invites.accounts.models import Contact
 from invites.campaigns import ratelimit
 from invites.campaigns.content import MessageBuilder
+from invites.campaigns.ledger import LedgerWriter, Outcome
 from invites.campaigns.lifecycle import pause_for_failures
 from invites.campaigns.models import (
     BatchStatus,
@@ -43,8 +44,8 @@ from invites.campaigns.models import (
 )
 from invites.core import queue
 from invites.core.db import AnySession, bump, db, utcnow
-from invites.core.suppression import suppress
-from mailer import PermanentError, TransientError, UnknownOutcome, redact
+from invites.core.suppression import Reason, suppress
+from mailer import PermanentError, TransientError, UnknownOutcome
 from mailer.classify import classify_reply
 
 log = logging.getLogger(__name__)
@@ -152,7 +153,7 @@ class BatchRun:
         self.tally = Tally()
         self._status_checked = 0.0
         self._failures_seen = True  # until the first success has cleared any earlier run
-        self._pending_outcome: tuple[int, str, str | None, datetime | None] | None = None
+        self._pending: Outcome | None = None
 
     # -- the run --------------------------------------------------------------------------
 
@@ -180,6 +181,7 @@ class BatchRun:
                 if lim is not None
             ]
             self.category, self.locale = campaign.category, campaign.locale
+            self.writer = LedgerWriter(db.engine, campaign.id)
             deadline = time.monotonic() + RUN_SECONDS
             try:
                 while self._round(ledger):
@@ -189,8 +191,11 @@ class BatchRun:
                         self.tally.stopped = "time budget"
                         break
             finally:
-                self._flush_outcome(ledger)
-                self._settle(ledger)
+                try:
+                    self._flush_outcome()
+                finally:
+                    self.writer.close()
+                    self._settle(ledger)
         return self.tally
 
     def _round(self, ledger: Connection) -> bool:
@@ -210,12 +215,12 @@ class BatchRun:
                 if wait:
                     # Wait outside the locks: end the round, sleep, then start a new one.
                     locks.rollback()
-                    self._flush_outcome(ledger)
+                    self._flush_outcome()
                     time.sleep(min(wait, 1.0))
                     return True
                 self._one(ledger, row)
             locks.rollback()  # nothing was written on this connection: it only held locks
-        self._flush_outcome(ledger)
+        self._flush_outcome()
         self._renew(ledger)
         ratelimit.count_sent(self.app, self.campaign_id, self.tally.sent_seconds)
         self.tally.sent_seconds = []
@@ -257,156 +262,67 @@ class BatchRun:
     def _one(self, ledger: Connection, row: Any) -> None:
         now = utcnow()
         if row.suppressed:
-            self._outcome(ledger, row.contact_id, Delivery.SUPPRESSED, "address is suppressed", now)
+            self._close(Outcome(row.contact_id, Delivery.SUPPRESSED, "address is suppressed"))
             self.tally.suppressed += 1
             return
         if row.unwanted or row.wrong_locale:
             reason = "contact no longer receives this category"
-            self._outcome(ledger, row.contact_id, Delivery.SKIPPED, reason, now)
+            self._close(Outcome(row.contact_id, Delivery.SKIPPED, reason))
             self.tally.skipped += 1
             return
         message = self.builder.build(row)
         # The outcome of the previous message and this one's `sending` in one commit.
-        if not self._mark_sending(ledger, row.contact_id, now):
+        previous, self._pending = self._pending, None
+        if not self.writer.sending(row.contact_id, previous, now):
             return  # someone else's, or already closed
         try:
             self.transport.send(message)
         except TransientError as exc:
-            self._transient(ledger, row, exc)
+            self._transient(row, exc)
         except PermanentError as exc:
             self._permanent(ledger, row, exc)
         except UnknownOutcome as exc:
-            self._pending_outcome = (row.contact_id, Delivery.UNKNOWN, str(exc), None)
+            self._pending = Outcome(row.contact_id, Delivery.UNKNOWN, str(exc))
             self.tally.unknown += 1
             self._consecutive_failure()
         else:
-            sent_at = utcnow()
-            self._pending_outcome = (row.contact_id, Delivery.SENT, None, sent_at)
+            self._pending = Outcome(row.contact_id, Delivery.SENT, sent_at=utcnow())
             self.tally.sent += 1
             self.tally.sent_seconds.append(int(time.time()))
             self._consecutive_success()
 
     # -- ledger writes ----------------------------------------------------------------------
 
-    def _mark_sending(self, ledger: Connection, contact_id: int, now: datetime) -> bool:
-        key = _LEDGER.c.campaign_id == self.campaign_id
-        pending = self._pending_outcome
-        self._pending_outcome = None
-        if pending is not None and _is_pg(ledger):
-            prev_id, status, reason, sent_at = pending
-            is_prev = _LEDGER.c.contact_id == prev_id
-            result = (
-                ledger.execute(
-                    update(_LEDGER)
-                    .where(
-                        key,
-                        or_(
-                            and_(is_prev, _LEDGER.c.status == Delivery.SENDING),
-                            and_(
-                                _LEDGER.c.contact_id == contact_id,
-                                _LEDGER.c.status == Delivery.QUEUED,
-                            ),
-                        ),
-                    )
-                    .values(
-                        status=case((is_prev, status), else_=Delivery.SENDING.value),
-                        reason=case((is_prev, redact(reason) if reason else None), else_=None),
-                        sent_at=case((is_prev, sent_at), else_=None),
-                        attempts=case((is_prev, _LEDGER.c.attempts), else_=_LEDGER.c.attempts + 1),
-                        updated_at=now,
-                    )
-                    .returning(_LEDGER.c.contact_id)
-                )
-                .scalars()
-                .all()
-            )
-            ledger.commit()
-            return contact_id in result
-        if pending is not None:
-            self._write_outcome(ledger, *pending)
-        marked = ledger.execute(
-            update(_LEDGER)
-            .where(key, _LEDGER.c.contact_id == contact_id, _LEDGER.c.status == Delivery.QUEUED)
-            .values(status=Delivery.SENDING, attempts=_LEDGER.c.attempts + 1, updated_at=now)
-        ).rowcount
-        ledger.commit()
-        return bool(marked)
+    def _close(self, outcome: Outcome) -> None:
+        self._flush_outcome()
+        self.writer.outcome(outcome, utcnow())
 
-    def _write_outcome(
-        self,
-        ledger: Connection,
-        contact_id: int,
-        status: str,
-        reason: str | None,
-        sent_at: datetime | None,
-    ) -> None:
-        ledger.execute(
-            update(_LEDGER)
-            .where(
-                _LEDGER.c.campaign_id == self.campaign_id,
-                _LEDGER.c.contact_id == contact_id,
-                _LEDGER.c.status.in_([Delivery.SENDING, Delivery.QUEUED]),
-            )
-            .values(
-                status=status,
-                reason=redact(reason) if reason else None,
-                sent_at=sent_at,
-                updated_at=utcnow(),
-            )
-        )
-        ledger.commit()
+    def _flush_outcome(self) -> None:
+        if self._pending is not None:
+            pending, self._pending = self._pending, None
+            self.writer.outcome(pending, utcnow())
 
-    def _outcome(
-        self, ledger: Connection, contact_id: int, status: str, reason: str | None, now: datetime
-    ) -> None:
-        self._flush_outcome(ledger)
-        self._write_outcome(ledger, contact_id, status, reason, None)
-
-    def _flush_outcome(self, ledger: Connection) -> None:
-        if self._pending_outcome is not None:
-            pending, self._pending_outcome = self._pending_outcome, None
-            self._write_outcome(ledger, *pending)
-
-    def _transient(self, ledger: Connection, row: Any, exc: TransientError) -> None:
+    def _transient(self, row: Any, exc: TransientError) -> None:
         self._consecutive_failure()
         attempts = row.attempts + 1
         if attempts >= self.settings.max_send_attempts:
-            self._pending_outcome = (
-                row.contact_id,
-                Delivery.FAILED,
-                f"gave up after {attempts} attempts: {exc}",
-                None,
-            )
+            reason = f"gave up after {attempts} attempts: {exc}"
+            self._pending = Outcome(row.contact_id, Delivery.FAILED, reason)
             self.tally.failed += 1
             return
         delay = timedelta(seconds=self.settings.retry_base_seconds * 2 ** (attempts - 1))
-        ledger.execute(
-            update(_LEDGER)
-            .where(
-                _LEDGER.c.campaign_id == self.campaign_id,
-                _LEDGER.c.contact_id == row.contact_id,
-                _LEDGER.c.status == Delivery.SENDING,
-            )
-            .values(
-                status=Delivery.QUEUED,
-                next_attempt_at=utcnow() + delay,
-                reason=redact(str(exc)),
-                updated_at=utcnow(),
-            )
-        )
-        ledger.commit()
+        self.writer.defer(row.contact_id, utcnow() + delay, str(exc), utcnow())
         self.tally.deferred += 1
 
     def _permanent(self, ledger: Connection, row: Any, exc: PermanentError) -> None:
         self._consecutive_failure()
         verdict = classify_reply(exc.code, exc.message)
-        self._flush_outcome(ledger)
-        self._write_outcome(ledger, row.contact_id, Delivery.FAILED, str(exc), None)
+        self._close(Outcome(row.contact_id, Delivery.FAILED, str(exc)))
         self.tally.failed += 1
         if verdict.dead_address:
             # Only "this address does not exist" suppresses; the bounce is this campaign's.
             with Session(bind=ledger) as session:
-                suppress(session, row.email_hash, "hard_bounce", utcnow())
+                suppress(session, row.email_hash, Reason.HARD_BOUNCE, utcnow())
                 attribute(session, self.campaign_id, "bounced")
                 session.commit()
             ledger.commit()

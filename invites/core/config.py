@@ -304,7 +304,7 @@ class Settings:
     )
     campaign_batch_size: int = setting(
         "CAMPAIGN_BATCH_SIZE",
-        200,
+        1000,
         "contacts per campaign batch: one job and one SMTP connection each",
         integer(1),
     )
