@@ -52,6 +52,7 @@ def upsert(
     name: str | None,
     settings: Settings,
     now: datetime,
+    time_zone: str | None = None,
 ) -> tuple[Contact, bool]:
     """Create or update a contact; an address change keeps preferences and consent history."""
     contact = find(session, user_id)
@@ -63,6 +64,7 @@ def upsert(
     contact.email_hash = address_hash(email, settings.address_hash_key)
     contact.locale = locale
     contact.name = name
+    contact.time_zone = time_zone
     contact.updated_at = now
     session.flush()
     return contact, created

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import zoneinfo
 from typing import Any, Literal
 
 from flask import Blueprint, Response, current_app, request
@@ -32,6 +33,12 @@ class ContactIn(Strict):
     name: Text | None = Field(
         None, max_length=NAME_MAX, description="Plain text, one line (control characters go)."
     )
+    time_zone: str | None = Field(
+        None,
+        max_length=64,
+        pattern=r"^[A-Za-z][A-Za-z0-9_+\-]*(/[A-Za-z0-9_+\-]+)*$",
+        description="IANA time zone, for campaigns sent at a local hour (e.g. Europe/Moscow).",
+    )
 
     @field_validator("name")
     @classmethod
@@ -43,6 +50,17 @@ class ContactIn(Strict):
             raise ValueError("must be one line (no line breaks)")
         return clean_line(value) or None
 
+    @field_validator("time_zone")
+    @classmethod
+    def _zone(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        try:
+            zoneinfo.ZoneInfo(value)
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError("not an IANA time zone (e.g. Europe/Moscow)") from exc
+        return value
+
 
 class ContactOut(BaseModel):
     """What the service holds about an account holder."""
@@ -51,6 +69,7 @@ class ContactOut(BaseModel):
     email: str
     locale: str
     name: str | None
+    time_zone: str | None
     preferences: dict[str, bool] = Field(description="Whether each category may be sent now.")
     created_at: UtcDateTime
     updated_at: UtcDateTime
@@ -120,6 +139,7 @@ def _out(contact: Contact) -> ContactOut:
         email=contact.email,
         locale=contact.locale,
         name=contact.name,
+        time_zone=contact.time_zone,
         preferences=contacts.current(db.session, contact, settings),
         created_at=contact.created_at,
         updated_at=contact.updated_at,
@@ -133,7 +153,14 @@ def put_contact(user_id: str) -> Response:
     body = parse_body(ContactIn)
     settings = current_app.config["SETTINGS"]
     contact, created = contacts.upsert(
-        db.session, user_id, valid_email(body.email), body.locale, body.name, settings, utcnow()
+        db.session,
+        user_id,
+        valid_email(body.email),
+        body.locale,
+        body.name,
+        settings,
+        utcnow(),
+        time_zone=body.time_zone,
     )
     db.session.commit()
     return respond(_out(contact), 201 if created else 200)

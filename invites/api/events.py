@@ -209,7 +209,10 @@ def receive() -> Response:
     settings = current_app.config["SETTINGS"]
     key = settings.address_hash_key
     session = db.session
-    recorded = [bounce_events.Event(address_hash(e.email, key), e.type, e.detail) for e in events]
+    recorded = [
+        bounce_events.Event(address_hash(e.email, key), e.type, e.detail, e.message_id)
+        for e in events
+    ]
     added = bounce_events.record_each(session, recorded, settings, utcnow())
     session.commit()
     # Counted per address: a complaint and a hard bounce for one address suppress it once.

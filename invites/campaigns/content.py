@@ -22,8 +22,10 @@ from mailer.compiled import CompiledDraft
 
 #: Locales a campaign can be written in (the email templates exist for these).
 LOCALES = ("en", "ru")
-#: Compiled contents kept per process: (campaign id, version, locale) → CompiledDraft.
-_CACHE: OrderedDict[tuple[int, int, str], CompiledDraft] = OrderedDict()
+#: Compiled contents kept per process: (campaign id, version, locale) → (the stored JSON it
+#: was built from, CompiledDraft). The JSON is compared too, so a database restored or
+#: recreated under a running process (ids and versions start again) can't serve stale content.
+_CACHE: OrderedDict[tuple[int, int, str], tuple[str, CompiledDraft]] = OrderedDict()
 _CACHE_SIZE = 64
 
 
@@ -49,16 +51,18 @@ def stored(compiled: CompiledDraft) -> str:
     return json.dumps(compiled.to_json())
 
 
-def _compiled(campaign: Campaign, content: CampaignContent) -> CompiledDraft:
+def compiled_for(campaign: Campaign, content: CampaignContent) -> CompiledDraft:
+    """The compiled templates of one saved locale (built once per process and version)."""
+    if not content.compiled:
+        raise LookupError(f"campaign {campaign.id} has no compiled {content.locale} content")
     key = (campaign.id, campaign.version, content.locale)
-    found = _CACHE.get(key)
-    if found is None:
-        if not content.compiled:
-            raise LookupError(f"campaign {campaign.id} has no compiled {content.locale} content")
-        found = CompiledDraft.from_json(json.loads(content.compiled))
-        _CACHE[key] = found
-        while len(_CACHE) > _CACHE_SIZE:
-            _CACHE.popitem(last=False)
+    cached = _CACHE.get(key)
+    if cached is not None and cached[0] == content.compiled:
+        return cached[1]
+    found = CompiledDraft.from_json(json.loads(content.compiled))
+    _CACHE[key] = (content.compiled, found)
+    while len(_CACHE) > _CACHE_SIZE:
+        _CACHE.popitem(last=False)
     return found
 
 
@@ -85,7 +89,7 @@ class MessageBuilder:
         rows = db.session.scalars(
             db.select(CampaignContent).where(CampaignContent.campaign_id == campaign.id)
         ).all()
-        self.locales = {row.locale: _compiled(campaign, row) for row in rows}
+        self.locales = {row.locale: compiled_for(campaign, row) for row in rows}
         if not self.locales:
             raise LookupError(f"campaign {campaign.id} has no content")
         self.fallback = self.locales.get("en") or next(iter(self.locales.values()))

@@ -4,7 +4,11 @@ Two database connections work together. The *lock* connection holds, for one sho
 (`ROUND_SECONDS`, at most `ROUND_SIZE` contacts), the contact rows it is about to mail:
 `FOR NO KEY UPDATE`, the same lock an unsubscribe's update takes, so an unsubscribe that
 arrives mid-round waits for the round and no message of that category leaves after it
-returns; eligibility is decided in that round's query, at send time. The *ledger* connection
+returns. Eligibility is read by a second query once the locks are held: on PostgreSQL a
+statement that waited for a row lock re-reads that row but not the other tables it joins, so
+one query that both locked and judged would miss an unsubscribe committed while it waited.
+Each statement reads afresh (READ COMMITTED), so the second sees every change that committed
+before the lock was granted, and none can commit after it. The *ledger* connection
 records progress, committing each row's `sending` before its message goes on the wire and
 its outcome right after (in one statement with the next row's `sending`): a worker killed
 mid-batch leaves at most the one message that was on the wire `sending`, which the next run
@@ -29,7 +33,7 @@ from sqlalchemy.orm import Session
 
 from invites.accounts import eligibility
 from invites.accounts.models import Contact
-from invites.campaigns import ratelimit
+from invites.campaigns import attribution, ratelimit
 from invites.campaigns.content import MessageBuilder
 from invites.campaigns.ledger import LedgerWriter, Outcome
 from invites.campaigns.lifecycle import pause_for_failures
@@ -37,13 +41,12 @@ from invites.campaigns.models import (
     BatchStatus,
     Campaign,
     CampaignBatch,
-    CampaignCount,
     CampaignDelivery,
     CampaignStatus,
     Delivery,
 )
 from invites.core import queue
-from invites.core.db import AnySession, bump, db, utcnow
+from invites.core.db import db, utcnow
 from invites.core.suppression import Reason, suppress
 from mailer import PermanentError, TransientError, UnknownOutcome
 from mailer.classify import classify_reply
@@ -202,16 +205,20 @@ class BatchRun:
         """Lock up to ROUND_SIZE due contacts, mail them; False once nothing is left."""
         started = time.monotonic()
         with db.engine.connect() as locks:
-            rows = locks.execute(self._due_rows()).all()
-            if not rows:
+            ids = list(locks.execute(self._lock_due()).scalars())
+            if not ids:
                 locks.rollback()
                 return False
+            rows = locks.execute(self._due_rows(ids)).all()
             for row in rows:
                 if time.monotonic() - started > ROUND_SECONDS:
                     break  # let waiting unsubscribes through; the rest go next round
                 if self._stopped(ledger):
                     break
-                wait = ratelimit.take(self.app, self.limits) if self.limits else 0.0
+                # Only a message about to leave takes a token: a contact found ineligible
+                # now gets nothing, and must not slow the campaign down.
+                leaves = not (row.suppressed or row.unwanted or row.wrong_locale)
+                wait = ratelimit.take(self.app, self.limits) if leaves and self.limits else 0.0
                 if wait:
                     # Wait outside the locks: end the round, sleep, then start a new one.
                     locks.rollback()
@@ -226,14 +233,35 @@ class BatchRun:
         self.tally.sent_seconds = []
         return True
 
-    def _due_rows(self) -> Any:
+    def _due(self) -> Any:
+        return and_(
+            _LEDGER.c.batch_id == self.batch_id,
+            _LEDGER.c.status == Delivery.QUEUED,
+            _LEDGER.c.next_attempt_at <= utcnow(),
+        )
+
+    def _lock_due(self) -> Any:
+        """Lock the contact rows of the round's due ledger rows; return their contact ids."""
+        query = (
+            select(_LEDGER.c.contact_id)
+            .join(Contact, Contact.id == _LEDGER.c.contact_id)
+            .where(self._due())
+            .order_by(_LEDGER.c.contact_id)
+            .limit(ROUND_SIZE)
+        )
+        # NO KEY UPDATE: the lock an unsubscribe's UPDATE of the contact row needs, while the
+        # ledger's inserts and updates (key-share locks through its foreign key) still pass.
+        return query.with_for_update(of=Contact, key_share=True)
+
+    def _due_rows(self, contact_ids: list[int]) -> Any:
+        """The locked contacts with what decides, now, whether each may get this campaign."""
         settings = self.settings
         suppressed, unwanted = (
             eligibility.suppressed_for_marketing(),
             not_(eligibility.wants(self.category, settings)),
         )
         wrong_locale = (Contact.locale != self.locale) if self.locale else literal(False)
-        query = (
+        return (
             select(
                 _LEDGER.c.contact_id,
                 _LEDGER.c.attempts,
@@ -247,17 +275,9 @@ class BatchRun:
                 wrong_locale.label("wrong_locale"),
             )
             .join(Contact, Contact.id == _LEDGER.c.contact_id)
-            .where(
-                _LEDGER.c.batch_id == self.batch_id,
-                _LEDGER.c.status == Delivery.QUEUED,
-                _LEDGER.c.next_attempt_at <= utcnow(),
-            )
+            .where(self._due(), _LEDGER.c.contact_id.in_(contact_ids))
             .order_by(_LEDGER.c.contact_id)
-            .limit(ROUND_SIZE)
         )
-        # NO KEY UPDATE: the lock an unsubscribe's UPDATE of the contact row needs, while the
-        # ledger's inserts and updates (key-share locks through its foreign key) still pass.
-        return query.with_for_update(of=Contact, key_share=True)
 
     def _one(self, ledger: Connection, row: Any) -> None:
         now = utcnow()
@@ -323,7 +343,7 @@ class BatchRun:
             # Only "this address does not exist" suppresses; the bounce is this campaign's.
             with Session(bind=ledger) as session:
                 suppress(session, row.email_hash, Reason.HARD_BOUNCE, utcnow())
-                attribute(session, self.campaign_id, "bounced")
+                attribution.attribute(session, self.campaign_id, "bounced")
                 session.commit()
             ledger.commit()
 
@@ -400,8 +420,3 @@ class BatchRun:
             .values(**values)
         )
         ledger.commit()
-
-
-def attribute(session: AnySession, campaign_id: int, name: str) -> None:
-    """Count an event (unsubscribed, complained, bounced) against a campaign."""
-    bump(session, CampaignCount.__table__, {"campaign_id": campaign_id, "name": name}, count=1)

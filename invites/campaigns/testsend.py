@@ -59,7 +59,7 @@ def queue_tests(
             reset = strategy.get_window_stats(item, "test-send", str(staff_id)).reset_time
             raise TestLimitExceeded(max(1, int(reset - datetime.now().timestamp())))
     settings = app.config["SETTINGS"]
-    compiled = content._compiled(campaign, row)
+    compiled = content.compiled_for(campaign, row)
     # The test's links lead to the home page: following them must change nobody's choices.
     harmless = link(settings, "/")
     rendered = compiled.render(

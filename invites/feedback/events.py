@@ -26,6 +26,7 @@ from sqlalchemy import case, select, update
 
 from invites.accounts import contacts
 from invites.accounts.models import Contact
+from invites.campaigns import attribution
 from invites.core.config import Settings
 from invites.core.db import AnySession, insert_ignore
 from invites.core.suppression import Reason, suppress
@@ -47,6 +48,9 @@ class Event:
     type: EventType
     #: Read only for an enhanced status code to log; never stored (it may quote the address).
     detail: str | None = None
+    #: The Message-ID of the mail it is about, if the reporter named it: never stored, read
+    #: only for the campaign it names.
+    message_id: str | None = None
 
 
 def record_all(
@@ -91,6 +95,9 @@ def record(session: AnySession, event: Event, settings: Settings, now: datetime)
         ):
             contacts.withdraw_marketing(session, contact, "complaint", settings, now)
             withdrawn += 1
+    if added and reason in (Reason.HARD_BOUNCE, Reason.COMPLAINT):
+        name = "complained" if reason == Reason.COMPLAINT else "bounced"
+        attribution.attribute_report(session, event.email_hash, event.message_id, name)
     closed = invitations.close_for_address(session, event.email_hash, now)
     log.info(
         "%s (status %s): suppression %s, %d contact(s) withdrew marketing, %d invitation(s) closed",

@@ -18,6 +18,7 @@ from wtforms.validators import ValidationError
 from invites.accounts import contacts
 from invites.accounts.categories import CATEGORIES, MARKETING
 from invites.accounts.models import Contact
+from invites.campaigns import attribution
 from invites.core.csrf import csrf
 from invites.core.db import db, utcnow
 from invites.core.locale import pick_locale
@@ -59,9 +60,7 @@ def _load(token: str) -> Link:
 def _attribute(link: Link, changed: list[str]) -> None:
     # An unsubscribe from a campaign's email counts against that campaign, in aggregate.
     if link.campaign_id is not None and link.category in changed:
-        from invites.campaigns.sender import attribute
-
-        attribute(db.session, link.campaign_id, "unsubscribed")
+        attribution.attribute(db.session, link.campaign_id, "unsubscribed")
 
 
 def _private(body: str, status: int) -> Response:

@@ -24,52 +24,32 @@ from invites.core.config import Settings
 from invites.core.db import db
 from invites.core.models import Suppression
 
-from ..support.campaigns import actor, ledger, make_campaign, people, seed, send_now, status
-from ..support.helpers import ROOT, env_for, make_app, worker_process
+from ..support.campaigns import (
+    actor,
+    ledger,
+    make_campaign,
+    people,
+    seed,
+    send_now,
+    status,
+)
+from ..support.campaigns import (
+    burst as _burst,
+)
+from ..support.campaigns import (
+    expected as _expected,
+)
+from ..support.campaigns import (
+    received as _received,
+)
+from ..support.campaigns import (
+    tick as _tick,
+)
+from ..support.campaigns import (
+    until_done as _until_done,
+)
+from ..support.helpers import ROOT, env_for, make_app
 from ..support.smtpd import SMTPSink
-
-
-@pytest.fixture()
-def camp(app: Flask, settings: Settings, smtp_sink: SMTPSink) -> Flask:
-    """An app delivering to the sink, on the `app` fixture's clean tables, small batches."""
-    return make_app(
-        dataclasses.replace(
-            settings,
-            smtp_url=smtp_sink.url,
-            campaign_batch_size=40,
-            campaign_lease_seconds=2,
-            retry_base_seconds=0,
-        )
-    )
-
-
-def _received(sink: SMTPSink) -> Counter[str]:
-    return Counter(rcpt for m in sink.messages for rcpt in m.rcpt_tos)
-
-
-def _expected(audience: list, category: str = "promotional", locale: str | None = None) -> set[str]:
-    return {p.email for p in audience if p.gets(category, locale)}
-
-
-def _burst(app: Flask) -> None:
-    done = worker_process(app.config["SETTINGS"], "--queues", "mail,campaigns")
-    assert done.returncode == 0, done.stderr[-3000:]
-
-
-def _tick(app: Flask) -> None:
-    with app.app_context():
-        jobs.campaign_tick()
-
-
-def _until_done(app: Flask, campaign_id: int, rounds: int = 10) -> None:
-    """Burst workers and ticks until the campaign is done (what the scheduler keeps doing)."""
-    for _ in range(rounds):
-        _burst(app)
-        if status(app, campaign_id) == "done":
-            return
-        time.sleep(0.3)
-        _tick(app)
-    raise AssertionError(f"campaign still {status(app, campaign_id)}")
 
 
 def test_exactly_the_eligible_contacts_once_each(camp: Flask, smtp_sink: SMTPSink) -> None:

@@ -22,6 +22,7 @@ from invites.core.db import db, utcnow
 from invites.core.mail import tokens
 from invites.invitations.models import Invitation
 
+from ..support.campaigns import make_campaign
 from ..support.helpers import auth, invite, make_app, new_key, run_jobs
 
 WRITES = re.compile(r"^\s*(INSERT|UPDATE|DELETE|MERGE|TRUNCATE|ALTER|CREATE|DROP)\b", re.I)
@@ -56,7 +57,7 @@ def _world(app: Flask) -> dict[str, Any]:
         from mailer import list_outbox
 
         [entry] = list_outbox(app.config["OUTBOX_PATH"])[:1]
-        return {
+        found = {
             "key": key,
             "accept": t.make("accept", inv.public_id),
             "remove": t.make("remove", inv.public_id),
@@ -66,6 +67,8 @@ def _world(app: Flask) -> dict[str, Any]:
             "inviter_id": "user-1",
             "entry_id": entry.id,
         }
+        db.session.remove()
+    return {**found, "campaign_id": str(make_campaign(app))}
 
 
 #: How to fill each route's parameters: (valid, invalid), by endpoint, then by name.
@@ -82,6 +85,8 @@ def _by_endpoint(w: dict[str, Any]) -> dict[str, dict[str, tuple[str, str]]]:
 def _by_name(w: dict[str, Any]) -> dict[str, tuple[str, str]]:
     return {
         "message_id": (w["message_id"], "nope"),
+        "campaign_id": (w["campaign_id"], "999999"),
+        "locale": ("en", "xx"),
         "user_id": (w["user_id"], "nobody"),
         "inviter_id": (w["inviter_id"], "nobody"),
         "entry_id": (w["entry_id"], "..%2fsecret"),

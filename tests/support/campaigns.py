@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import secrets
+import time
+from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -16,6 +18,9 @@ from invites.core.addresses import address_hash
 from invites.core.db import db, utcnow
 from invites.core.models import Suppression
 from mailer.authoring import Draft
+
+from .helpers import worker_process
+from .smtpd import SMTPSink
 
 
 def actor(app: Flask, email: str = "marketer@example.com") -> lifecycle.Actor:
@@ -188,3 +193,38 @@ def status(app: Flask, campaign_id: int) -> str:
         found = campaign.status
         db.session.remove()
         return found
+
+
+def received(sink: SMTPSink) -> Counter[str]:
+    """How many messages reached each recipient."""
+    return Counter(rcpt for m in sink.messages for rcpt in m.rcpt_tos)
+
+
+def expected(
+    audience: list[Person], category: str = "promotional", locale: str | None = None
+) -> set[str]:
+    """Who the rules say should get it."""
+    return {p.email for p in audience if p.gets(category, locale)}
+
+
+def burst(app: Flask) -> None:
+    """One real burst worker process over both queues."""
+    done = worker_process(app.config["SETTINGS"], "--queues", "mail,campaigns")
+    assert done.returncode == 0, done.stderr[-3000:]
+
+
+def tick(app: Flask) -> None:
+    """What the scheduler does every few seconds."""
+    with app.app_context():
+        jobs.campaign_tick()
+
+
+def until_done(app: Flask, campaign_id: int, rounds: int = 10) -> None:
+    """Burst workers and ticks until the campaign is done (what the scheduler keeps doing)."""
+    for _ in range(rounds):
+        burst(app)
+        if status(app, campaign_id) == "done":
+            return
+        time.sleep(0.3)
+        tick(app)
+    raise AssertionError(f"campaign still {status(app, campaign_id)}")

@@ -27,6 +27,8 @@ class ReceivedMessage:
     mail_from: str
     rcpt_tos: list[str]
     raw: bytes
+    #: When the server stored it (before it answers 250).
+    received_at: float = field(default_factory=time.time, compare=False)
     message: EmailMessage = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
