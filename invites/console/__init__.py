@@ -19,7 +19,17 @@ from flask_login import current_user
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
-from invites.console import api_keys, audit_log, auth, home, staff_users
+from invites.console import (
+    api_keys,
+    audit_log,
+    auth,
+    campaigns,
+    campaigns_actions,
+    campaigns_edit,
+    campaigns_preview,
+    home,
+    staff_users,
+)
 from invites.console.access import (
     audit_action,
     bp,
@@ -59,6 +69,7 @@ class Section:
 CHILDREN: tuple[tuple[Blueprint, str], ...] = (
     (home.bp, ""),
     (auth.bp, ""),
+    (campaigns.bp, "/campaigns"),
     (staff_users.bp, "/users"),
     (api_keys.bp, "/api-keys"),
     (audit_log.bp, "/audit"),
@@ -67,10 +78,14 @@ CHILDREN: tuple[tuple[Blueprint, str], ...] = (
 #: What the home page and the nav bar list, in order; each is shown only to the roles its
 #: endpoint's view allows, so a section's roles are written once, on the view.
 SECTIONS: tuple[Section, ...] = (
+    Section("Campaigns", "console.campaigns.index", "Write, test, send and follow campaigns."),
     Section("Staff users", "console.staff_users.index", "Who may sign in, and with which role."),
     Section("API keys", "console.api_keys.index", "Keys the app backend calls the API with."),
     Section("Audit log", "console.audit_log.index", "Who did what in the console, and when."),
 )
+
+# The campaign pages' other modules add their routes to campaigns.bp when imported.
+_CAMPAIGN_PAGES = (campaigns_actions, campaigns_edit, campaigns_preview)
 
 for _child, _prefix in CHILDREN:
     bp.register_blueprint(_child, url_prefix=_prefix or None)

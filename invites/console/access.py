@@ -149,9 +149,11 @@ def private(response: Response) -> Response:
     """Keep console pages out of caches and out of other sites' frames."""
     if request.endpoint != "console.static":
         response.headers["Cache-Control"] = "no-store"
-    response.headers["X-Frame-Options"] = "DENY"
-    response.headers["Content-Security-Policy"] = (
-        "default-src 'self'; frame-ancestors 'none'; form-action 'self'; base-uri 'none'"
+    # A view may set its own (the campaign preview's email, framed by the console itself).
+    response.headers.setdefault("X-Frame-Options", "DENY")
+    response.headers.setdefault(
+        "Content-Security-Policy",
+        "default-src 'self'; frame-ancestors 'none'; form-action 'self'; base-uri 'none'",
     )
     response.headers["Referrer-Policy"] = "same-origin"
     return response

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import re
-
 from flask import Blueprint, Flask, Response, abort, current_app, render_template
 
 from mailer import list_outbox, read_outbox
+from mailer.preview import links_in_new_tab
 
 bp = Blueprint("dev", __name__, url_prefix="/dev")
 
@@ -36,21 +35,8 @@ def raw(entry_id: str) -> Response:
     return Response(found.raw, mimetype="message/rfc822")
 
 
-_HEAD = re.compile(r"<head[^>]*>", re.IGNORECASE)
-
-
 def _links_in_new_tab(html: str | None) -> str | None:
-    """The HTML part with its links aimed at a new tab.
-
-    Inside the sandboxed frame a link would open the site within the frame, where its forms
-    can't submit: the removal button silently did nothing. A base target sends every link to
-    a tab of its own, as a mail client does.
-    """
-    if html is None:
-        return None
-    base = '<base target="_blank">'
-    found = _HEAD.search(html)
-    return html[: found.end()] + base + html[found.end() :] if found else base + html
+    return None if html is None else links_in_new_tab(html)
 
 
 def init_app(app: Flask) -> None:

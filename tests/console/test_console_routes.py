@@ -14,17 +14,22 @@ from invites.console.access import roles_for
 from invites.core.db import db
 from invites.staff import Role, StaffUser
 
+from ..support.campaigns import make_campaign
 from ..support.staff import form_token, make_staff, signed_in
 
 WRITES = re.compile(r"^\s*(INSERT|UPDATE|DELETE)\b", re.I)
 
 
-def _console_routes(app: Flask) -> Iterator[tuple[str, str, str]]:
-    """(endpoint, method, path) of every console route but its static files."""
+def _console_routes(app: Flask, ident: int = 1) -> Iterator[tuple[str, str, str]]:
+    """(endpoint, method, path) of every console route but its static files.
+
+    Ids are `ident` (a campaign's, where one exists), a locale is "en", other names "x".
+    """
     for rule in app.url_map.iter_rules():
         if not rule.rule.startswith("/console") or rule.endpoint == "console.static":
             continue
-        path = re.sub(r"<int:[^>]+>", "1", rule.rule)
+        path = re.sub(r"<int:[^>]+>", str(ident), rule.rule)
+        path = path.replace("<locale>", "en")
         path = re.sub(r"<[^>]+>", "x", path)
         for method in sorted((rule.methods or set()) - {"HEAD", "OPTIONS"}):
             yield rule.endpoint, method, path
@@ -87,7 +92,8 @@ def test_marketing_gets_403_on_every_admin_route(app: Flask) -> None:
 
 def test_an_admin_opens_every_console_page(app: Flask) -> None:
     client = signed_in(app, "boss@example.com", Role.ADMIN)
-    for endpoint, method, path in _console_routes(app):
+    campaign_id = make_campaign(app)
+    for endpoint, method, path in _console_routes(app, campaign_id):
         if method == "GET" and "x" not in path.split("/"):
             resp = client.get(path)
             assert resp.status_code in (200, 302), (endpoint, resp.status_code)
@@ -95,6 +101,7 @@ def test_an_admin_opens_every_console_page(app: Flask) -> None:
 
 def test_console_pages_write_nothing_on_get(app: Flask) -> None:
     client = signed_in(app, "boss@example.com", Role.ADMIN)
+    campaign_id = make_campaign(app)
     seen: list[str] = []
 
     def before(_conn, _cursor, statement, *_args) -> None:  # type: ignore[no-untyped-def]
@@ -105,7 +112,7 @@ def test_console_pages_write_nothing_on_get(app: Flask) -> None:
         engine = db.engine
     event.listen(engine, "before_cursor_execute", before)
     try:
-        for _endpoint, method, path in _console_routes(app):
+        for _endpoint, method, path in _console_routes(app, campaign_id):
             if method == "GET":
                 for verb in ("GET", "HEAD"):
                     client.open(path, method=verb)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 
 from flask import Flask
 from flask.testing import FlaskClient
@@ -57,6 +58,8 @@ def signed_in(app: Flask, email: str, role: Role = Role.MARKETING) -> FlaskClien
     return client
 
 
-def post_form(client: FlaskClient, path: str, data: dict[str, object], page: str) -> TestResponse:
+def post_form(
+    client: FlaskClient, path: str, data: Mapping[str, object], page: str
+) -> TestResponse:
     """POST a console form with the CSRF token of the page it is on."""
     return client.post(path, data={**data, "csrf_token": form_token(client, page)})

@@ -1,0 +1,161 @@
+"""Reading the campaign forms: each field checked, with a message a marketer can act on.
+
+Pure functions over the submitted fields; the views decide what to do with the result.
+"""
+
+from __future__ import annotations
+
+import zoneinfo
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, tzinfo
+from typing import Any
+
+from email_validator import EmailNotValidError, validate_email
+
+from invites.campaigns.content import LOCALES
+from invites.campaigns.lifecycle import MARKETING_CATEGORIES
+from invites.campaigns.testsend import MAX_ADDRESSES
+from mailer.authoring import Draft
+
+#: Longest name and partner name the tables hold.
+NAME_CHARS = 200
+PARTNER_CHARS = 120
+MAX_RATE = 10_000
+
+
+class FormError(ValueError):
+    """A field that can't be used; the message names it."""
+
+
+@dataclass
+class Parsed:
+    """The fields that could be read, and a message for each that could not."""
+
+    values: dict[str, Any] = field(default_factory=dict)
+    errors: list[str] = field(default_factory=list)
+
+
+def _text(form: Mapping[str, str], name: str) -> str:
+    value = form.get(name, "")
+    # A NUL can't be stored (PostgreSQL refuses it); nobody types one on purpose.
+    return value.replace("\x00", "")
+
+
+def settings_form(form: Mapping[str, str]) -> Parsed:
+    """Name, category, partner, locale, sender and rate of a campaign."""
+    out = Parsed()
+    name = _text(form, "name").strip()
+    if not name:
+        out.errors.append("Give the campaign a name.")
+    elif len(name) > NAME_CHARS:
+        out.errors.append(f"The name is longer than {NAME_CHARS} characters.")
+    category = _text(form, "category")
+    if category not in MARKETING_CATEGORIES:
+        out.errors.append("Choose a category: " + " or ".join(MARKETING_CATEGORIES) + ".")
+    partner = _text(form, "partner_name").strip()
+    if category == "partner_offers" and not partner:
+        out.errors.append("A partner offer names the partner it is sent on behalf of.")
+    if len(partner) > PARTNER_CHARS:
+        out.errors.append(f"The partner's name is longer than {PARTNER_CHARS} characters.")
+    locale = _text(form, "locale")
+    if locale and locale not in LOCALES:
+        out.errors.append("Choose a language of contacts, or everybody.")
+    sender = _text(form, "sender").strip()
+    if sender:
+        try:
+            from mailer import parse_mailbox
+
+            parse_mailbox(sender)
+        except ValueError as exc:
+            out.errors.append(f"The from address can't be used: {exc}.")
+    rate_text = _text(form, "rate_per_second").strip()
+    rate: int | None = None
+    if rate_text:
+        if not rate_text.isdigit() or not 1 <= int(rate_text) <= MAX_RATE:
+            out.errors.append(f"The send rate is a whole number from 1 to {MAX_RATE}, or empty.")
+        else:
+            rate = int(rate_text)
+    out.values = {
+        "name": name,
+        "category": category,
+        "partner_name": partner if category == "partner_offers" else None,
+        "locale": locale or None,
+        "sender": sender or None,
+        "rate_per_second": rate,
+    }
+    return out
+
+
+def content_form(form: Mapping[str, str]) -> Draft:
+    """One locale's subject, preheader, body and (optional) text part."""
+    body_format = _text(form, "body_format") or "markdown"
+    if body_format not in ("markdown", "html"):
+        raise FormError("Choose Markdown or HTML for the body.")
+    text = _text(form, "text")
+    own_text = _text(form, "text_mode") == "own"
+    # Browsers send CR LF from a textarea; the templates are written with LF.
+    return Draft(
+        subject=_text(form, "subject").replace("\r\n", "\n").strip(),
+        preheader=_text(form, "preheader").replace("\r\n", "\n").strip(),
+        body=_text(form, "body").replace("\r\n", "\n"),
+        body_format=body_format,  # type: ignore[arg-type]
+        text=text.replace("\r\n", "\n") if own_text else None,
+    )
+
+
+def check_zone(name: str) -> str:
+    """An IANA zone name, or FormError."""
+    try:
+        zoneinfo.ZoneInfo(name)
+    except (ValueError, zoneinfo.ZoneInfoNotFoundError):
+        raise FormError(f"“{name[:64]}” is not a time zone name (like Europe/Moscow).") from None
+    return name
+
+
+@dataclass(frozen=True)
+class Schedule:
+    """When to send: one moment (UTC), or a wall-clock time on a date in each contact's zone."""
+
+    at: datetime | None = None
+    local_date: date | None = None
+    local_time: str | None = None
+    default_zone: str = "UTC"
+
+
+def schedule_form(form: Mapping[str, str], viewer_zone: str | None) -> Schedule:
+    """The schedule form: a date and a time, in the viewer's zone or in each contact's."""
+    day_text, time_text = _text(form, "date").strip(), _text(form, "time").strip()
+    try:
+        day = date.fromisoformat(day_text)
+    except ValueError:
+        raise FormError("Give the date as YYYY-MM-DD.") from None
+    try:
+        at = time.fromisoformat(time_text)
+    except ValueError:
+        raise FormError("Give the time as HH:MM.") from None
+    clock = f"{at.hour:02d}:{at.minute:02d}"
+    if _text(form, "anchor") == "local":
+        zone = check_zone(_text(form, "default_zone").strip() or "UTC")
+        return Schedule(local_date=day, local_time=clock, default_zone=zone)
+    tz: tzinfo = zoneinfo.ZoneInfo(viewer_zone) if viewer_zone else UTC
+    moment = datetime.combine(day, at.replace(second=0, microsecond=0), tzinfo=tz)
+    # Stored naive in UTC, like every time in the database.
+    return Schedule(at=moment.astimezone(UTC).replace(tzinfo=None))
+
+
+def test_addresses(text: str) -> list[str]:
+    """Up to MAX_ADDRESSES addresses, separated by commas, spaces or lines."""
+    raw = [a for a in text.replace("\x00", "").replace(",", " ").split() if a]
+    if not raw:
+        raise FormError("Type at least one address to send the test to.")
+    if len(raw) > MAX_ADDRESSES:
+        raise FormError(f"A test goes to at most {MAX_ADDRESSES} addresses.")
+    out = []
+    for address in raw:
+        try:
+            out.append(validate_email(address, check_deliverability=False).normalized)
+        except EmailNotValidError as exc:
+            # The message quotes no address: it goes back to the page it came from only.
+            raise FormError(f"One of the addresses can't be used: {exc}") from None
+    return list(dict.fromkeys(out))

@@ -1,0 +1,176 @@
+"""Campaign pages: the list, a new campaign, and a campaign's own page with live progress.
+
+Editing lives in campaigns_edit, preview and test sends in campaigns_preview, and what
+changes a campaign's state (send, pause, …) in campaigns_actions; all hang off this blueprint.
+Nothing on these pages is about one person: counts only.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+from flask.typing import ResponseReturnValue
+from sqlalchemy import select
+
+from invites.campaigns import lifecycle, planner, progress
+from invites.campaigns.content import LOCALES
+from invites.campaigns.models import Campaign, CampaignContent, CampaignStatus
+from invites.console.access import client_ip, current_staff
+from invites.console.campaign_forms import settings_form
+from invites.core import audit
+from invites.core.db import db
+from invites.staff import users
+
+bp = Blueprint("campaigns", __name__)
+
+#: Statuses whose page polls for progress.
+LIVE = (CampaignStatus.SENDING, CampaignStatus.PAUSED, CampaignStatus.SCHEDULED)
+
+
+def actor() -> lifecycle.Actor:
+    """The signed-in staff member as the campaign engine records them."""
+    staff = current_staff()
+    return lifecycle.Actor(staff.id, staff.email, client_ip())
+
+
+def load(campaign_id: int) -> Campaign:
+    """The campaign with this id, or a 404 page."""
+    campaign = db.session.get(Campaign, campaign_id)
+    if campaign is None:
+        abort(404, description="There is no campaign with this id.")
+    return campaign
+
+
+def to_page(campaign_id: int, anchor: str = "") -> ResponseReturnValue:
+    """Back to the campaign's page after a form (303: a reload doesn't post again)."""
+    return redirect(url_for("console.campaigns.show", campaign_id=campaign_id) + anchor, code=303)
+
+
+def contents(campaign: Campaign) -> dict[str, CampaignContent]:
+    """The campaign's saved locales."""
+    rows = db.session.scalars(
+        select(CampaignContent).where(CampaignContent.campaign_id == campaign.id)
+    )
+    return {row.locale: row for row in rows}
+
+
+def reach_now(campaign: Campaign) -> int:
+    """How many contacts the campaign would reach if it were sent now."""
+    return planner.count_audience(db.session.connection(), campaign, current_app.config["SETTINGS"])
+
+
+@bp.get("")
+def index() -> str:
+    """List campaigns, newest first, with status, counts and each one's progress bar."""
+    rows = db.session.scalars(select(Campaign).order_by(Campaign.id.desc()).limit(200)).all()
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    listing = [(c, progress.progress(db.session, app, c)) for c in rows]
+    live = any(c.status in LIVE for c in rows)
+    return render_template("console/campaigns/index.html", listing=listing, live=live)
+
+
+@bp.get("/progress")
+def index_progress() -> ResponseReturnValue:
+    """Progress of the campaigns in `?ids=1,2` (default: the live ones), for the list's bars."""
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    wanted = [int(i) for i in request.args.get("ids", "").split(",")[:200] if i.isdigit()]
+    # Asked by id, so a campaign that has just finished still gets its last, full bar.
+    which = Campaign.id.in_(wanted) if wanted else Campaign.status.in_(LIVE)
+    rows = db.session.scalars(select(Campaign).where(which)).all()
+    return jsonify({str(c.id): progress.progress(db.session, app, c).as_json() for c in rows})
+
+
+@bp.get("/new")
+def new() -> str:
+    """The form for a new campaign's name, category and audience."""
+    return render_template("console/campaigns/new.html", form={}, **form_choices())
+
+
+def form_choices() -> dict[str, Any]:
+    """What the settings form offers."""
+    settings = current_app.config["SETTINGS"]
+    return {
+        "categories": lifecycle.MARKETING_CATEGORIES,
+        "locales": LOCALES,
+        "default_sender": settings.mail_from_marketing,
+    }
+
+
+@bp.post("/new")
+def create() -> ResponseReturnValue:
+    """Create a draft campaign, then go on to write its content."""
+    parsed = settings_form(request.form)
+    if parsed.errors:
+        for message in parsed.errors:
+            flash(message, "error")
+        return render_template(
+            "console/campaigns/new.html", form=request.form, **form_choices()
+        ), 400
+    try:
+        campaign = lifecycle.create(db.session, actor(), **parsed.values)
+    except lifecycle.CampaignError as exc:
+        db.session.rollback()
+        flash(f"Not created: {exc}.", "error")
+        return render_template(
+            "console/campaigns/new.html", form=request.form, **form_choices()
+        ), 400
+    db.session.commit()
+    flash(f"Created “{campaign.name}”. Now write its content.", "ok")
+    return redirect(
+        url_for("console.campaigns.edit_content", campaign_id=campaign.id, locale="en"), code=303
+    )
+
+
+@bp.get("/<int:campaign_id>")
+def show(campaign_id: int) -> tuple[str, int]:
+    """A campaign: its state and live progress, what can be done now, results and history."""
+    return campaign_page(load(campaign_id))
+
+
+def campaign_page(campaign: Campaign, status: int = 200, **kept: Any) -> tuple[str, int]:
+    """The campaign's page; `kept` holds what a refused form had typed (it is shown again)."""
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    settings = app.config["SETTINGS"]
+    now = progress.progress(db.session, app, campaign)
+    staff = current_staff()
+    names = {u.id: u.email for u in users.all_users(db.session)}
+    approval_required = settings.campaign_approval == "required"
+    return render_template(
+        "console/campaigns/show.html",
+        campaign=campaign,
+        progress=now,
+        contents=contents(campaign),
+        reach=reach_now(campaign) if campaign.status in lifecycle.EDITABLE else None,
+        reasons=progress.failure_reasons(db.session, campaign.id),
+        attributed=progress.attributed(db.session, campaign.id),
+        per_hour=progress.sends_per_hour(db.session, campaign.id),
+        events=audit.events_for(db.session, "campaign", campaign.id),
+        editable=campaign.status in lifecycle.EDITABLE,
+        live=campaign.status in LIVE,
+        approval_required=approval_required,
+        approved=campaign.approved_version == campaign.version,
+        may_approve=campaign.edited_by != staff.id,
+        names=names,
+        viewer_zone=staff.time_zone or "UTC",
+        kept=kept,
+        **form_choices(),
+    ), status
+
+
+@bp.get("/<int:campaign_id>/progress")
+def show_progress(campaign_id: int) -> ResponseReturnValue:
+    """The campaign's live progress as JSON (the page polls it every second)."""
+    campaign = load(campaign_id)
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    return jsonify(progress.progress(db.session, app, campaign).as_json())

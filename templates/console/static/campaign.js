@@ -1,0 +1,74 @@
+// Live progress on the campaign pages: poll once a second, update the bars and counts.
+// Without JavaScript the pages show the progress as of their loading; reload to refresh.
+(function () {
+  "use strict";
+  var FINAL = { done: true, cancelled: true };
+
+  function eta(seconds) {
+    if (seconds === null) return "\u2014";
+    if (seconds === 0) return "none";
+    return Math.floor(seconds / 60) + " min " + (seconds % 60) + " s";
+  }
+
+  function fill(root, p) {
+    function set(part, value) {
+      root.querySelectorAll('[data-part="' + part + '"]').forEach(function (el) {
+        el.textContent = value;
+      });
+    }
+    root.querySelectorAll('[data-part="bar"]').forEach(function (bar) {
+      bar.max = Math.max(p.total, 1);
+      bar.value = p.done;
+      bar.textContent = p.percent + "%";
+    });
+    set("done", p.done);
+    set("total", p.total);
+    set("percent", p.percent);
+    set("rate", p.rate.toFixed(1));
+    set("limit", p.limit ? p.limit : "no limit");
+    set("eta", eta(p.eta_seconds));
+    set("status", p.status);
+    Object.keys(p.counts).forEach(function (name) { set(name, p.counts[name]); });
+  }
+
+  function poll(url, apply, current) {
+    var timer = setInterval(function () {
+      fetch(current ? current() : url, { credentials: "same-origin", headers: { Accept: "application/json" } })
+        .then(function (r) { return r.ok ? r.json() : null; })
+        .then(function (data) { if (data && apply(data) === false) clearInterval(timer); })
+        .catch(function () { /* a missed poll: the next one catches up */ });
+    }, 1000);
+  }
+
+  var one = document.querySelector("#progress[data-progress-url]");
+  if (one) {
+    var shown = one.getAttribute("data-status");
+    poll(one.getAttribute("data-progress-url"), function (p) {
+      fill(document, p);
+      if (p.status !== shown && (FINAL[p.status] || p.status === "paused" || shown === "scheduled")) {
+        // The actions and results depend on the state: show the page as it is now.
+        window.location.reload();
+        return false;
+      }
+      return true;
+    });
+  }
+
+  var list = document.querySelector("#campaigns[data-progress-url]");
+  if (list) {
+    var live = {};
+    list.querySelectorAll("tr[data-campaign]").forEach(function (row) {
+      var status = row.querySelector('[data-part="status"]').textContent;
+      if (!FINAL[status] && status !== "draft") live[row.getAttribute("data-campaign")] = row;
+    });
+    var base = list.getAttribute("data-progress-url");
+    poll(base, function (all) {
+      Object.keys(all).forEach(function (id) {
+        if (!live[id]) return;
+        fill(live[id], all[id]);
+        if (FINAL[all[id].status]) delete live[id];  // its last, full bar is shown
+      });
+      return Object.keys(live).length > 0;
+    }, function () { return base + "?ids=" + Object.keys(live).join(","); });
+  }
+})();

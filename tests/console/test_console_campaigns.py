@@ -1,0 +1,356 @@
+"""Campaign pages through the test client: forms checked, templates refused on save, actions
+audited, approval enforced, times read in the viewer's zone; delivery by real jobs to aiosmtpd.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from werkzeug.test import TestResponse
+
+from invites.campaigns.models import Campaign, CampaignDelivery
+from invites.core import audit
+from invites.core.config import Settings
+from invites.core.db import db
+from invites.staff import Role
+
+from ..support.campaigns import expected, people, received, seed
+from ..support.helpers import make_app, run_jobs
+from ..support.smtpd import SMTPSink
+from ..support.staff import form_token, make_staff, post_form, sign_in, signed_in
+
+NEW = "/console/campaigns/new"
+GOOD = {
+    "subject": "Winter news for {{ first_name }}",
+    "preheader": "Fresh filters",
+    "body_format": "markdown",
+    "body": "# Hi {{ first_name }}\n\nNew filters. [Settings]({{ preferences_url }})\n",
+    "text_mode": "derived",
+}
+
+
+def _flash(text: str) -> list[str]:
+    found = re.findall(r'<p class="flash [a-z]+" role="status">([^<]+)</p>', text)
+    return [html.unescape(m) for m in found]
+
+
+def _only_campaign(app: Flask) -> Campaign:
+    with app.app_context():
+        found = db.session.scalars(db.select(Campaign)).all()
+        assert len(found) == 1
+        db.session.expunge(found[0])
+        db.session.remove()
+        return found[0]
+
+
+def _create(client: FlaskClient, **fields: str) -> int:
+    data = {"name": "Winter filters", "category": "promotional", **fields}
+    done = post_form(client, NEW, data, NEW)
+    assert done.status_code == 303, done.text
+    found = re.search(r"/console/campaigns/(\d+)/content/en$", done.headers["Location"])
+    assert found, done.headers["Location"]
+    return int(found.group(1))
+
+
+def _save(client: FlaskClient, campaign_id: int, locale: str, **fields: str) -> TestResponse:
+    path = f"/console/campaigns/{campaign_id}/content/{locale}"
+    return post_form(client, path, {**GOOD, **fields}, path)
+
+
+def _act(client: FlaskClient, campaign_id: int, action: str, **data: str) -> TestResponse:
+    page = f"/console/campaigns/{campaign_id}"
+    return post_form(client, f"{page}/{action}", data, page)
+
+
+@pytest.fixture()
+def mail_app(smtp_app: Flask) -> Flask:
+    """The console on an app that delivers to aiosmtpd."""
+    return smtp_app
+
+
+def test_write_preview_test_and_send_a_campaign(mail_app: Flask, smtp_sink: SMTPSink) -> None:
+    app = mail_app
+    audience = people(60)
+    seed(app, audience)
+    client = signed_in(app, "mia@example.com", Role.MARKETING)
+    assert "Campaigns" in client.get("/console/").text
+
+    campaign_id = _create(client)
+    editor = client.get(f"/console/campaigns/{campaign_id}/content/en")
+    reach = re.search(r"Would reach <strong>(\d+)</strong>", editor.text)
+    assert reach and int(reach.group(1)) == len(expected(audience))
+
+    assert _save(client, campaign_id, "en").status_code == 303
+    assert (
+        _save(client, campaign_id, "ru", subject="Новости для {{ first_name }}").status_code == 303
+    )
+
+    for locale, words in (("en", "Winter news for Alex"), ("ru", "Новости для Alex")):
+        shown = client.get(f"/console/campaigns/{campaign_id}/preview/{locale}")
+        assert shown.status_code == 200 and words in html.unescape(shown.text)
+        frame = client.get(f"/console/campaigns/{campaign_id}/preview/{locale}/email.html")
+        assert frame.status_code == 200 and "Hi Alex" in frame.text
+        # The email may style itself and nothing more; only the console may frame it.
+        assert frame.headers["Content-Security-Policy"].startswith("default-src 'none'")
+        assert frame.headers["X-Frame-Options"] == "SAMEORIGIN"
+    nameless = client.get(f"/console/campaigns/{campaign_id}/preview/en/email.html?sample=none")
+    assert "Hi \n" in nameless.text or "Hi </h1>" in nameless.text
+
+    tested = _act(client, campaign_id, "test", addresses="qa@spotcam.example, Boss@Spotcam.example")
+    assert tested.status_code == 303
+    run_jobs(app)
+    assert sorted(received(smtp_sink)) == ["Boss@spotcam.example", "qa@spotcam.example"]
+    assert all(m.message["Subject"] == "[TEST] Winter news for Alex" for m in smtp_sink.messages)
+    smtp_sink.messages.clear()
+
+    assert _act(client, campaign_id, "send").status_code == 303
+    for _ in range(5):
+        run_jobs(app)
+        if _only_campaign(app).status == "done":
+            break
+    assert _only_campaign(app).status == "done"
+    assert set(received(smtp_sink)) == expected(audience)
+    assert max(received(smtp_sink).values()) == 1
+    with app.app_context():
+        ledger = db.session.scalars(db.select(CampaignDelivery.status)).all()
+        db.session.remove()
+    assert len(ledger) == len(expected(audience))  # the tests are not in the ledger
+
+    live = client.get(f"/console/campaigns/{campaign_id}/progress").get_json()
+    assert live["percent"] == 100.0 and live["counts"]["sent"] == len(expected(audience))
+    page = client.get(f"/console/campaigns/{campaign_id}")
+    assert f'<td data-part="sent">{len(expected(audience))}</td>' in page.text
+    with app.app_context():
+        actions = [
+            (e.action, e.actor) for e in audit.events_for(db.session, "campaign", campaign_id)
+        ]
+        db.session.remove()
+    assert [a for a, _ in reversed(actions)] == [
+        "campaign.create",
+        "campaign.edit",
+        "campaign.edit",
+        "campaign.test_send",
+        "campaign.send",
+    ]
+    assert {who for _, who in actions} == {"mia@example.com"}
+    assert "qa@spotcam.example" not in page.text  # the history counts test addresses only
+    assert "campaign.test_send" in page.text
+
+
+def test_bad_settings_are_refused_and_what_was_typed_is_kept(app: Flask) -> None:
+    client = signed_in(app, "mia@example.com")
+    cases = [
+        ({"name": "", "category": "promotional"}, "Give the campaign a name."),
+        (
+            {"name": "Kept <b>", "category": "partner_offers", "partner_name": " "},
+            "names the partner",
+        ),
+        ({"name": "Offer", "category": "service"}, "Choose a category"),
+        ({"name": "X", "category": "promotional", "rate_per_second": "-3"}, "send rate"),
+        ({"name": "X", "category": "promotional", "sender": "a@b\r\nBcc: c@d"}, "from address"),
+        ({"name": "X\x00Y" * 101, "category": "promotional"}, "longer than 200"),
+    ]
+    for data, message in cases:
+        refused = post_form(client, NEW, {"partner_name": "Kept <b>", **data}, NEW)
+        assert refused.status_code == 400, data
+        assert any(message in m for m in _flash(refused.text)), (data, _flash(refused.text))
+        assert 'value="Kept &lt;b&gt;"' in refused.text  # what was typed is kept, escaped
+    with app.app_context():
+        assert db.session.scalars(db.select(Campaign)).all() == []
+        db.session.remove()
+
+
+@pytest.mark.parametrize(
+    ("body", "part", "line", "message"),
+    [
+        ("Hi\n\n{{ ''.__class__.__mro__ }}\n", "body", 3, "__class__"),
+        ("{{ first_name }}\n{{ email }}\n", "body", 2, "email"),
+        ("{% for x in first_name %}\n{% endfor\n", "body", None, ""),
+        (
+            "{{ cycler.__init__.__globals__.os.popen('id').read() }}",
+            "body",
+            1,
+            "cycler",
+        ),
+        ("{{ (first_name * 99999) * 99999 }}", "body", None, ""),
+    ],
+)
+def test_unsafe_or_broken_templates_are_refused_on_save_with_line_and_message(
+    app: Flask, body: str, part: str, line: int | None, message: str
+) -> None:
+    client = signed_in(app, "mia@example.com")
+    campaign_id = _create(client)
+    refused = _save(client, campaign_id, "en", body=body)
+    assert refused.status_code == 400
+    text = html.unescape(refused.text)
+    problems = re.findall(r'<li data-part="([a-z]+)"><strong>([^<]+)</strong>: ([^<]*)</li>', text)
+    assert problems, text[-2000:]
+    assert any(p == part for p, _, _ in problems)
+    if line is not None:
+        assert any(where == f"{part}, line {line}" for _, where, _ in problems), problems
+    assert any(message in m for _, _, m in problems), problems
+    assert body.strip()[:20] in text  # the draft stays in the form to fix
+    assert _only_campaign(app).version == 1  # nothing saved
+
+
+def test_a_form_without_its_csrf_token_is_refused(app: Flask) -> None:
+    client = signed_in(app, "mia@example.com")
+    refused = client.post(NEW, data={"name": "No token", "category": "promotional"})
+    assert refused.status_code == 400 and "Form not accepted" in refused.text
+    campaign_id = _create(client)
+    for action in ("send", "cancel", "approve", "test"):
+        refused = client.post(f"/console/campaigns/{campaign_id}/{action}", data={})
+        assert refused.status_code == 400 and "Form not accepted" in refused.text
+    assert _only_campaign(app).status == "draft"
+
+
+def test_two_person_rule_when_approval_is_required(settings: Settings, app: Flask) -> None:
+    strict = make_app(settings, campaign_approval="required")
+    mia = signed_in(strict, "mia@example.com")
+    campaign_id = _create(mia)
+    assert _save(mia, campaign_id, "en").status_code == 303
+    refused = _act(mia, campaign_id, "send")
+    assert refused.status_code == 409
+    assert "must approve the current content" in html.unescape(refused.text)
+    own = _act(mia, campaign_id, "approve")
+    assert own.status_code == 409
+    assert "someone other than its last editor" in html.unescape(own.text)
+
+    leo = signed_in(strict, "leo@example.com")
+    assert _act(leo, campaign_id, "approve").status_code == 303
+    assert _only_campaign(strict).approved_version == 2
+    # An edit after the approval withdraws it.
+    assert _save(mia, campaign_id, "en", subject="Changed {{ first_name }}").status_code == 303
+    assert _only_campaign(strict).approved_version is None
+    assert _act(mia, campaign_id, "send").status_code == 409
+    assert _act(leo, campaign_id, "approve").status_code == 303
+    assert _act(mia, campaign_id, "send").status_code == 303
+    assert _only_campaign(strict).status == "sending"
+    with strict.app_context():
+        who = [(e.action, e.actor) for e in audit.events_for(db.session, "campaign", campaign_id)]
+        db.session.remove()
+    assert ("campaign.approve", "leo@example.com") in who
+
+
+def test_schedule_is_read_in_the_viewers_zone(app: Flask) -> None:
+    make_staff(app, "msk@example.com", Role.MARKETING, time_zone="Europe/Moscow")
+    client = app.test_client()
+    assert sign_in(client, "msk@example.com").status_code == 302
+    campaign_id = _create(client)
+    assert _save(client, campaign_id, "en").status_code == 303
+    day = (datetime.now(UTC) + timedelta(days=3)).date()
+
+    for bad, message in (
+        ({"date": "31/12/2026", "time": "10:00"}, "YYYY-MM-DD"),
+        ({"date": day.isoformat(), "time": "25:00"}, "HH:MM"),
+        (
+            {
+                "date": day.isoformat(),
+                "time": "10:00",
+                "anchor": "local",
+                "default_zone": "Mars/Base",
+            },
+            "not a time zone",
+        ),
+        ({"date": "2001-01-01", "time": "10:00"}, "that time has passed"),
+    ):
+        refused = _act(client, campaign_id, "schedule", **bad)
+        assert refused.status_code in (400, 409), bad
+        assert message in html.unescape(refused.text), bad
+        assert 'id="schedule-date" name="date" value="' in refused.text
+
+    done = _act(client, campaign_id, "schedule", date=day.isoformat(), time="10:00")
+    assert done.status_code == 303
+    stored = _only_campaign(app)
+    moscow = datetime.combine(day, datetime.min.time().replace(hour=10), ZoneInfo("Europe/Moscow"))
+    assert stored.status == "scheduled"
+    assert stored.scheduled_at == moscow.astimezone(UTC).replace(tzinfo=None)  # 07:00 UTC
+    assert "10:00 MSK" in client.get(f"/console/campaigns/{campaign_id}").text
+
+    local = _act(
+        client,
+        campaign_id,
+        "schedule",
+        date=day.isoformat(),
+        time="09:30",
+        anchor="local",
+        default_zone="Asia/Tokyo",
+    )
+    assert local.status_code == 303
+    stored = _only_campaign(app)
+    assert (stored.anchor, stored.local_time, stored.default_zone) == (
+        "local",
+        "09:30",
+        "Asia/Tokyo",
+    )
+
+
+def test_pause_resume_cancel_and_steps_that_are_not_possible(app: Flask) -> None:
+    seed(app, people(10))
+    client = signed_in(app, "mia@example.com")
+    campaign_id = _create(client)
+    assert _act(client, campaign_id, "pause").status_code == 409
+    assert _save(client, campaign_id, "en").status_code == 303
+    assert _act(client, campaign_id, "send").status_code == 303
+    assert _act(client, campaign_id, "pause").status_code == 303
+    assert _only_campaign(app).paused_reason == "paused by mia@example.com"
+    assert (
+        "Paused: paused by mia@example.com" in client.get(f"/console/campaigns/{campaign_id}").text
+    )
+    assert _act(client, campaign_id, "resume").status_code == 303
+    assert _only_campaign(app).status == "sending"
+    refused = _save(client, campaign_id, "en", subject="Too late")
+    assert refused.status_code == 409
+    assert _act(client, campaign_id, "cancel").status_code == 303
+    again = _act(client, campaign_id, "resume")
+    assert again.status_code == 409
+    assert "a cancelled campaign can't be resumed" in html.unescape(again.text)
+    assert _only_campaign(app).status == "cancelled"
+    assert client.get("/console/campaigns/999999").status_code == 404
+    assert client.get(f"/console/campaigns/{campaign_id}/content/de").status_code == 404
+
+
+def test_hostile_text_is_shown_as_text(app: Flask) -> None:
+    client = signed_in(app, "mia@example.com")
+    campaign_id = _create(client, name='<script>alert(1)</script>"')
+    assert (
+        _save(client, campaign_id, "en", subject="<img src=x onerror=alert(1)>").status_code == 303
+    )
+    for path in ("/console/campaigns", f"/console/campaigns/{campaign_id}"):
+        page = client.get(path).text
+        assert "<script>alert(1)" not in page and "&lt;script&gt;alert(1)" in page
+        assert "<img src=x" not in page
+
+
+def test_test_sends_are_validated_and_limited(app: Flask) -> None:
+    client = signed_in(app, "mia@example.com")
+    campaign_id = _create(client)
+    assert _act(client, campaign_id, "test", addresses="qa@spotcam.example").status_code == 400
+    assert _save(client, campaign_id, "en").status_code == 303
+    for typed, message in (
+        ("", "at least one address"),
+        ("not-an-address", "can't be used"),
+        (" ".join(f"a{i}@spotcam.example" for i in range(6)), "at most 5"),
+    ):
+        refused = _act(client, campaign_id, "test", addresses=typed, locale="en")
+        assert refused.status_code == 400
+        assert message in html.unescape(refused.text)
+    for _ in range(4):
+        sent = _act(
+            client,
+            campaign_id,
+            "test",
+            addresses=" ".join(f"a{i}@spotcam.example" for i in range(5)),
+            locale="en",
+        )
+        assert sent.status_code == 303
+    limited = _act(client, campaign_id, "test", addresses="late@spotcam.example", locale="en")
+    assert limited.status_code == 429
+    assert "most tests allowed this hour" in html.unescape(limited.text)
+    assert form_token(client, f"/console/campaigns/{campaign_id}")
