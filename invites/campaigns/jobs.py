@@ -15,7 +15,7 @@ from rq import get_current_job
 from sqlalchemy import and_, exists, or_, select, update
 
 from invites.campaigns import planner
-from invites.campaigns.models import BatchStatus, Campaign, CampaignBatch, CampaignStatus
+from invites.campaigns.models import Anchor, BatchStatus, Campaign, CampaignBatch, CampaignStatus
 from invites.campaigns.sender import BatchRun
 from invites.core import queue
 from invites.core.db import db, utcnow
@@ -59,6 +59,7 @@ def plan_campaign(campaign_id: int) -> str:
     lock = queue.connection().lock(f"spotcam:campaign:{campaign_id}:planner", timeout=600)
     if not lock.acquire(blocking=False):
         return "another planner runs"
+    more = False
     try:
         campaign = db.session.get(Campaign, campaign_id)
         if campaign is None or campaign.status not in (
@@ -71,21 +72,35 @@ def plan_campaign(campaign_id: int) -> str:
         planned = 0
         with db.engine.connect() as conn:
             size = settings.campaign_batch_size
-            for batch_id, due in planner.plan(conn, campaign, settings, size=size):
+            after = planner.planned_up_to(conn, campaign)
+            # A fresh one-moment campaign: plan its first batch only, and leave the rest to a
+            # job queued behind that batch, so that a lone worker sends the first message
+            # within a second of "send" instead of after planning a million contacts.
+            first_only = after == 0 and campaign.anchor == Anchor.MOMENT
+            for batch_id, due in planner.plan(conn, campaign, settings, size=size, after=after):
                 planned += 1
                 if due <= utcnow():
                     enqueue_batches([batch_id])  # later ones: the tick, when they are due
-            conn.execute(
-                update(Campaign.__table__)
-                .where(Campaign.id == campaign_id)
-                .values(planning_done=True)
-            )
+                if first_only:
+                    more = True
+                    break
+            if not more:
+                conn.execute(
+                    update(Campaign.__table__)
+                    .where(Campaign.id == campaign_id)
+                    .values(planning_done=True)
+                )
             conn.commit()
+        if more:
+            log.info("%scampaign %s: first batch planned", _tag(), campaign_id)
+            return "planned the first batch; the rest is queued"
         log.info("%scampaign %s planned in %d batch(es)", _tag(), campaign_id, planned)
         finish_if_done(campaign_id)
         return f"planned {planned} batch(es)"
     finally:
         lock.release()
+        if more:
+            enqueue_plan(campaign_id)  # after the lock is free, or it would find it taken
 
 
 def send_batch(batch_id: int) -> str:

@@ -23,40 +23,43 @@ from mailer import redact
 class Outcome:
     """What happened to one contact's message, still to be written."""
 
-    contact_id: int
+    #: The ledger row's id (its primary key).
+    row_id: int
     status: Delivery
     reason: str | None = None
     sent_at: datetime | None = None
 
 
+# Rows are addressed by primary key alone. Once (campaign_id, ...) was in the WHERE clause, a
+# generic plan made while the ledger's statistics were stale (a campaign fills it in seconds)
+# chose the (campaign_id, status) index and read every queued row for each message: 9 ms a
+# message at 67,000 contacts instead of 0.1, measured. A primary key has only one plan.
+#
 # PostgreSQL: the previous message's outcome and this one's "sending", in one statement and
 # one commit. The CASE picks per row; each row is only touched from the state it must be in.
 _BOTH = """
 UPDATE campaign_deliveries SET
-    status = CASE WHEN contact_id = %(prev)s THEN %(status)s ELSE 'sending' END,
-    reason = CASE WHEN contact_id = %(prev)s THEN %(reason)s ELSE NULL END,
-    sent_at = CASE WHEN contact_id = %(prev)s THEN %(sent_at)s ELSE NULL END,
-    attempts = CASE WHEN contact_id = %(prev)s THEN attempts ELSE attempts + 1 END,
+    status = CASE WHEN id = %(prev)s THEN %(status)s ELSE 'sending' END,
+    reason = CASE WHEN id = %(prev)s THEN %(reason)s ELSE NULL END,
+    sent_at = CASE WHEN id = %(prev)s THEN %(sent_at)s ELSE NULL END,
+    attempts = CASE WHEN id = %(prev)s THEN attempts ELSE attempts + 1 END,
     updated_at = %(now)s
-WHERE campaign_id = %(campaign)s
-  AND ((contact_id = %(prev)s AND status = 'sending')
-       OR (contact_id = %(contact)s AND status = 'queued'))
-RETURNING contact_id
+WHERE (id = %(prev)s AND status = 'sending') OR (id = %(row)s AND status = 'queued')
+RETURNING id
 """
 _SENDING = """
 UPDATE campaign_deliveries SET status = 'sending', attempts = attempts + 1, updated_at = %(now)s
-WHERE campaign_id = %(campaign)s AND contact_id = %(contact)s AND status = 'queued'
+WHERE id = %(row)s AND status = 'queued'
 """
 _OUTCOME = """
 UPDATE campaign_deliveries SET status = %(status)s, reason = %(reason)s, sent_at = %(sent_at)s,
     updated_at = %(now)s
-WHERE campaign_id = %(campaign)s AND contact_id = %(contact)s
-  AND status IN ('sending', 'queued')
+WHERE id = %(row)s AND status IN ('sending', 'queued')
 """
 _DEFER = """
 UPDATE campaign_deliveries SET status = 'queued', next_attempt_at = %(at)s, reason = %(reason)s,
     updated_at = %(now)s
-WHERE campaign_id = %(campaign)s AND contact_id = %(contact)s AND status = 'sending'
+WHERE id = %(row)s AND status = 'sending'
 """
 _NAMED = re.compile(r"%\((\w+)\)s")
 
@@ -89,36 +92,35 @@ class LedgerWriter:
             self.raw.close()
 
     def _run(self, sql: str, params: dict[str, Any]) -> Any:
-        params = {"campaign": self.campaign_id, **params}
         if self.pg:
             return self.driver.execute(sql, params, prepare=True)
         cursor = self.driver.cursor()
         return cursor.execute(_NAMED.sub(r":\1", sql), {k: _sqlite(v) for k, v in params.items()})
 
-    def sending(self, contact_id: int, previous: Outcome | None, now: datetime) -> bool:
-        """Record `previous`'s outcome and that this contact's message is leaving; False if
-        the row was not queued (another run has it, or it was closed meanwhile)."""
+    def sending(self, row_id: int, previous: Outcome | None, now: datetime) -> bool:
+        """Record `previous`'s outcome and that this row's message is leaving; False if the
+        row was not queued (another run has it, or it was closed meanwhile)."""
         if previous is not None and self.pg:
             rows = self._run(
                 _BOTH,
                 {
-                    "prev": previous.contact_id,
-                    "contact": contact_id,
+                    "prev": previous.row_id,
+                    "row": row_id,
                     **self._outcome_params(previous, now),
                 },
             ).fetchall()
-            return any(r[0] == contact_id for r in rows)
+            return any(r[0] == row_id for r in rows)
         if previous is not None:
             self.outcome(previous, now)
-        return bool(self._run(_SENDING, {"contact": contact_id, "now": now}).rowcount)
+        return bool(self._run(_SENDING, {"row": row_id, "now": now}).rowcount)
 
     def outcome(self, outcome: Outcome, now: datetime) -> None:
         """Record what happened to one message (or why it was not sent)."""
-        self._run(_OUTCOME, {"contact": outcome.contact_id, **self._outcome_params(outcome, now)})
+        self._run(_OUTCOME, {"row": outcome.row_id, **self._outcome_params(outcome, now)})
 
-    def defer(self, contact_id: int, at: datetime, reason: str, now: datetime) -> None:
+    def defer(self, row_id: int, at: datetime, reason: str, now: datetime) -> None:
         """Put a message whose send failed for now back in the queue, due at `at`."""
-        self._run(_DEFER, {"contact": contact_id, "at": at, "reason": redact(reason), "now": now})
+        self._run(_DEFER, {"row": row_id, "at": at, "reason": redact(reason), "now": now})
 
     @staticmethod
     def _outcome_params(outcome: Outcome, now: datetime) -> dict[str, Any]:

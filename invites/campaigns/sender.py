@@ -263,6 +263,7 @@ class BatchRun:
         wrong_locale = (Contact.locale != self.locale) if self.locale else literal(False)
         return (
             select(
+                _LEDGER.c.id.label("ledger_id"),
                 _LEDGER.c.contact_id,
                 _LEDGER.c.attempts,
                 Contact.email,
@@ -282,18 +283,18 @@ class BatchRun:
     def _one(self, ledger: Connection, row: Any) -> None:
         now = utcnow()
         if row.suppressed:
-            self._close(Outcome(row.contact_id, Delivery.SUPPRESSED, "address is suppressed"))
+            self._close(Outcome(row.ledger_id, Delivery.SUPPRESSED, "address is suppressed"))
             self.tally.suppressed += 1
             return
         if row.unwanted or row.wrong_locale:
             reason = "contact no longer receives this category"
-            self._close(Outcome(row.contact_id, Delivery.SKIPPED, reason))
+            self._close(Outcome(row.ledger_id, Delivery.SKIPPED, reason))
             self.tally.skipped += 1
             return
         message = self.builder.build(row)
         # The outcome of the previous message and this one's `sending` in one commit.
         previous, self._pending = self._pending, None
-        if not self.writer.sending(row.contact_id, previous, now):
+        if not self.writer.sending(row.ledger_id, previous, now):
             return  # someone else's, or already closed
         try:
             self.transport.send(message)
@@ -302,11 +303,11 @@ class BatchRun:
         except PermanentError as exc:
             self._permanent(ledger, row, exc)
         except UnknownOutcome as exc:
-            self._pending = Outcome(row.contact_id, Delivery.UNKNOWN, str(exc))
+            self._pending = Outcome(row.ledger_id, Delivery.UNKNOWN, str(exc))
             self.tally.unknown += 1
             self._consecutive_failure()
         else:
-            self._pending = Outcome(row.contact_id, Delivery.SENT, sent_at=utcnow())
+            self._pending = Outcome(row.ledger_id, Delivery.SENT, sent_at=utcnow())
             self.tally.sent += 1
             self.tally.sent_seconds.append(int(time.time()))
             self._consecutive_success()
@@ -327,17 +328,17 @@ class BatchRun:
         attempts = row.attempts + 1
         if attempts >= self.settings.max_send_attempts:
             reason = f"gave up after {attempts} attempts: {exc}"
-            self._pending = Outcome(row.contact_id, Delivery.FAILED, reason)
+            self._pending = Outcome(row.ledger_id, Delivery.FAILED, reason)
             self.tally.failed += 1
             return
         delay = timedelta(seconds=self.settings.retry_base_seconds * 2 ** (attempts - 1))
-        self.writer.defer(row.contact_id, utcnow() + delay, str(exc), utcnow())
+        self.writer.defer(row.ledger_id, utcnow() + delay, str(exc), utcnow())
         self.tally.deferred += 1
 
     def _permanent(self, ledger: Connection, row: Any, exc: PermanentError) -> None:
         self._consecutive_failure()
         verdict = classify_reply(exc.code, exc.message)
-        self._close(Outcome(row.contact_id, Delivery.FAILED, str(exc)))
+        self._close(Outcome(row.ledger_id, Delivery.FAILED, str(exc)))
         self.tally.failed += 1
         if verdict.dead_address:
             # Only "this address does not exist" suppresses; the bounce is this campaign's.
