@@ -42,7 +42,7 @@ test: $(STAMP)  ## Run the test suite on embedded defaults (SQLite, embedded Red
 
 lint: $(STAMP)  ## ruff, mypy and the layer contracts (lint-imports).
 	$(BIN)/ruff check .
-	$(BIN)/ruff format --check invites mailer tests
+	$(BIN)/ruff format --check invites mailer tests bench
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 

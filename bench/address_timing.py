@@ -79,14 +79,22 @@ def main() -> int:
         "INVITES_PER_INVITER_DAY": limit,
         "INVITES_PER_INVITER_MONTH": limit,
     }
+
+    def invites(*argv: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [str(BIN / "invites"), *argv],
+            env=env,
+            cwd=REPO,
+            check=True,
+            capture_output=True,
+            text=True,
+        )
+
     server = None
     try:
-        run = {"env": env, "cwd": REPO, "check": True, "capture_output": True, "text": True}
-        subprocess.run([str(BIN / "invites"), "db", "upgrade"], **run)  # type: ignore[call-overload]
-        created = subprocess.run(  # type: ignore[call-overload]
-            [str(BIN / "invites"), "api-keys", "create", "timing"]
-            + ["--scope", "invitations", "--scope", "contacts"],
-            **run,
+        invites("db", "upgrade")
+        created = invites(
+            "api-keys", "create", "timing", "--scope", "invitations", "--scope", "contacts"
         )
         key = next(w for w in created.stdout.split() if w.startswith("sk_"))
         port = _free_port()
@@ -126,11 +134,11 @@ def main() -> int:
         warm = [("new", n + i) for i in range(200)]
         times: dict[str, list[float]] = {kind: [] for kind in KINDS}
         for kind, i in warm + plan:
-            address = f"new-{i}-{secrets.token_hex(4)}@example.com" if kind == "new" else None
+            fresh = f"new-{i}-{secrets.token_hex(4)}@example.com" if kind == "new" else None
             invitation = {
                 "inviter_id": f"u{i % 1000}",
                 "inviter_name": "Anna",
-                "email": address or held[kind][i],
+                "email": fresh or held[kind][i],
             }
             status, ms = _request(port, "POST", "/api/v1/invitations", key, invitation)
             if status != 202:

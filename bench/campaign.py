@@ -119,8 +119,8 @@ def seed(db_url: str, n: int, hash_key: str) -> set[str]:
             for i in range(1, n + 1):
                 p = person(i)
                 if p["suppressed"]:
-                    h = hmac.new(hash_key.encode(), p["email"].encode(), hashlib.sha256)
-                    copy.write_row((h.hexdigest(), p["suppressed"], "2026-12-01"))
+                    digest = hmac.new(hash_key.encode(), p["email"].encode(), hashlib.sha256)
+                    copy.write_row((digest.hexdigest(), p["suppressed"], "2026-12-01"))
         cur.execute("SELECT setval('contacts_id_seq', %s)", (n,))
         cur.execute("ANALYZE")
         conn.commit()
@@ -150,7 +150,7 @@ class Sink:
         while time.monotonic() < deadline:
             if self.out.exists() and self.out.stat().st_mtime_ns != before:
                 with suppress(json.JSONDecodeError):
-                    return [tuple(x) for x in json.loads(self.out.read_text())]  # type: ignore[misc]
+                    return [tuple(x) for x in json.loads(self.out.read_text())]
             time.sleep(0.02)
         raise BenchError("the SMTP sink did not report")
 

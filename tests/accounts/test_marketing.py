@@ -73,7 +73,7 @@ def test_one_click_stops_a_message_already_queued(smtp_app: Flask, smtp_sink: SM
     assert msg["From"] == "SpotCam News <news@spotcam.example>"
     assert msg["Subject"] == "Hi Fan <b>"
     assert msg.get_all("List-Unsubscribe-Post") == ["List-Unsubscribe=One-Click"]
-    [header] = msg.get_all("List-Unsubscribe")
+    [header] = msg.get_all("List-Unsubscribe", [])
     url = header.strip("<>")
     assert url.startswith("https://mail.spotcam.test/p/")
     assert "fan@example.com" not in url

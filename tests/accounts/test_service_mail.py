@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask import Flask
 from flask.testing import FlaskClient
+from werkzeug.test import TestResponse
 
 from invites.accounts.models import Contact
 from invites.core.db import db, utcnow
@@ -21,7 +22,7 @@ def _contact(client: FlaskClient, key: str, user_id: str = "u-1", **body: str) -
     ).status_code in (200, 201)
 
 
-def _send(client: FlaskClient, key: str, **body: object):  # type: ignore[no-untyped-def]
+def _send(client: FlaskClient, key: str, **body: object) -> TestResponse:
     payload = {"user_id": "u-1", "template": "account_welcome", "context": {"name": "Sam"}, **body}
     return client.post("/api/v1/messages", json=payload, headers=auth(key))
 

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from flask import Flask
 from flask.testing import FlaskClient
+from werkzeug.test import TestResponse
 
 from ..support.helpers import all_database_text, auth, new_key
 
 PROBLEM = "application/problem+json"
 
 
-def _put(client: FlaskClient, key: str, user_id: str = "u-1", **body: object):  # type: ignore[no-untyped-def]
+def _put(client: FlaskClient, key: str, user_id: str = "u-1", **body: object) -> TestResponse:
     payload = {"email": "Maria@Example.com", "locale": "ru", "name": "Мария", **body}
     return client.put(f"/api/v1/contacts/{user_id}", json=payload, headers=auth(key))
 

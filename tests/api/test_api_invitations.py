@@ -5,25 +5,36 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import threading
-from datetime import timedelta
+from datetime import date, timedelta
 from typing import Any
 
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
+from sqlalchemy.pool import QueuePool
+from werkzeug.test import TestResponse
 
+from invites.core.config import Settings
 from invites.core.db import db, utcnow
 from invites.delivery.models import OutboundMessage
 from invites.invitations import lifecycle as invitations
 from invites.invitations.models import Invitation, InviterDailyCount
 
-from ..support.helpers import all_database_text, auth, invite, make_app, new_key, run_jobs
+from ..support.helpers import (
+    all_database_text,
+    auth,
+    invite,
+    make_app,
+    must_get,
+    new_key,
+    run_jobs,
+)
 from ..support.smtpd import SMTPSink
 
 PROBLEM = "application/problem+json"
 
 
-def _problem(resp, status: int) -> dict:  # type: ignore[no-untyped-def]
+def _problem(resp: TestResponse, status: int) -> dict[str, Any]:
     assert resp.status_code == status, resp.get_data(as_text=True)
     assert resp.mimetype == PROBLEM
     body = resp.get_json()
@@ -157,7 +168,7 @@ def test_idempotency_key(client: FlaskClient, app: Flask, api_key: str) -> None:
     assert second.headers["Idempotent-Replayed"] == "true"
     with app.app_context():
         assert db.session.query(OutboundMessage).count() == 1
-        assert db.session.get(InviterDailyCount, ("u1", utcnow().date())).requested == 1
+        assert must_get(InviterDailyCount, ("u1", utcnow().date())).requested == 1
     reused = client.post("/api/v1/invitations", json={**body, "email": "x@example.com"}, headers=h)
     assert _problem(reused, 422)["type"].endswith("idempotency-key-reused")
 
@@ -189,7 +200,7 @@ def test_idempotency_record_cannot_be_matched_to_a_guessed_body(
     assert again.headers["Idempotent-Replayed"] == "true"
 
 
-def test_idempotency_under_concurrency(settings, api_key: str, app: Flask) -> None:  # type: ignore[no-untyped-def]
+def test_idempotency_under_concurrency(settings: Settings, api_key: str, app: Flask) -> None:
     body = {"inviter_id": "u1", "inviter_name": "Anna", "email": "race@example.com"}
     h = auth(api_key, **{"Idempotency-Key": "same-key"})
     results: list[int] = []
@@ -216,7 +227,7 @@ def test_same_answer_whatever_is_held(client: FlaskClient, app: Flask, api_key: 
         assert db.session.query(Invitation).count() == 1  # one invitation per address window
 
 
-def test_daily_limit(settings, api_key: str) -> None:  # type: ignore[no-untyped-def]
+def test_daily_limit(settings: Settings, api_key: str) -> None:
     app = make_app(settings, invites_per_inviter_day=3, invites_per_inviter_month=50)
     client = app.test_client()
     for i in range(3):
@@ -233,7 +244,7 @@ def test_daily_limit(settings, api_key: str) -> None:  # type: ignore[no-untyped
         assert _requested(app, "user-1") == 3
 
 
-def test_monthly_limit_is_rolling(settings, api_key: str) -> None:  # type: ignore[no-untyped-def]
+def test_monthly_limit_is_rolling(settings: Settings, api_key: str) -> None:
     app = make_app(settings, invites_per_inviter_day=10, invites_per_inviter_month=4)
     today = utcnow().date()
     with app.app_context():
@@ -258,14 +269,14 @@ def test_monthly_limit_is_rolling(settings, api_key: str) -> None:  # type: igno
     assert invite(client, api_key, "m3@example.com").status_code == 202
 
 
-def _requested(app: Flask, inviter_id: str, day=None) -> int:  # type: ignore[no-untyped-def]
+def _requested(app: Flask, inviter_id: str, day: date | None = None) -> int:
     with app.app_context():
         row = db.session.get(InviterDailyCount, (inviter_id, day or utcnow().date()))
         return row.requested if row else 0
 
 
 @pytest.mark.parametrize("window_days", [1])
-def test_address_window_across_inviters(settings, api_key: str, window_days: int) -> None:  # type: ignore[no-untyped-def]
+def test_address_window_across_inviters(settings: Settings, api_key: str, window_days: int) -> None:
     from invites.invitations.models import AddressThrottle
 
     app = make_app(settings, invite_address_window_days=window_days)
@@ -285,7 +296,7 @@ def test_address_window_across_inviters(settings, api_key: str, window_days: int
     run_jobs(app)
 
 
-def test_key_cache_bounds_revocation_delay(settings, api_key: str) -> None:  # type: ignore[no-untyped-def]
+def test_key_cache_bounds_revocation_delay(settings: Settings, api_key: str) -> None:
     from invites.api.auth import Caller
     from invites.core.models import ApiKey
 
@@ -303,22 +314,18 @@ def test_key_cache_bounds_revocation_delay(settings, api_key: str) -> None:  # t
         assert all(isinstance(entry[1], Caller) for entry in cached.values())
 
 
-def _postgresql(app: Flask) -> None:
-    with app.app_context():
-        if db.engine.dialect.name != "postgresql":
-            pytest.skip("PostgreSQL's one-statement path; CI's second run is on PostgreSQL")
-
-
+@pytest.mark.postgresql
 def test_autocommitted_invitation_leaves_pooled_connections_transactional(
     app: Flask, client: FlaskClient, api_key: str
 ) -> None:
-    _postgresql(app)
     assert invite(client, api_key, "pool@example.com").status_code == 202
     with app.app_context():
         pool = db.engine.pool
-        lent = [db.engine.raw_connection() for _ in range(pool.size())]  # type: ignore[attr-defined]
+        assert isinstance(pool, QueuePool)
+        lent = [db.engine.raw_connection() for _ in range(pool.size())]
         try:
-            assert all(raw.driver_connection.autocommit is False for raw in lent)  # type: ignore[union-attr]
+            drivers = [raw.driver_connection for raw in lent]
+            assert all(d is not None and d.autocommit is False for d in drivers)
         finally:
             for raw in lent:
                 raw.close()
@@ -330,6 +337,7 @@ def test_autocommitted_invitation_leaves_pooled_connections_transactional(
         assert db.session.query(OutboundMessage).count() == 1
 
 
+@pytest.mark.postgresql
 def test_invitations_survive_a_database_restart(
     app: Flask, client: FlaskClient, api_key: str
 ) -> None:
@@ -338,7 +346,6 @@ def test_invitations_survive_a_database_restart(
     from invites.core import queue
     from invites.delivery import relay
 
-    _postgresql(app)
     assert invite(client, api_key, "before@example.com").status_code == 202
     with app.app_context():
         # Fill the pool with several idle connections, as a busy process has.
@@ -370,13 +377,13 @@ def test_invitations_survive_a_database_restart(
         assert len(queue.queue(queue.MAIL_QUEUE).get_job_ids()) == 4
 
 
+@pytest.mark.postgresql
 @pytest.mark.parametrize("wait_for_disk", [False, True])
 def test_an_invitation_commits_without_waiting_for_the_disk_unless_told(
     app: Flask, wait_for_disk: bool
 ) -> None:
     from sqlalchemy import text
 
-    _postgresql(app)
     settings = dataclasses.replace(
         app.config["SETTINGS"], invitation_synchronous_commit=wait_for_disk
     )
@@ -390,12 +397,12 @@ def test_an_invitation_commits_without_waiting_for_the_disk_unless_told(
         assert db.session.execute(text("SHOW synchronous_commit")).scalar_one() == "on"
 
 
+@pytest.mark.postgresql
 def test_the_send_claim_waits_for_the_disk_whatever_the_default(app: Flask) -> None:
     from sqlalchemy import event, text
 
     from invites.delivery.jobs import _claim
 
-    _postgresql(app)
     request = invitations.NewInvitation("u-1", "Anna", "friend@example.com", "en", None)
     with app.app_context():
         message_id = invitations.create(db.session, request, app.config["SETTINGS"], utcnow())

@@ -165,9 +165,11 @@ def test_five_pause_resume_cycles(
     send_now(camp, campaign_id)
     workers.append(_worker(camp.config["SETTINGS"]))
     for cycle in range(5):
-        _wait(
-            lambda c=cycle: len(smtp_sink.messages) >= 30 * (c + 1), f"sends before pause {cycle}"
-        )
+
+        def sent_this_cycle(c: int = cycle) -> bool:
+            return len(smtp_sink.messages) >= 30 * (c + 1)
+
+        _wait(sent_this_cycle, f"sends before pause {cycle}")
         with camp.app_context():
             campaign = db.session.get(Campaign, campaign_id)
             assert campaign is not None

@@ -22,11 +22,28 @@ from ..support.smtpd import SMTPSink
 UTC = ZoneInfo("UTC")
 
 
-def _schedule(app: Flask, campaign_id: int, **when: object) -> None:
+def _schedule(
+    app: Flask,
+    campaign_id: int,
+    *,
+    at: datetime | None = None,
+    local_date: date | None = None,
+    local_time: str | None = None,
+    default_zone: str = "UTC",
+) -> None:
     with app.app_context():
         campaign = db.session.get(Campaign, campaign_id)
         assert campaign is not None
-        lifecycle.schedule(db.session, campaign, actor(app), app.config["SETTINGS"], **when)
+        lifecycle.schedule(
+            db.session,
+            campaign,
+            actor(app),
+            app.config["SETTINGS"],
+            at=at,
+            local_date=local_date,
+            local_time=local_time,
+            default_zone=default_zone,
+        )
         db.session.commit()
 
 

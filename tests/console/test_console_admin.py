@@ -30,7 +30,7 @@ def _user(app: Flask, email: str) -> StaffUser:
         return user
 
 
-def _events(app: Flask, target_type: str, target_id: object) -> list[tuple[str, str | None]]:
+def _events(app: Flask, target_type: str, target_id: str | int) -> list[tuple[str, str | None]]:
     with app.app_context():
         found = [(e.action, e.actor) for e in audit.events_for(db.session, target_type, target_id)]
         db.session.remove()

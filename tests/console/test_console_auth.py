@@ -8,13 +8,14 @@ import time
 
 import pytest
 from flask import Flask
+from werkzeug.test import TestResponse
 
 from invites.console.access import SIGNED_IN_AT
 from invites.core.config import Settings
 from invites.core.db import db, utcnow
 from invites.staff import Role, StaffUser, users
 
-from ..support.helpers import clear_tables, make_app
+from ..support.helpers import clear_tables, make_app, must_get
 from ..support.staff import PASSWORD, form_token, make_staff, sign_in
 
 
@@ -48,7 +49,7 @@ def test_signing_out_ends_a_copied_cookie_too(app: Flask) -> None:
     assert thief.get("/console/").status_code == 302
 
 
-def _answer(resp) -> tuple[int, str]:  # type: ignore[no-untyped-def]
+def _answer(resp: TestResponse) -> tuple[int, str]:
     body = re.sub(r'name="csrf_token" value="[^"]+"', "", resp.text)
     return resp.status_code, re.sub(r'name="email" value="[^"]*"', "", body)
 
@@ -68,7 +69,7 @@ def test_a_disabled_user_is_signed_out_at_the_next_request_and_refused(app: Flas
     sign_in(client, "mia@example.com")
     assert client.get("/console/").status_code == 200
     with app.app_context():
-        users.disable(db.session, db.session.get(StaffUser, user_id), actor=None, now=utcnow())
+        users.disable(db.session, must_get(StaffUser, user_id), actor=None, now=utcnow())
         db.session.commit()
     nxt = client.get("/console/")
     assert nxt.status_code == 302 and nxt.headers["Location"].startswith("/console/login")
@@ -78,7 +79,7 @@ def test_a_disabled_user_is_signed_out_at_the_next_request_and_refused(app: Flas
     refused = sign_in(client, "mia@example.com")
     assert refused.status_code == 200 and "match an active staff account" in refused.text
     with app.app_context():
-        users.enable(db.session, db.session.get(StaffUser, user_id), actor=None, now=utcnow())
+        users.enable(db.session, must_get(StaffUser, user_id), actor=None, now=utcnow())
         db.session.commit()
     assert client.get("/console/").status_code == 302  # enabling doesn't revive old sessions
     assert sign_in(client, "mia@example.com").status_code == 302

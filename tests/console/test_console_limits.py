@@ -12,6 +12,7 @@ import httpx
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
+from werkzeug.test import TestResponse
 
 from invites.core import audit
 from invites.core.config import Settings
@@ -23,7 +24,7 @@ from ..support.staff import CSRF_INPUT, PASSWORD, form_token, make_staff
 WINDOW = 15 * 60
 
 
-def _attempt(client: FlaskClient, email: str, password: str, ip: str):  # type: ignore[no-untyped-def]
+def _attempt(client: FlaskClient, email: str, password: str, ip: str) -> TestResponse:
     token = form_token(client)
     return client.post(
         "/console/login",
@@ -32,7 +33,7 @@ def _attempt(client: FlaskClient, email: str, password: str, ip: str):  # type: 
     )
 
 
-def _assert_429(resp) -> None:  # type: ignore[no-untyped-def]
+def _assert_429(resp: TestResponse) -> None:
     assert resp.status_code == 429, resp.status_code
     assert "Too many sign-in attempts" in resp.text and 'id="error"' in resp.text
     assert WINDOW - 30 <= int(resp.headers["Retry-After"]) <= WINDOW

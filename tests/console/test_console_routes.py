@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import event, func, select
+from werkzeug.test import TestResponse
 
 from invites.console.access import roles_for
 from invites.core.db import db
@@ -35,7 +36,7 @@ def _console_routes(app: Flask, ident: int = 1) -> Iterator[tuple[str, str, str]
             yield rule.endpoint, method, path
 
 
-def _call(client: FlaskClient, method: str, path: str, page: str = "/console/"):  # type: ignore[no-untyped-def]
+def _call(client: FlaskClient, method: str, path: str, page: str = "/console/") -> TestResponse:
     if method == "GET":
         return client.get(path)
     # A valid token, so that what answers is the sign-in or role check, not CSRF.
@@ -104,7 +105,7 @@ def test_console_pages_write_nothing_on_get(app: Flask) -> None:
     campaign_id = make_campaign(app)
     seen: list[str] = []
 
-    def before(_conn, _cursor, statement, *_args) -> None:  # type: ignore[no-untyped-def]
+    def before(_conn: object, _cursor: object, statement: str, *_args: object) -> None:
         if WRITES.match(statement):
             seen.append(statement.split("\n")[0][:100])
 

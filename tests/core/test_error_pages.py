@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 from flask import Flask
+from flask.testing import FlaskClient
 
 
 @pytest.mark.parametrize(
@@ -14,10 +15,10 @@ from flask import Flask
     ],
 )
 def test_a_missing_page_speaks_the_visitors_language(
-    client,
+    client: FlaskClient,
     language: str,
     title: str,
-    footnote: str,  # type: ignore[no-untyped-def]
+    footnote: str,
 ) -> None:
     resp = client.get("/no/such/page", headers={"Accept-Language": f"{language},en;q=0.5"})
 
@@ -28,7 +29,7 @@ def test_a_missing_page_speaks_the_visitors_language(
     assert "The requested URL was not found on the server" not in body  # Werkzeug's text
 
 
-def test_a_wrong_method_gets_a_page_not_werkzeugs_text(client) -> None:  # type: ignore[no-untyped-def]
+def test_a_wrong_method_gets_a_page_not_werkzeugs_text(client: FlaskClient) -> None:
     resp = client.put("/", headers={"Accept-Language": "ru"})
 
     assert resp.status_code == 405
@@ -48,7 +49,7 @@ def test_a_crash_gets_a_page_that_says_nothing_changed(app: Flask) -> None:
     assert "a bug" not in body and "Traceback" not in body
 
 
-def test_the_api_still_answers_problem_json(client) -> None:  # type: ignore[no-untyped-def]
+def test_the_api_still_answers_problem_json(client: FlaskClient) -> None:
     resp = client.get("/api/v1/nothing-here")
 
     assert resp.status_code == 404 and resp.mimetype == "application/problem+json"

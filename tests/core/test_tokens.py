@@ -3,20 +3,26 @@
 from __future__ import annotations
 
 import base64
-import dataclasses
 import json
 import time
+from datetime import UTC, datetime, timedelta
 
 import pytest
+import time_machine
 from flask import Flask
 from itsdangerous.timed import TimestampSigner
 
+from invites.core.config import Settings
 from invites.core.db import db
 from invites.core.mail import tokens
 from invites.core.tokens import TokenExpired, TokenInvalid, Tokens
 from invites.invitations.models import Invitation
 
 from ..support.helpers import auth, forge, invite, make_app, new_key
+
+# When the tests' links are signed; itsdangerous reads the clock with time.time(), which
+# time_machine moves.
+SIGNED_AT = datetime(2031, 5, 4, 12, 0, tzinfo=UTC)
 
 
 def test_purposes_do_not_mix() -> None:
@@ -51,10 +57,13 @@ def test_rotation_keeps_old_links_working() -> None:
 
 def test_expiry() -> None:
     t = Tokens("k")
-    token = t.make("accept", "x")
-    time.sleep(1.1)
-    with pytest.raises(TokenExpired):
-        t.load("accept", token, 0)
+    with time_machine.travel(SIGNED_AT, tick=False) as clock:
+        token = t.make("accept", "x")
+        clock.shift(60)
+        assert t.load("accept", token, 60) == "x"  # as old as it may be: still good
+        clock.shift(1)
+        with pytest.raises(TokenExpired):
+            t.load("accept", token, 60)
 
 
 def _tokens(app: Flask) -> tuple[str, str]:
@@ -90,22 +99,29 @@ def test_bad_tokens_get_a_clear_page(app: Flask) -> None:
         assert db.session.scalars(db.select(Invitation.status)).one() == "pending"
 
 
-def test_expired_links(settings) -> None:  # type: ignore[no-untyped-def]
+def test_expired_links(settings: Settings) -> None:
     app = make_app(settings)
-    accept, remove = _tokens(app)
-    time.sleep(1.1)
-    app.config["SETTINGS"] = dataclasses.replace(
-        app.config["SETTINGS"], invitation_window_days=0, removal_link_days=0
-    )
     client = app.test_client()
-    page = client.get(f"/i/{accept}")
-    assert page.status_code == 410 and "expired" in page.get_data(as_text=True)
-    assert client.get(f"/r/{remove}").status_code == 410
-    key = new_key(app, ["invitations"])
-    resp = client.post(
-        "/api/v1/invitations/accept", json={"token": accept, "user_id": "u"}, headers=auth(key)
-    )
-    assert resp.status_code == 410 and resp.mimetype == "application/problem+json"
+    window = timedelta(days=settings.invitation_window_days)
+    removal = timedelta(days=settings.removal_link_days)
+    assert removal > window
+    with time_machine.travel(SIGNED_AT, tick=False) as clock:
+        accept, remove = _tokens(app)
+        key = new_key(app, ["invitations"])
+        clock.move_to(SIGNED_AT + window)
+        assert client.get(f"/i/{accept}").status_code == 200  # its last second
+        clock.move_to(SIGNED_AT + window + timedelta(seconds=1))
+        page = client.get(f"/i/{accept}")
+        assert page.status_code == 410 and "expired" in page.get_data(as_text=True)
+        resp = client.post(
+            "/api/v1/invitations/accept", json={"token": accept, "user_id": "u"}, headers=auth(key)
+        )
+        assert resp.status_code == 410 and resp.mimetype == "application/problem+json"
+        # The removal link outlives the invitation, then expires too.
+        assert client.get(f"/r/{remove}").status_code == 200
+        clock.move_to(SIGNED_AT + removal + timedelta(seconds=1))
+        page = client.get(f"/r/{remove}")
+        assert page.status_code == 410 and "expired" in page.get_data(as_text=True)
 
 
 def test_bad_accept_tokens_on_the_api(app: Flask) -> None:
@@ -119,7 +135,7 @@ def test_bad_accept_tokens_on_the_api(app: Flask) -> None:
         assert resp.status_code == 422 and resp.get_json()["errors"][0]["field"] == "token"
 
 
-def test_links_survive_key_rotation(settings) -> None:  # type: ignore[no-untyped-def]
+def test_links_survive_key_rotation(settings: Settings) -> None:
     app = make_app(settings, secret_key="old-secret")
     _accept, remove = _tokens(app)
     rotated = make_app(settings, secret_key="brand-new-secret", secret_key_fallbacks=["old-secret"])

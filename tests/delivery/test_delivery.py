@@ -9,12 +9,14 @@ import time
 from collections.abc import Callable
 from contextlib import suppress
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 import redis
 from flask import Flask
 
 from invites.core import queue
+from invites.core.config import Settings
 from invites.core.db import db, utcnow
 from invites.core.models import Suppression
 from invites.delivery import relay
@@ -25,10 +27,12 @@ from invites.invitations.models import Invitation
 
 from ..support.helpers import (
     ROOT,
+    OwnRedis,
     all_database_text,
     clear_tables,
     invite,
     make_app,
+    must_get,
     new_key,
     redis_server,
     run_jobs,
@@ -68,7 +72,9 @@ def test_transient_failure_then_success_delivers_once(smtp_app: Flask, smtp_sink
     assert msg.status == "sent" and msg.attempts == 2
 
 
-def test_transient_failures_give_up_after_max_attempts(settings, smtp_sink: SMTPSink) -> None:  # type: ignore[no-untyped-def]
+def test_transient_failures_give_up_after_max_attempts(
+    settings: Settings, smtp_sink: SMTPSink
+) -> None:
     app = make_app(settings, smtp_url=smtp_sink.url, max_send_attempts=2)
     key = new_key(app, ["invitations"])
     smtp_sink.fail_next(421, "4.7.0 busy", times=5)
@@ -114,7 +120,7 @@ def test_duplicate_jobs_send_one_copy(smtp_app: Flask, smtp_sink: SMTPSink) -> N
     run_jobs(smtp_app)
     assert len(smtp_sink.messages) == 1
     with smtp_app.app_context():
-        assert db.session.get(OutboundMessage, msg.id).attempts == 1  # type: ignore[union-attr]
+        assert must_get(OutboundMessage, msg.id).attempts == 1
 
 
 def test_consecutive_messages_share_one_smtp_connection(
@@ -149,7 +155,9 @@ def test_interrupted_send_is_not_resent(smtp_app: Flask, smtp_sink: SMTPSink) ->
         assert inv.status == "sent" and inv.email is not None
 
 
-def test_redis_down_at_invite_time(settings, smtp_sink: SMTPSink, own_redis) -> None:  # type: ignore[no-untyped-def]
+def test_redis_down_at_invite_time(
+    settings: Settings, smtp_sink: SMTPSink, own_redis: OwnRedis
+) -> None:
     port, procs = own_redis
     url = f"redis://127.0.0.1:{port}/0"
     app = make_app(settings, smtp_url=smtp_sink.url, redis_url=url)
@@ -174,8 +182,8 @@ def test_redis_down_at_invite_time(settings, smtp_sink: SMTPSink, own_redis) -> 
     assert _messages(app)[0].status == "sent"
 
 
-def test_the_relay_loop_waits_out_a_redis_outage(  # type: ignore[no-untyped-def]
-    settings, own_redis, caplog
+def test_the_relay_loop_waits_out_a_redis_outage(
+    settings: Settings, own_redis: OwnRedis, caplog: pytest.LogCaptureFixture
 ) -> None:
     port, procs = own_redis
     url = f"redis://127.0.0.1:{port}/0"
@@ -247,7 +255,7 @@ def test_expiry_erases_and_counts(app: Flask) -> None:
     assert totals["expired"] == 1 and totals["sent"] == 1
 
 
-def test_embedded_redis_when_unset(settings, tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_embedded_redis_when_unset(settings: Settings, tmp_path: Path) -> None:
     app = make_app(settings, redis_url=None)
     app.instance_path = str(tmp_path)
     try:
@@ -272,7 +280,7 @@ time.sleep(2)  # stay up while the others start, as `make run`'s processes do
 """
 
 
-def test_processes_started_together_share_one_embedded_redis(tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_processes_started_together_share_one_embedded_redis(tmp_path: Path) -> None:
     # `make run` on a fresh checkout: web, worker and scheduler start at the same moment.
     python = str(ROOT / ".venv" / "bin" / "python")
     procs = [
@@ -298,7 +306,7 @@ def test_processes_started_together_share_one_embedded_redis(tmp_path) -> None: 
                 redis.Redis(unix_socket_path=path).shutdown(nosave=True)
 
 
-def test_stop_embedded_stops_the_shared_server(settings, tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_stop_embedded_stops_the_shared_server(settings: Settings, tmp_path: Path) -> None:
     app = make_app(settings, redis_url=None)
     app.instance_path = str(tmp_path)
     conn = queue.connection(app)

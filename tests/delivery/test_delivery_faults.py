@@ -22,6 +22,7 @@ from invites.invitations.models import Invitation, InvitationDailyStats
 
 from ..support.helpers import (
     ROOT,
+    OwnRedis,
     auth,
     env_for,
     invite,
@@ -157,8 +158,8 @@ def _wait_for(condition: Callable[[], bool], what: str, seconds: float = 30) -> 
         time.sleep(0.1)
 
 
-def test_the_scheduler_outlives_a_redis_outage_across_cron_ticks(  # type: ignore[no-untyped-def]
-    app: Flask, settings: Settings, own_redis
+def test_the_scheduler_outlives_a_redis_outage_across_cron_ticks(
+    app: Flask, settings: Settings, own_redis: OwnRedis
 ) -> None:
     port, procs = own_redis
     own = dataclasses.replace(
@@ -192,7 +193,7 @@ def test_the_scheduler_outlives_a_redis_outage_across_cron_ticks(  # type: ignor
 
             _wait_for(relayed, "the relay to enqueue every invitation")
 
-            def names() -> list[str]:
+            def names() -> list[str | None]:
                 jobs = Job.fetch_many(
                     mail.get_job_ids(), connection=mail.connection, serializer=mail.serializer
                 )

@@ -142,15 +142,15 @@ def test_complaint_withdraws_marketing_and_suppresses(
     assert result == {"processed": 2, "suppressed": 2}
     assert _reasons(app, "kim@example.com") == ["complaint"]
     with app.app_context():
-        contact = contacts.find(db.session, "user-7")
-        assert contact is not None
-        withdrawn = [e for e in contacts.consent_log(db.session, contact) if not e.granted]
+        kim = contacts.find(db.session, "user-7")
+        assert kim is not None
+        withdrawn = [e for e in contacts.consent_log(db.session, kim) if not e.granted]
         assert sorted(e.category for e in withdrawn) == sorted(MARKETING)
         assert {e.source for e in withdrawn} == {"complaint"}
-        state = contacts.current(db.session, contact, settings)
+        state = contacts.current(db.session, kim, settings)
         assert not any(state[name] for name in MARKETING)
         # A complaint stops even service mail.
-        assert eligibility.blocked(db.session, contact, "service", settings) is not None
+        assert eligibility.blocked(db.session, kim, "service", settings) is not None
         assert db.session.scalars(select(Invitation.status)).one() == "bounced"
     # A repeated complaint logs no further consent events.
     _post(client, key, _event("kim@example.com", "complaint"))

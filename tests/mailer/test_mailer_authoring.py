@@ -16,7 +16,7 @@ import sys
 import threading
 import time
 from html.parser import HTMLParser
-from typing import Any
+from typing import Any, Literal
 
 import pytest
 from jinja2 import TemplateAssertionError, UndefinedError
@@ -60,13 +60,13 @@ def build(
     *,
     subject: str = "News for {{ first_name }}",
     preheader: str = "",
-    body_format: str = "markdown",
+    body_format: Literal["markdown", "html"] = "markdown",
     text: str | None = None,
     constants: dict[str, str] | None = None,
     limits: Limits | None = None,
     layout: tuple[Any, Any] = (LAYOUT_HTML, LAYOUT_TEXT),
 ) -> CompiledDraft:
-    draft = Draft(subject, preheader, body, body_format, text)  # type: ignore[arg-type]
+    draft = Draft(subject, preheader, body, body_format, text)
     return compile_draft(
         draft, *layout, constants=constants or {"locale": "en"}, sample={}, limits=limits
     )

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import dataclasses
+from pathlib import Path
 
 from flask import Flask
+from playwright.sync_api import Page
 
 from invites import create_app
 from invites.core.config import Settings
@@ -37,8 +39,8 @@ def test_no_outbox_pages_with_smtp_or_in_production(settings: Settings) -> None:
 
 
 def test_on_a_phone_the_outbox_reads_well_and_its_links_work(
-    live_outbox: tuple[Flask, str], page, tmp_path
-) -> None:  # type: ignore[no-untyped-def]
+    live_outbox: tuple[Flask, str], page: Page, tmp_path: Path
+) -> None:
     app, base = live_outbox
     address = "a.rather.long.address.for.a.phone@example.com"
     invite(app.test_client(), new_key(app, ["invitations"]), address, inviter_name="Boris")

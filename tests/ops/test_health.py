@@ -8,7 +8,7 @@ from flask import Flask
 
 from invites.core.config import Settings
 
-from ..support.helpers import free_port, make_app
+from ..support.helpers import OwnRedis, free_port, make_app
 
 
 def test_healthz_answers_without_touching_anything(settings: Settings) -> None:
@@ -30,7 +30,7 @@ def test_readyz_is_ok_when_both_answer(app: Flask) -> None:
     assert resp.get_json() == {"status": "ok", "checks": {"database": "ok", "redis": "ok"}}
 
 
-def test_readyz_is_503_when_redis_is_down(settings: Settings, own_redis) -> None:  # type: ignore[no-untyped-def]
+def test_readyz_is_503_when_redis_is_down(settings: Settings, own_redis: OwnRedis) -> None:
     port, procs = own_redis
     app = make_app(settings, redis_url=f"redis://127.0.0.1:{port}/0")
     client = app.test_client()

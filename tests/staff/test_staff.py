@@ -18,6 +18,7 @@ from invites.staff.errors import (
     WeakPassword,
 )
 
+from ..support.helpers import must_get
 from ..support.staff import PASSWORD, make_staff
 
 
@@ -42,17 +43,17 @@ def test_a_hash_with_old_parameters_is_replaced_at_sign_in(app: Flask) -> None:
     weaker = PasswordHasher(time_cost=1, memory_cost=8192, parallelism=1).hash(PASSWORD)
     assert passwords.needs_rehash(weaker)
     with app.app_context():
-        user = db.session.get(StaffUser, user_id)
+        user = must_get(StaffUser, user_id)
         user.password_hash = weaker
         db.session.commit()
         # A wrong password can't trigger the upgrade: only a verified one is hashed again.
         refused = users.authenticate(db.session, "ann@example.com", "wrong password", now=utcnow())
         assert refused is None
         db.session.commit()
-        assert db.session.get(StaffUser, user_id).password_hash == weaker
+        assert must_get(StaffUser, user_id).password_hash == weaker
         assert users.authenticate(db.session, "ann@example.com", PASSWORD, now=utcnow())
         db.session.commit()
-        upgraded = db.session.get(StaffUser, user_id).password_hash
+        upgraded = must_get(StaffUser, user_id).password_hash
     assert upgraded != weaker and not passwords.needs_rehash(upgraded)
     assert passwords.verify(upgraded, PASSWORD)
 
@@ -72,7 +73,8 @@ def test_logins_are_one_lower_case_form(app: Flask) -> None:
 def test_time_zones_are_iana_names(app: Flask) -> None:
     make_staff(app, "msk@example.com", time_zone="Europe/Moscow")
     with app.app_context():
-        assert users.find_by_email(db.session, "msk@example.com").time_zone == "Europe/Moscow"
+        msk = users.find_by_email(db.session, "msk@example.com")
+        assert msk is not None and msk.time_zone == "Europe/Moscow"
         for bad in ("Mars/Olympus", "../../etc/passwd"):
             with pytest.raises(UnknownTimeZone):
                 users.create_user(
@@ -89,7 +91,7 @@ def test_the_last_enabled_admin_stays(app: Flask) -> None:
     first = make_staff(app, "first@example.com", Role.ADMIN)
     second = make_staff(app, "second@example.com", Role.ADMIN)
     with app.app_context():
-        a, b = db.session.get(StaffUser, first), db.session.get(StaffUser, second)
+        a, b = must_get(StaffUser, first), must_get(StaffUser, second)
         with pytest.raises(SelfLockout):
             users.disable(db.session, a, actor=a, now=utcnow())
         assert users.set_role(db.session, b, Role.MARKETING, actor=a, now=utcnow())
@@ -108,7 +110,7 @@ def test_the_last_enabled_admin_stays(app: Flask) -> None:
 def test_every_change_is_in_the_audit_log(app: Flask) -> None:
     admin_id = make_staff(app, "boss@example.com", Role.ADMIN)
     with app.app_context():
-        boss = db.session.get(StaffUser, admin_id)
+        boss = must_get(StaffUser, admin_id)
         mia = users.create_user(
             db.session,
             "mia@example.com",
@@ -169,7 +171,7 @@ def test_failed_logins_are_recorded_without_the_password(app: Flask) -> None:
 def test_a_disabled_account_is_refused_even_with_its_password(app: Flask) -> None:
     user_id = make_staff(app, "gone@example.com")
     with app.app_context():
-        user = db.session.get(StaffUser, user_id)
+        user = must_get(StaffUser, user_id)
         users.disable(db.session, user, actor=None, now=utcnow())
         db.session.commit()
         assert users.authenticate(db.session, "gone@example.com", PASSWORD, now=utcnow()) is None

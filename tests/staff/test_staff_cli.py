@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from click.testing import CliRunner
+from click.testing import CliRunner, Result
 from flask import Flask
 
 from invites.cli import cli
@@ -14,7 +14,7 @@ from ..core.test_cli import NO_CONFIGURATION
 from ..support.staff import PASSWORD
 
 
-def _run(app: Flask, *args: str, stdin: str | None = None):  # type: ignore[no-untyped-def]
+def _run(app: Flask, *args: str, stdin: str | None = None) -> Result:
     return app.test_cli_runner().invoke(args=["users", *args], input=stdin)
 
 

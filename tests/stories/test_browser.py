@@ -5,14 +5,15 @@ from __future__ import annotations
 from pathlib import Path
 
 from flask import Flask
+from playwright.sync_api import Page
 
 from ..support.helpers import all_database_text, invite, link_to, new_key, run_jobs
 from ..support.smtpd import SMTPSink
 
 
 def test_click_remove_button(
-    live: tuple[Flask, str], smtp_sink: SMTPSink, page, tmp_path: Path
-) -> None:  # type: ignore[no-untyped-def]
+    live: tuple[Flask, str], smtp_sink: SMTPSink, page: Page, tmp_path: Path
+) -> None:
     app, base = live
     invite(
         app.test_client(),

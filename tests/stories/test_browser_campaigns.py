@@ -140,9 +140,10 @@ def test_a_marketer_writes_tests_sends_and_follows_a_campaign(
         page.select_option("#sample", "none")
         page.click("#show-sample")
         assert page.frame_locator("#frame-phone").locator("h1").first.inner_text() == "Привет"
+        page.set_viewport_size({"width": 1200, "height": 900})
+        _shot(page, tmp_path, "console-campaign-preview.png")
         page.set_viewport_size({"width": 390, "height": 800})
         assert page.evaluate("document.documentElement.scrollWidth") <= 390
-        _shot(page, tmp_path, "console-campaign-preview.png")
         page.set_viewport_size({"width": 1000, "height": 800})
         page.go_back()
         page.go_back()

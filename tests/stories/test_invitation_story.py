@@ -29,7 +29,7 @@ def test_invite_accept_erases_address(smtp_app: Flask, smtp_sink: SMTPSink) -> N
     assert msg["Date"]
     assert msg.get_content_type() == "multipart/alternative"
     # RFC 8058: exactly one of each header, an https URI, and it is the body's removal link.
-    assert len(msg.get_all("List-Unsubscribe")) == 1
+    assert len(msg.get_all("List-Unsubscribe", [])) == 1
     assert msg.get_all("List-Unsubscribe-Post") == ["List-Unsubscribe=One-Click"]
     unsubscribe = msg["List-Unsubscribe"].strip("<>")
     assert unsubscribe.startswith("https://mail.spotcam.test/r/")

@@ -9,9 +9,10 @@ import socket
 import subprocess
 import tempfile
 import time
+from collections.abc import Sequence
 from contextlib import suppress
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import redis
 from flask import Flask
@@ -23,6 +24,10 @@ from invites.core.config import Settings
 from invites.core.db import db
 
 from .smtpd import ReceivedMessage
+
+Row = TypeVar("Row")
+# What the `own_redis` fixture gives: a port and the redis-server processes serving it.
+OwnRedis = tuple[int, list[subprocess.Popen[bytes]]]
 
 IN_CI = os.environ.get("CI") == "true"
 
@@ -158,6 +163,13 @@ def link_to(message: ReceivedMessage, path_prefix: str) -> str:
     raise AssertionError(f"no link to {path_prefix} in {links(message)}")
 
 
+def must_get(model: type[Row], key: Any) -> Row:
+    """The row of `model` with this primary key, in the app context's session: it must exist."""
+    row = db.session.get(model, key)
+    assert row is not None, f"no {model.__name__} {key!r}"
+    return row
+
+
 def all_database_text(app: Flask) -> str:
     """Every value in every table, as one string (to prove an address is gone)."""
     chunks: list[str] = []
@@ -228,6 +240,7 @@ def redis_text(conn: redis.Redis) -> bytes:
     import zlib
 
     chunks: list[bytes] = []
+    values: Sequence[object]
     for key in conn.scan_iter(count=1000):
         chunks.append(key)
         kind = conn.type(key)
@@ -242,10 +255,13 @@ def redis_text(conn: redis.Redis) -> bytes:
         elif kind == b"zset":
             values = conn.zrange(key, 0, -1)
         elif kind == b"stream":
-            values = [v for _id, fields in conn.xrange(key) for v in fields.values()]
+            entries = conn.xrange(key) or []
+            values = [v for _id, fields in entries for v in (fields or {}).values()]
         else:
             values = []
         for value in values:
+            # redis-py types replies as bytes or str; without decode_responses they are bytes.
+            assert isinstance(value, bytes), (key, value)
             chunks.append(value)
             with suppress(zlib.error):
                 chunks.append(zlib.decompress(value))

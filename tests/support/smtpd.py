@@ -81,6 +81,7 @@ class _Handler:
                 await asyncio.get_running_loop().run_in_executor(None, hook)
             if mode == "drop":
                 # Stored, and gone without a word: the reply never leaves.
+                assert server.transport is not None  # set while a session is open
                 server.transport.close()
             elif mode == "late":
                 await asyncio.sleep(seconds)
@@ -115,7 +116,7 @@ class SMTPSink:
         self.connections = 0
         self._lock = threading.Condition()
         self._failures: deque[tuple[str, str]] = deque()
-        self._misbehaviour: deque[tuple[str, float, Callable[[], None] | None]] = deque()
+        self._misbehaviour: deque[tuple[str, float, Callable[[], object] | None]] = deque()
         self._controller: _CountingController | None = None
 
     @property
@@ -157,7 +158,7 @@ class SMTPSink:
         with self._lock:
             self._misbehaviour.extend([("late", seconds, None)] * times)
 
-    def store_then_run(self, hook: Callable[[], None], times: int = 1) -> None:
+    def store_then_run(self, hook: Callable[[], object], times: int = 1) -> None:
         """Store the next messages and run `hook` (in a thread) before replying 250."""
         with self._lock:
             self._misbehaviour.extend([("hook", 0.0, hook)] * times)
@@ -179,7 +180,7 @@ class SMTPSink:
                 return self._failures.popleft()[1]
             return None
 
-    def _take_misbehaviour(self) -> tuple[str, float, Callable[[], None] | None] | None:
+    def _take_misbehaviour(self) -> tuple[str, float, Callable[[], object] | None] | None:
         with self._lock:
             return self._misbehaviour.popleft() if self._misbehaviour else None
 

@@ -17,11 +17,17 @@ CSRF_INPUT = re.compile(r'name="csrf_token" value="([^"]+)"')
 
 
 def make_staff(
-    app: Flask, email: str, role: Role = Role.MARKETING, password: str = PASSWORD, **extra: str
+    app: Flask,
+    email: str,
+    role: Role = Role.MARKETING,
+    password: str = PASSWORD,
+    time_zone: str | None = None,
 ) -> int:
     """Create a staff user in the app's database; return their id."""
     with app.app_context():
-        user = users.create_user(db.session, email, password, role, now=utcnow(), **extra)
+        user = users.create_user(
+            db.session, email, password, role, now=utcnow(), time_zone=time_zone
+        )
         db.session.commit()
         user_id = user.id
         db.session.remove()
