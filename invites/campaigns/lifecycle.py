@@ -48,9 +48,10 @@ class Actor:
     ip: str | None = None
 
 
-def _audit(
+def audit_step(
     session: AnySession, actor: Actor, action: str, campaign: Campaign, **detail: Any
 ) -> None:
+    """Write one step on a campaign to the audit log as campaign.<action>."""
     audit.record(
         session,
         actor=actor,
@@ -100,7 +101,7 @@ def create(
     )
     session.add(campaign)
     session.flush()
-    _audit(session, actor, "create", campaign, name=campaign.name, category=category)
+    audit_step(session, actor, "create", campaign, name=campaign.name, category=category)
     return campaign
 
 
@@ -130,7 +131,7 @@ def update_settings(session: AnySession, campaign: Campaign, actor: Actor, **fie
         setattr(campaign, name, value)
     if changed:
         _edited(session, campaign, actor)
-        _audit(session, actor, "edit", campaign, fields=sorted(changed))
+        audit_step(session, actor, "edit", campaign, fields=sorted(changed))
 
 
 def save_content(
@@ -150,7 +151,7 @@ def save_content(
     row.subject, row.preheader, row.body = draft.subject, draft.preheader, draft.body
     row.body_format, row.text, row.compiled = draft.body_format, draft.text, compiled_json
     _edited(session, campaign, actor)
-    _audit(session, actor, "edit", campaign, locale=locale, version=campaign.version)
+    audit_step(session, actor, "edit", campaign, locale=locale, version=campaign.version)
 
 
 def approve(session: AnySession, campaign: Campaign, actor: Actor) -> None:
@@ -161,7 +162,7 @@ def approve(session: AnySession, campaign: Campaign, actor: Actor) -> None:
         raise CampaignError("there is nothing to approve yet: write the content first")
     campaign.approved_version, campaign.approved_by = campaign.version, actor.id
     campaign.approved_at = utcnow()
-    _audit(session, actor, "approve", campaign, version=campaign.version)
+    audit_step(session, actor, "approve", campaign, version=campaign.version)
 
 
 def _contents(session: AnySession, campaign: Campaign) -> list[CampaignContent]:
@@ -213,7 +214,7 @@ def schedule(
     else:
         raise CampaignError("give a time, or a date and a local time")
     campaign.status, campaign.updated_at = CampaignStatus.SCHEDULED, now
-    _audit(
+    audit_step(
         session,
         actor,
         "schedule",
@@ -240,7 +241,7 @@ def send_now(session: AnySession, campaign: Campaign, actor: Actor, settings: Se
     if campaign.anchor == Anchor.MOMENT or campaign.status == CampaignStatus.DRAFT:
         campaign.anchor, campaign.scheduled_at = Anchor.MOMENT, utcnow()
     start(session, campaign, settings)
-    _audit(session, actor, "send", campaign, audience=campaign.audience_at_start)
+    audit_step(session, actor, "send", campaign, audience=campaign.audience_at_start)
 
 
 def confirm_late(session: AnySession, campaign: Campaign, actor: Actor, settings: Settings) -> None:
@@ -249,7 +250,7 @@ def confirm_late(session: AnySession, campaign: Campaign, actor: Actor, settings
         raise CampaignError("only a held campaign waits for confirmation")
     check_ready(session, campaign, settings)
     start(session, campaign, settings)
-    _audit(session, actor, "confirm_late", campaign)
+    audit_step(session, actor, "confirm_late", campaign)
 
 
 def pause(session: AnySession, campaign: Campaign, actor: Actor, reason: str | None = None) -> None:
@@ -258,7 +259,7 @@ def pause(session: AnySession, campaign: Campaign, actor: Actor, reason: str | N
         raise CampaignError(f"a {campaign.status} campaign can't be paused")
     campaign.status, campaign.paused_reason = CampaignStatus.PAUSED, reason
     campaign.updated_at = utcnow()
-    _audit(session, actor, "pause", campaign, reason=reason)
+    audit_step(session, actor, "pause", campaign, reason=reason)
 
 
 def resume(session: AnySession, campaign: Campaign, actor: Actor, settings: Settings) -> None:
@@ -267,7 +268,7 @@ def resume(session: AnySession, campaign: Campaign, actor: Actor, settings: Sett
         raise CampaignError(f"a {campaign.status} campaign can't be resumed")
     campaign.status, campaign.paused_reason = CampaignStatus.SENDING, None
     campaign.updated_at = utcnow()
-    _audit(session, actor, "resume", campaign)
+    audit_step(session, actor, "resume", campaign)
 
 
 def cancel(session: AnySession, campaign: Campaign, actor: Actor) -> None:
@@ -276,7 +277,7 @@ def cancel(session: AnySession, campaign: Campaign, actor: Actor) -> None:
         raise CampaignError(f"a {campaign.status} campaign can't be cancelled")
     campaign.status, campaign.updated_at = CampaignStatus.CANCELLED, utcnow()
     campaign.finished_at = utcnow()
-    _audit(session, actor, "cancel", campaign)
+    audit_step(session, actor, "cancel", campaign)
 
 
 def retry_failed(session: AnySession, campaign: Campaign, actor: Actor) -> int:
@@ -306,7 +307,7 @@ def retry_failed(session: AnySession, campaign: Campaign, actor: Actor) -> int:
             .values(status=BatchStatus.PENDING, due_at=now, enqueued_at=None, finished_at=None)
         )
         campaign.status, campaign.finished_at = CampaignStatus.SENDING, None
-    _audit(session, actor, "retry", campaign, queued=len(rows))
+    audit_step(session, actor, "retry", campaign, queued=len(rows))
     return len(rows)
 
 

@@ -14,6 +14,7 @@ from datetime import datetime
 from flask import Flask
 
 from invites.campaigns import content, ratelimit
+from invites.campaigns.lifecycle import Actor, audit_step
 from invites.campaigns.models import Campaign, CampaignContent
 from invites.core import queue
 from invites.core.db import AnySession, utcnow
@@ -45,18 +46,19 @@ def queue_tests(
     campaign: Campaign,
     locale: str,
     addresses: list[str],
-    staff_id: int,
+    actor: Actor,
     first_name: str = "",
 ) -> list[str]:
-    """Render the campaign's `locale` and queue one test message per address; return ids."""
+    """Render the campaign's `locale`, queue one test message per address and audit it (how
+    many, never which); return the messages' ids."""
     row = session.get(CampaignContent, (campaign.id, locale))
     if row is None or not row.compiled:
         raise LookupError(f"no saved {locale} content")
     strategy = ratelimit.limiter(app)
     item = ratelimit.RateLimitItemPerHour(PER_HOUR)
     for _ in addresses:
-        if not strategy.hit(item, "test-send", str(staff_id)):
-            reset = strategy.get_window_stats(item, "test-send", str(staff_id)).reset_time
+        if not strategy.hit(item, "test-send", str(actor.id)):
+            reset = strategy.get_window_stats(item, "test-send", str(actor.id)).reset_time
             raise TestLimitExceeded(max(1, int(reset - datetime.now().timestamp())))
     settings = app.config["SETTINGS"]
     compiled = content.compiled_for(campaign, row)
@@ -85,6 +87,7 @@ def queue_tests(
         session.flush()
         relay.wake(session, msg.id)
         ids.append(msg.public_id or "")
+    audit_step(session, actor, "test_send", campaign, locale=locale, addresses=len(ids))
     return ids
 
 

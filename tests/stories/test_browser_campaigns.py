@@ -96,6 +96,12 @@ def _sign_in(page: Page, base: str, email: str) -> None:
     assert page.url == base + "/console/"
 
 
+def _open_campaign(page: Page, base: str, email: str, name: str) -> None:
+    _sign_in(page, base, email)
+    page.click("nav >> text=Campaigns")
+    page.click(f"text={name}")
+
+
 def _write(page: Page, subject: str, body: str) -> None:
     page.fill("#subject", subject)
     page.fill("#body", body)
@@ -209,15 +215,11 @@ def test_the_two_person_rule_in_the_browser(app: Flask, settings: Settings, page
         assert "must approve the current content" in page.inner_text("p.flash")
         page.click("#logout")
 
-        _sign_in(page, base, "leo@example.com")
-        page.click("nav >> text=Campaigns")
-        page.click("text=Needs two")
+        _open_campaign(page, base, "leo@example.com", "Needs two")
         page.click("#approve")
         assert "approved by leo@example.com" in page.inner_text("#approval")
         page.click("#logout")
 
-        _sign_in(page, base, "mia@example.com")
-        page.click("nav >> text=Campaigns")
-        page.click("text=Needs two")
+        _open_campaign(page, base, "mia@example.com", "Needs two")
         page.click("#send-now")
         assert page.inner_text("#status") == "sending"
