@@ -14,6 +14,10 @@ its outcome right after (in one statement with the next row's `sending`): a work
 mid-batch leaves at most the one message that was on the wire `sending`, which the next run
 records as unknown instead of sending again. On SQLite (one writer, no row locks) the round's
 query is the send-time check.
+
+Speed comes from overlapping waits, never from loosening the order. A message's `sending`
+commit starts as its envelope (MAIL, RCPT) goes out and must have finished before DATA; the
+next message is built while the receiver takes in the current one.
 """
 
 from __future__ import annotations
@@ -28,7 +32,18 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from flask import Flask
-from sqlalchemy import Connection, and_, func, literal, not_, or_, select, text, update
+from sqlalchemy import (
+    Connection,
+    and_,
+    bindparam,
+    func,
+    literal,
+    not_,
+    or_,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.orm import Session
 
 from invites.accounts import eligibility
@@ -48,7 +63,7 @@ from invites.campaigns.models import (
 from invites.core import queue
 from invites.core.db import db, utcnow
 from invites.core.suppression import Reason, suppress
-from mailer import PermanentError, TransientError, UnknownOutcome
+from mailer import Outgoing, PermanentError, TransientError, UnknownOutcome
 from mailer.classify import classify_reply
 
 log = logging.getLogger(__name__)
@@ -142,6 +157,11 @@ def _close_interrupted(conn: Connection, batch_id: int, now: datetime) -> int:
     return int(closed)
 
 
+def _leaves(row: Any) -> bool:
+    """Whether the round's reading lets this row's message leave now."""
+    return not (row.suppressed or row.unwanted or row.wrong_locale)
+
+
 class BatchRun:
     """One job's run of one batch."""
 
@@ -157,6 +177,9 @@ class BatchRun:
         self._status_checked = 0.0
         self._failures_seen = True  # until the first success has cleared any earlier run
         self._pending: Outcome | None = None
+        #: Messages built ahead (while the receiver took in the one before), by ledger row;
+        #: a build that failed keeps its exception, raised when the row's turn comes.
+        self._built: dict[int, Outgoing | Exception] = {}
 
     # -- the run --------------------------------------------------------------------------
 
@@ -184,6 +207,8 @@ class BatchRun:
                 if lim is not None
             ]
             self.category, self.locale = campaign.category, campaign.locale
+            # Built once: a statement object keeps its cache key, so each round only binds.
+            self._lock_stmt, self._rows_stmt = self._lock_due(), self._due_rows()
             self.writer = LedgerWriter(db.engine, campaign.id)
             deadline = time.monotonic() + RUN_SECONDS
             try:
@@ -205,11 +230,14 @@ class BatchRun:
         """Lock up to ROUND_SIZE due contacts, mail them; False once nothing is left."""
         started = time.monotonic()
         with db.engine.connect() as locks:
-            ids = list(locks.execute(self._lock_due()).scalars())
+            now = utcnow()
+            ids = list(locks.execute(self._lock_stmt, {"now": now}).scalars())
             if not ids:
                 locks.rollback()
                 return False
-            rows = locks.execute(self._due_rows(ids)).all()
+            rows = locks.execute(self._rows_stmt, {"now": now, "ids": ids}).all()
+            leaving = [row for row in rows if _leaves(row)]
+            after = dict(zip((row.ledger_id for row in leaving), leaving[1:], strict=False))
             for row in rows:
                 if time.monotonic() - started > ROUND_SECONDS:
                     break  # let waiting unsubscribes through; the rest go next round
@@ -217,7 +245,7 @@ class BatchRun:
                     break
                 # Only a message about to leave takes a token: a contact found ineligible
                 # now gets nothing, and must not slow the campaign down.
-                leaves = not (row.suppressed or row.unwanted or row.wrong_locale)
+                leaves = _leaves(row)
                 wait = ratelimit.take(self.app, self.limits) if leaves and self.limits else 0.0
                 if wait:
                     # Wait outside the locks: end the round, sleep, then start a new one.
@@ -225,8 +253,9 @@ class BatchRun:
                     self._flush_outcome()
                     time.sleep(min(wait, 1.0))
                     return True
-                self._one(ledger, row)
+                self._one(ledger, row, after.get(row.ledger_id))
             locks.rollback()  # nothing was written on this connection: it only held locks
+        self._built.clear()  # built from this round's reading of the rows: never reused
         self._flush_outcome()
         self._renew(ledger)
         ratelimit.count_sent(self.app, self.campaign_id, self.tally.sent_seconds)
@@ -237,7 +266,7 @@ class BatchRun:
         return and_(
             _LEDGER.c.batch_id == self.batch_id,
             _LEDGER.c.status == Delivery.QUEUED,
-            _LEDGER.c.next_attempt_at <= utcnow(),
+            _LEDGER.c.next_attempt_at <= bindparam("now"),
         )
 
     def _lock_due(self) -> Any:
@@ -253,8 +282,9 @@ class BatchRun:
         # ledger's inserts and updates (key-share locks through its foreign key) still pass.
         return query.with_for_update(of=Contact, key_share=True)
 
-    def _due_rows(self, contact_ids: list[int]) -> Any:
-        """The locked contacts with what decides, now, whether each may get this campaign."""
+    def _due_rows(self) -> Any:
+        """The locked contacts (`ids`) with what decides, now, whether each may get this
+        campaign."""
         settings = self.settings
         suppressed, unwanted = (
             eligibility.suppressed_for_marketing(),
@@ -276,11 +306,11 @@ class BatchRun:
                 wrong_locale.label("wrong_locale"),
             )
             .join(Contact, Contact.id == _LEDGER.c.contact_id)
-            .where(self._due(), _LEDGER.c.contact_id.in_(contact_ids))
+            .where(self._due(), _LEDGER.c.contact_id.in_(bindparam("ids", expanding=True)))
             .order_by(_LEDGER.c.contact_id)
         )
 
-    def _one(self, ledger: Connection, row: Any) -> None:
+    def _one(self, ledger: Connection, row: Any, upcoming: Any | None) -> None:
         now = utcnow()
         if row.suppressed:
             self._close(Outcome(row.ledger_id, Delivery.SUPPRESSED, "address is suppressed"))
@@ -291,26 +321,52 @@ class BatchRun:
             self._close(Outcome(row.ledger_id, Delivery.SKIPPED, reason))
             self.tally.skipped += 1
             return
-        message = self.builder.build(row)
-        # The outcome of the previous message and this one's `sending` in one commit.
+        message = self._message(row)
+        # The outcome of the previous message and this one's `sending` in one commit, which
+        # runs while the envelope goes out; the transport waits for it before DATA.
         previous, self._pending = self._pending, None
-        if not self.writer.sending(row.ledger_id, previous, now):
-            return  # someone else's, or already closed
+        ledgered = self.writer.sending_soon(row.ledger_id, previous, now)
         try:
-            self.transport.send(message)
+            sent = self.transport.send(
+                message,
+                ready=ledgered.result,
+                meanwhile=(lambda: self._build_ahead(upcoming)) if upcoming else None,
+            )
         except TransientError as exc:
-            self._transient(row, exc)
+            if ledgered.result():  # refused before DATA: only a row of ours has a record
+                self._transient(row, exc)
         except PermanentError as exc:
-            self._permanent(ledger, row, exc)
+            if ledgered.result():
+                self._permanent(ledger, row, exc)
         except UnknownOutcome as exc:
             self._pending = Outcome(row.ledger_id, Delivery.UNKNOWN, str(exc))
             self.tally.unknown += 1
             self._consecutive_failure()
         else:
+            if not sent:
+                return  # someone else's, or already closed: withdrawn before DATA
             self._pending = Outcome(row.ledger_id, Delivery.SENT, sent_at=utcnow())
             self.tally.sent += 1
             self.tally.sent_seconds.append(int(time.time()))
             self._consecutive_success()
+        finally:
+            # Whatever happened, the write has finished before the next one is made.
+            ledgered.wait()
+
+    def _message(self, row: Any) -> Outgoing:
+        built = self._built.pop(row.ledger_id, None)
+        if built is None:
+            return self.builder.build(row)
+        if isinstance(built, Exception):
+            raise built
+        return built
+
+    def _build_ahead(self, row: Any) -> None:
+        # Runs inside the transport while the receiver works: it must not raise there.
+        try:
+            self._built[row.ledger_id] = self.builder.build(row)
+        except Exception as exc:
+            self._built[row.ledger_id] = exc
 
     # -- ledger writes ----------------------------------------------------------------------
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 
@@ -13,6 +14,14 @@ SALTS = {
     # Names a contact and a category: the preference centre and one-click unsubscribe.
     "preferences": "spotcam.contact.preferences",
 }
+
+
+@lru_cache(maxsize=32)
+def _serializer(keys: tuple[str, ...], salt: str) -> URLSafeTimedSerializer:
+    # itsdangerous signs with the last key and verifies with any of them. Kept per keys and
+    # salt: building one (and its signers) cost as much as signing a campaign's link. A key
+    # rotation is a new entry, never a stale one.
+    return URLSafeTimedSerializer(list(keys), salt=salt)
 
 
 class TokenError(Exception):
@@ -35,9 +44,7 @@ class Tokens:
     fallbacks: tuple[str, ...] = ()
 
     def _serializer(self, purpose: str) -> URLSafeTimedSerializer:
-        # itsdangerous signs with the last key and verifies with any of them.
-        keys = [*reversed(self.fallbacks), self.secret_key]
-        return URLSafeTimedSerializer(keys, salt=SALTS[purpose])
+        return _serializer((*reversed(self.fallbacks), self.secret_key), SALTS[purpose])
 
     def make(self, purpose: str, opaque_id: str) -> str:
         """Sign an opaque id for a purpose."""

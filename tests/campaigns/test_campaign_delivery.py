@@ -7,6 +7,7 @@ written apart from the service), and what arrived is read from a real SMTP serve
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
 import signal
@@ -15,6 +16,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 
+import psycopg
 import pytest
 from flask import Flask
 
@@ -48,7 +50,7 @@ from ..support.campaigns import (
 from ..support.campaigns import (
     until_done as _until_done,
 )
-from ..support.helpers import ROOT, env_for, make_app
+from ..support.helpers import ROOT, env_for, make_app, terminate_backends
 from ..support.smtpd import SMTPSink
 
 
@@ -153,6 +155,84 @@ def test_a_worker_killed_mid_batch_loses_nobody_and_sends_nobody_twice(
     assert states["unknown"] <= 1
     assert states["sent"] + states["unknown"] == len(expected)
     assert before < len(expected)
+
+
+@pytest.mark.postgresql
+def test_no_message_is_handed_over_before_its_sending_mark_is_committed(
+    camp: Flask, smtp_sink: SMTPSink, workers: list[subprocess.Popen[str]]
+) -> None:
+    # The worker starts a message's `sending` commit as its envelope goes out and waits for
+    # it before DATA. Hold one ledger row's lock so that commit can't finish: the server must
+    # get that contact's envelope and nothing more until the lock is let go.
+    audience = [p for p in people(60) if p.gets("promotional")]
+    ids = seed(camp, audience)
+    campaign_id = make_campaign(camp)
+    with camp.app_context():
+        campaign = db.session.get(Campaign, campaign_id)
+        assert campaign is not None
+        lifecycle.send_now(db.session, campaign, actor(camp), camp.config["SETTINGS"])
+        db.session.commit()
+        jobs.plan_campaign(campaign_id)  # the first batch's ledger rows exist from here
+        db.session.remove()
+    held = sorted(_expected(audience), key=ids.__getitem__)[4]
+    url = camp.config["SETTINGS"].database_url.replace("postgresql+psycopg", "postgresql")
+    with psycopg.connect(url) as holder:
+        row = holder.execute(
+            "SELECT id FROM campaign_deliveries WHERE campaign_id = %s AND contact_id = %s "
+            "FOR UPDATE",
+            (campaign_id, ids[held]),
+        ).fetchone()
+        assert row is not None
+        workers.append(_worker(camp.config["SETTINGS"]))
+        _wait(lambda: held in smtp_sink.accepted_rcpts, "the held contact's envelope")
+        time.sleep(1.0)
+        assert _received(smtp_sink)[held] == 0, "content left before its sending mark"
+        assert len(smtp_sink.messages) == 4  # the four before it, and nothing after
+        holder.rollback()
+    _wait(lambda: status(camp, campaign_id) == "done", "the campaign to finish", 60)
+
+    got = _received(smtp_sink)
+    assert got[held] == 1 and max(got.values()) == 1
+    assert set(got) == _expected(audience)
+    assert set(ledger(camp, campaign_id).values()) == {"sent"}
+
+
+@pytest.mark.postgresql
+def test_connections_terminated_mid_campaign_lose_nobody_and_send_nobody_twice(
+    camp: Flask, smtp_sink: SMTPSink
+) -> None:
+    # While the server takes in the twelfth message, every database connection is cut (a
+    # failover): the ledger's, the round's locks and the app's. The run dies of it; the
+    # next finishes the campaign. The one message whose outcome was lost is unknown.
+    audience = people(200)
+    seed(camp, audience)
+    campaign_id = make_campaign(camp)
+    url = camp.config["SETTINGS"].database_url
+    assert url is not None
+    killed: list[int] = []
+    smtp_sink.store_then_reply_late(0.0, times=11)
+    smtp_sink.store_then_run(lambda: killed.append(terminate_backends(url)))
+    send_now(camp, campaign_id)
+
+    for _ in range(10):
+        with contextlib.suppress(AssertionError):  # the burst that lost its database fails
+            _burst(camp)
+        with camp.app_context():
+            db.engine.dispose()  # this process's pooled connections were cut too
+        if status(camp, campaign_id) == "done":
+            break
+        time.sleep(2.2)  # the dead run's batch lease (2 s here) runs out
+        _tick(camp)
+
+    assert killed and killed[0] >= 1
+    assert status(camp, campaign_id) == "done"
+    got = _received(smtp_sink)
+    expected = _expected(audience)
+    assert max(got.values()) == 1, "someone got two copies"
+    assert set(got) == expected, "someone was skipped (or mailed who shouldn't be)"
+    states = Counter(ledger(camp, campaign_id).values())
+    assert states["unknown"] == 1, states  # the one whose 250 the dead run could not record
+    assert states["sent"] + states["unknown"] == len(expected)
 
 
 def test_five_pause_resume_cycles(

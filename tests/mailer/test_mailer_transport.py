@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import dataclasses
 import os
 import socket
 from pathlib import Path
@@ -170,6 +171,71 @@ def test_refusals_before_the_data_are_not_unknown(smtp_sink: SMTPSink) -> None:
 
     with transport(smtp_sink) as smtp, pytest.raises(PermanentError):
         smtp.send(invite())
+
+
+def test_ready_runs_after_the_envelope_and_a_no_withdraws_the_message(
+    smtp_sink: SMTPSink,
+) -> None:
+    asked: list[list[str]] = []
+
+    def no() -> bool:
+        asked.append(list(smtp_sink.accepted_rcpts))  # what the server had accepted by then
+        return False
+
+    with transport(smtp_sink) as smtp:
+        assert smtp.send(invite(1, to="first@example.org"), ready=no) is False
+        # The session was reset, not broken: the next message goes out on it.
+        assert smtp.send(invite(2, to="second@example.org"), ready=lambda: True) is True
+
+    assert asked == [["first@example.org"]]
+    got = smtp_sink.wait_for(1)
+    assert [m.rcpt_tos for m in got] == [["second@example.org"]]
+    assert smtp_sink.connections == 1
+
+
+def test_a_ready_that_raises_sends_nothing_and_its_error_comes_through(
+    smtp_sink: SMTPSink,
+) -> None:
+    class LedgerDown(Exception):
+        pass
+
+    def broken() -> bool:
+        raise LedgerDown("the write failed")
+
+    with transport(smtp_sink) as smtp:
+        with pytest.raises(LedgerDown):
+            smtp.send(invite(1, to="first@example.org"), ready=broken)
+        smtp.send(invite(2, to="second@example.org"))
+
+    assert [m.rcpt_tos for m in smtp_sink.wait_for(1)] == [["second@example.org"]]
+    assert smtp_sink.accepted_rcpts == ["first@example.org", "second@example.org"]
+
+
+def test_meanwhile_runs_once_the_content_is_handed_over_and_before_the_reply(
+    smtp_sink: SMTPSink,
+) -> None:
+    smtp_sink.store_then_reply_late(0.3)
+    seen: list[int] = []
+
+    def meanwhile() -> None:
+        # The server has the whole message (stored) but has not answered it yet.
+        smtp_sink.wait_for(1)
+        seen.append(len(smtp_sink.messages))
+
+    with transport(smtp_sink) as smtp:
+        assert smtp.send(invite(), meanwhile=meanwhile) is True
+    assert seen == [1]
+
+
+def test_no_envelope_address_can_carry_a_second_command(smtp_sink: SMTPSink) -> None:
+    message, evil = invite(), "a@example.org>\r\nRSET\r\nX:<b"
+    for forged in (
+        dataclasses.replace(message, sender=evil),
+        dataclasses.replace(message, recipient=evil),
+    ):
+        with transport(smtp_sink) as smtp, pytest.raises(ValueError, match="envelope"):
+            smtp.send(forged)
+    assert smtp_sink.accepted_rcpts == []
 
 
 def test_error_texts_never_carry_an_address(smtp_sink: SMTPSink) -> None:

@@ -63,6 +63,8 @@ class _Handler:
         if failure:
             return failure
         envelope.rcpt_tos.append(address)
+        with self.sink._lock:
+            self.sink.accepted_rcpts.append(address)
         return "250 OK"
 
     async def handle_DATA(  # noqa: N802 - aiosmtpd's hook name
@@ -113,6 +115,8 @@ class SMTPSink:
         self.host = HOST
         self.port = _free_port()
         self.messages: list[ReceivedMessage] = []
+        #: Every recipient the server accepted at RCPT, whether or not a message followed.
+        self.accepted_rcpts: list[str] = []
         self.connections = 0
         self._lock = threading.Condition()
         self._failures: deque[tuple[str, str]] = deque()
