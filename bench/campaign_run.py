@@ -85,10 +85,11 @@ class CampaignRun:
             db.session.commit()
         return data
 
-    def _worker(self, n: int) -> subprocess.Popen[bytes]:
+    def _worker(self, n: int, simple: bool) -> subprocess.Popen[bytes]:
         log = (self.work / f"worker-{self.runs}-{n}.log").open("w")
+        mode = ["--simple"] if simple else []
         return subprocess.Popen(
-            [str(BIN / "invites"), "worker", "--queues", "campaigns"],
+            [str(BIN / "invites"), "worker", *mode, "--queues", "campaigns"],
             cwd=REPO,
             env=self.env,
             stdout=log,
@@ -123,9 +124,16 @@ class CampaignRun:
         return url
 
     def send(
-        self, *, workers: int, expected: set[str], unsubscribe_port: int | None, timeout: float
+        self,
+        *,
+        workers: int,
+        expected: set[str],
+        unsubscribe_port: int | None,
+        timeout: float,
+        simple: bool = True,
     ) -> dict[str, Any]:
-        """Deliver one campaign with this many workers; measure it and check what arrived."""
+        """Deliver one campaign with this many workers (in-process, or forking a child per
+        job); measure it and check what arrived."""
         from invites.campaigns import jobs, lifecycle
         from invites.campaigns.models import Campaign
         from invites.core.db import db
@@ -133,7 +141,7 @@ class CampaignRun:
         self.runs += 1
         campaign_id = self._campaign()
         before = len(self.sink.received())
-        procs = [self._worker(i) for i in range(workers)]
+        procs = [self._worker(i, simple) for i in range(workers)]
         time.sleep(2.0)  # the workers have imported the app and wait on the queue
         cpu_before = sum(proc_cpu(p.pid) for p in procs)
         actor = lifecycle.Actor(None, "bench")
@@ -201,6 +209,7 @@ class CampaignRun:
         elapsed = arrivals[-1] - started if arrivals else 0.0
         return {
             "workers": workers,
+            "mode": "simple" if simple else "forking",
             "status": self._status(campaign_id),
             "messages": sent,
             "rate": round(sent / elapsed, 1) if elapsed else 0.0,

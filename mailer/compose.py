@@ -11,6 +11,7 @@ import base64
 import binascii
 import re
 import secrets
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from email.utils import formatdate
@@ -91,6 +92,18 @@ def message_id(domain: str, local: str | None = None) -> str:
     return f"<{local}@{domain}>"
 
 
+_date: tuple[int, str] = (-1, "")
+
+
+def _date_now() -> str:
+    """The Date header's value, formatted once per second (it has one-second resolution)."""
+    global _date  # one (second, text) pair, replaced whole: safe to read from any thread
+    now = int(time.time())
+    if _date[0] != now:
+        _date = (now, formatdate(now, usegmt=True))
+    return _date[1]
+
+
 def _lines(text: str) -> str:
     return text.replace("\r\n", "\n").replace("\r", "\n")
 
@@ -147,7 +160,7 @@ def compose(
         mailbox_field("From", sender_box),
         mailbox_field("To", to_box),
         unstructured("Subject", subject),
-        verbatim("Date", formatdate(usegmt=True)),
+        verbatim("Date", _date_now()),
         verbatim("Message-ID", msgid),
     ]
     if reply_to is not None:

@@ -81,8 +81,13 @@ def _by_code(code: int, text: bytes | str) -> MailError:
     return cls(_decode(text), code)
 
 
-# A line starting with "." gets a second one (RFC 5321 4.5.2), as smtplib.data() does.
-_LEADING_DOT = re.compile(rb"(?m)^\.")
+def _dot_stuffed(data: bytes) -> bytes:
+    """A line starting with "." gets a second one (RFC 5321 4.5.2), as smtplib.data() does.
+
+    bytes.replace rather than a multiline regex: the same lines (the composer ends each with
+    CRLF, so a line starts after an LF), at C speed over a whole message."""
+    stuffed = data.replace(b"\n.", b"\n..")
+    return b"." + stuffed if stuffed.startswith(b".") else stuffed
 
 
 class SMTPTransport(_Closing):
@@ -251,7 +256,7 @@ class SMTPTransport(_Closing):
             if code != 354:
                 self._reset()
                 raise _by_code(code, text)
-            payload = _LEADING_DOT.sub(b"..", message.data)
+            payload = _dot_stuffed(message.data)
             if not payload.endswith(b"\r\n"):
                 payload += b"\r\n"
             # sendall either writes everything, final dot included, or raises before the

@@ -104,15 +104,16 @@ def plan_campaign(campaign_id: int) -> str:
 
 
 def send_batch(batch_id: int) -> str:
-    """Send one batch's due contacts; return what happened (no address in it)."""
+    """Send one batch's due contacts (then the campaign's next due ones, while time allows)."""
     app = current_app._get_current_object()  # type: ignore[attr-defined]
-    tally = BatchRun(app, batch_id, transport()).run()
+    run = BatchRun(app, batch_id, transport())
+    tally = run.run()
     log.info("%sbatch %s: %s", _tag(), batch_id, tally)
-    batch = db.session.get(CampaignBatch, batch_id)
+    batch = db.session.get(CampaignBatch, run.batch_id)  # the batch the run ended in
     db.session.rollback()
     if batch is not None:
         if tally.stopped == "time budget":
-            enqueue_batches([batch_id])  # its turn again, after other campaigns' batches
+            enqueue_batches([run.batch_id])  # its turn again, after other campaigns' batches
         finish_if_done(batch.campaign_id)
     return str(tally)
 

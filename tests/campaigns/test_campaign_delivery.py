@@ -15,15 +15,16 @@ import subprocess
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
+from datetime import timedelta
 
 import psycopg
 import pytest
 from flask import Flask
 
 from invites.campaigns import jobs, lifecycle
-from invites.campaigns.models import Campaign
+from invites.campaigns.models import Campaign, CampaignBatch
 from invites.core.config import Settings
-from invites.core.db import db
+from invites.core.db import db, utcnow
 from invites.core.models import Suppression
 
 from ..support.campaigns import (
@@ -233,6 +234,58 @@ def test_connections_terminated_mid_campaign_lose_nobody_and_send_nobody_twice(
     states = Counter(ledger(camp, campaign_id).values())
     assert states["unknown"] == 1, states  # the one whose 250 the dead run could not record
     assert states["sent"] + states["unknown"] == len(expected)
+
+
+def test_one_run_takes_the_campaigns_next_batches_but_never_one_another_holds(
+    camp: Flask, smtp_sink: SMTPSink
+) -> None:
+    audience = [p for p in people(200) if p.gets("promotional")]
+    ids = seed(camp, audience)
+    campaign_id = make_campaign(camp)
+    with camp.app_context():
+        campaign = db.session.get(Campaign, campaign_id)
+        assert campaign is not None
+        lifecycle.send_now(db.session, campaign, actor(camp), camp.config["SETTINGS"])
+        db.session.commit()
+        jobs.plan_campaign(campaign_id)  # the first batch,
+        jobs.plan_campaign(campaign_id)  # and the rest
+        batches = db.session.scalars(
+            db.select(CampaignBatch)
+            .where(CampaignBatch.campaign_id == campaign_id)
+            .order_by(CampaignBatch.id)
+        ).all()
+        assert len(batches) >= 4
+        # Another worker holds the second batch, on a live lease.
+        held = batches[1]
+        held.status, held.lease_token = "running", "another-worker"
+        held.leased_until = utcnow() + timedelta(minutes=5)
+        held_range = (held.first_contact_id, held.last_contact_id)
+        db.session.commit()
+        first = batches[0].id
+
+        result = jobs.send_batch(first)  # one job
+
+        assert f"{len(batches) - 1} batch(es) done" in result
+        states = {
+            b.id: (b.status, b.lease_token)
+            for b in db.session.scalars(
+                db.select(CampaignBatch).where(CampaignBatch.campaign_id == campaign_id)
+            )
+        }
+        db.session.remove()
+    assert states.pop(held.id) == ("running", "another-worker")
+    assert {status for status, _ in states.values()} == {"done"}
+    lo, hi = held_range
+    in_held = {e for e in _expected(audience) if lo <= ids[e] <= hi}
+    got = _received(smtp_sink)
+    assert in_held and set(got) == _expected(audience) - in_held
+    assert max(got.values()) == 1
+    held_rows = {
+        cid: s
+        for cid, s in ledger(camp, campaign_id).items()
+        if cid in ids.values() and lo <= (cid or 0) <= hi
+    }
+    assert set(held_rows.values()) == {"queued"}
 
 
 def test_five_pause_resume_cycles(

@@ -33,6 +33,32 @@ def test_purposes_do_not_mix() -> None:
         t.load("remove", accept, 60)
 
 
+@pytest.mark.parametrize("purpose", ["accept", "remove", "preferences"])
+def test_tokens_are_itsdangerous_own_byte_for_byte_and_survive_rotation(purpose: str) -> None:
+    # The service keeps serializers, signers and derived keys between links: what it makes
+    # must be exactly what a fresh itsdangerous serializer makes, for every key set.
+    from itsdangerous import URLSafeTimedSerializer
+
+    from invites.core.tokens import SALTS
+
+    with time_machine.travel(SIGNED_AT, tick=False):
+        for _ in range(3):  # the kept objects, used again
+            old = Tokens("old-key").make(purpose, "abc:promotional:7")
+            fresh = URLSafeTimedSerializer(["old-key"], salt=SALTS[purpose]).dumps(
+                "abc:promotional:7"
+            )
+            assert old == fresh
+        rotated = Tokens("new-key", ("old-key",))
+        assert rotated.make(purpose, "x") == URLSafeTimedSerializer(
+            ["old-key", "new-key"], salt=SALTS[purpose]
+        ).dumps("x")
+        # The old key's token still opens after the rotation; one signed by neither does not.
+        assert rotated.load(purpose, old, 60) == "abc:promotional:7"
+        assert Tokens("other-key").make(purpose, "x") != rotated.make(purpose, "x")
+        with pytest.raises(TokenInvalid):
+            Tokens("other-key").load(purpose, old, 60)
+
+
 def test_payload_is_opaque(app: Flask) -> None:
     key = new_key(app, ["invitations"])
     invite(app.test_client(), key, "secret.person@example.com")

@@ -355,3 +355,28 @@ def test_transport_from_url_sends_to_the_sink(smtp_sink: SMTPSink, tmp_path: Pat
         smtp.send(invite())
 
     assert smtp_sink.wait_for(1)[0].rcpt_tos == ["bob@example.org"]
+
+
+def test_lines_that_start_with_a_dot_arrive_whole(smtp_sink: SMTPSink) -> None:
+    # A line of one "." would end the message early (and what follows would be read as
+    # commands) unless the transport doubles it; the receiver undoes the doubling.
+    text = ".\n.hidden\nmid . line\n..two\n.\nQUIT\n"
+    message = compose(
+        sender="hello@spotcam.example",
+        to="bob@example.org",
+        subject="Dots",
+        text=text,
+        html="<p>dots</p>",
+        message_id_domain="spotcam.example",
+    )
+    assert message.data.count(b"\r\n.\r\n") == 2  # the composer leaves them as written
+
+    with transport(smtp_sink) as smtp:
+        smtp.send(message)
+        smtp.send(invite(2, to="after@example.org"))
+
+    first, second = smtp_sink.wait_for(2)
+    assert first.text is not None
+    assert first.text.replace("\r\n", "\n").rstrip("\n") == text.rstrip("\n")
+    assert second.rcpt_tos == ["after@example.org"]
+    assert smtp_sink.connections == 1
