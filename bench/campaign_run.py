@@ -12,7 +12,7 @@ from contextlib import suppress
 from pathlib import Path
 from typing import Any
 
-from common import BIN, REPO, BenchError, peak_rss_mb, proc_cpu
+from common import BIN, REPO, BenchError, peak_rss_mb, proc_cpu_split
 
 BODY = """# New filters for winter, {{ first_name|default('friend', true) }}
 
@@ -141,26 +141,27 @@ class CampaignRun:
         self.runs += 1
         campaign_id = self._campaign()
         before = len(self.sink.received())
-        procs = [self._worker(i, simple) for i in range(workers)]
-        time.sleep(2.0)  # the workers have imported the app and wait on the queue
-        cpu_before = sum(proc_cpu(p.pid) for p in procs)
-        actor = lifecycle.Actor(None, "bench")
-        started = time.time()
-        with self.app.app_context():
-            campaign = db.session.get(Campaign, campaign_id)
-            assert campaign is not None
-            lifecycle.send_now(db.session, campaign, actor, self.app.config["SETTINGS"])
-            db.session.commit()
-            jobs.enqueue_plan(campaign_id)
-        unsub: dict[str, Any] = {
-            "unsubscribed": None,
-            "unsubscribe_post_s": None,
-            "after_unsubscribe": 0,
-        }
-        target_address = None
-        peak = 0.0
-        deadline = time.monotonic() + timeout
-        try:
+        procs: list[subprocess.Popen[bytes]] = []
+        try:  # whatever fails from here on, the workers are stopped
+            procs.extend(self._worker(i, simple) for i in range(workers))
+            time.sleep(2.0)  # the workers have imported the app and wait on the queue
+            user_before, sys_before = _cpu(procs)
+            actor = lifecycle.Actor(None, "bench")
+            started = time.time()
+            with self.app.app_context():
+                campaign = db.session.get(Campaign, campaign_id)
+                assert campaign is not None
+                lifecycle.send_now(db.session, campaign, actor, self.app.config["SETTINGS"])
+                db.session.commit()
+                jobs.enqueue_plan(campaign_id)
+            unsub: dict[str, Any] = {
+                "unsubscribed": None,
+                "unsubscribe_post_s": None,
+                "after_unsubscribe": 0,
+            }
+            target_address = None
+            peak = 0.0
+            deadline = time.monotonic() + timeout
             while True:
                 peak = max(peak, max(peak_rss_mb(p.pid) for p in procs))
                 got = self.sink.received()[before:]
@@ -192,7 +193,8 @@ class CampaignRun:
                     raise BenchError("the campaign did not finish in time")
                 time.sleep(0.2)
             time.sleep(0.5)
-            cpu = sum(proc_cpu(p.pid) for p in procs) - cpu_before
+            user, system = _cpu(procs)
+            user, system = user - user_before, system - sys_before
         finally:
             for p in procs:
                 with_signal(p, signal.SIGTERM)
@@ -215,13 +217,20 @@ class CampaignRun:
             "rate": round(sent / elapsed, 1) if elapsed else 0.0,
             "elapsed_s": round(elapsed, 2),
             "first_message_s": round(arrivals[0] - started, 3) if arrivals else None,
-            "cpu_us_per_message": round(cpu / sent * 1e6) if sent else None,
+            "cpu_us_per_message": round((user + system) / sent * 1e6) if sent else None,
+            "cpu_system_us_per_message": round(system / sent * 1e6) if sent else None,
             "peak_rss_mb": round(peak, 1),
             "duplicates": sum(c - 1 for c in counts.values() if c > 1),
             "missing": len(should - set(counts)),
             "unexpected": len(set(counts) - should - {target_address}),
             **{k: v for k, v in unsub.items() if k != "returned_at"},
         }
+
+
+def _cpu(procs: list[subprocess.Popen[bytes]]) -> tuple[float, float]:
+    """(user, system) CPU seconds of the workers, their reaped children included."""
+    split = [proc_cpu_split(p.pid) for p in procs]
+    return sum(u for u, _ in split), sum(s for _, s in split)
 
 
 def with_signal(proc: subprocess.Popen[bytes], sig: int) -> None:

@@ -192,10 +192,13 @@ def python_loop_ms() -> float:
     return round(best * 1000, 1)
 
 
-def proc_cpu(pid: int) -> float:
-    """CPU seconds of a process and its reaped children (a forking worker's work-horses)."""
+def proc_cpu_split(pid: int) -> tuple[float, float]:
+    """(user, system) CPU seconds of a process and its reaped children (a forking worker's
+    work-horses)."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return sum(int(f) for f in fields[11:15]) / os.sysconf("SC_CLK_TCK")
+    utime, stime, cutime, cstime = (int(f) for f in fields[11:15])
+    tick = os.sysconf("SC_CLK_TCK")
+    return (utime + cutime) / tick, (stime + cstime) / tick
 
 
 def peak_rss_mb(pgid: int) -> float:
