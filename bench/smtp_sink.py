@@ -3,8 +3,10 @@
     .venv/bin/python bench/smtp_sink.py PORT OUT.json
 
 Accepts every message, records (recipient, arrival time) in memory, and writes them as JSON to
-OUT.json on SIGUSR1 (a snapshot) and on SIGTERM (then exits). It runs apart from the worker it
-measures so their CPU doesn't mix.
+OUT.json on SIGUSR1 (a snapshot) and on SIGTERM (then exits). On SIGUSR2 it writes only how
+many have arrived, to OUT.count: a driver that watches progress asks for that, because writing
+the whole record takes the sink longer the more it holds, and the sink is what is measured.
+It runs apart from the worker it measures so their CPU doesn't mix.
 """
 
 from __future__ import annotations
@@ -39,6 +41,13 @@ def dump(path: Path) -> None:
     tmp.replace(path)
 
 
+def count(path: Path) -> None:
+    """Write how many have arrived so far."""
+    tmp = path.with_suffix(".counting")
+    tmp.write_text(str(len(received)))
+    tmp.replace(path)
+
+
 def main() -> None:
     """Serve until SIGTERM."""
     port, out = int(sys.argv[1]), Path(sys.argv[2])
@@ -47,6 +56,7 @@ def main() -> None:
     stop = asyncio.Event()
     loop = asyncio.new_event_loop()
     signal.signal(signal.SIGUSR1, lambda *_: dump(out))
+    signal.signal(signal.SIGUSR2, lambda *_: count(out.with_suffix(".count")))
     signal.signal(signal.SIGTERM, lambda *_: loop.call_soon_threadsafe(stop.set))
     print("ready", flush=True)
     loop.run_until_complete(stop.wait())
