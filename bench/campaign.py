@@ -144,30 +144,24 @@ class Sink:
         if self.proc.stdout.readline().strip() != "ready":
             raise BenchError("the SMTP sink did not start")
 
-    def received(self) -> list[tuple[str, float]]:
-        """Everything that arrived so far: (recipient, unix time)."""
-        before = self.out.stat().st_mtime_ns if self.out.exists() else 0
-        self.proc.send_signal(signal.SIGUSR1)
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            if self.out.exists() and self.out.stat().st_mtime_ns != before:
-                with suppress(json.JSONDecodeError):
-                    return [tuple(x) for x in json.loads(self.out.read_text())]
-            time.sleep(0.02)
-        raise BenchError("the SMTP sink did not report")
-
-    def count(self) -> int:
-        """How many have arrived so far (cheap for the sink at any N, unlike `received`)."""
-        path = self.out.with_suffix(".count")
+    def _ask(self, sig: int, path: Path) -> str:
+        """Signal the sink, and return what it writes to `path` in answer."""
         before = path.stat().st_mtime_ns if path.exists() else 0
-        self.proc.send_signal(signal.SIGUSR2)
+        self.proc.send_signal(sig)
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:
             if path.exists() and path.stat().st_mtime_ns != before:
-                with suppress(ValueError):
-                    return int(path.read_text())
+                return path.read_text()
             time.sleep(0.01)
         raise BenchError("the SMTP sink did not report")
+
+    def received(self) -> list[tuple[str, float]]:
+        """Everything that arrived so far: (recipient, unix time)."""
+        return [tuple(x) for x in json.loads(self._ask(signal.SIGUSR1, self.out))]
+
+    def count(self) -> int:
+        """How many have arrived so far (cheap for the sink at any N, unlike `received`)."""
+        return int(self._ask(signal.SIGUSR2, self.out.with_suffix(".count")))
 
     def stop(self) -> None:
         """End the sink process."""

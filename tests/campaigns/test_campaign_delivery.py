@@ -34,6 +34,7 @@ from ..support.campaigns import (
     people,
     seed,
     send_now,
+    start_and_plan,
     status,
 )
 from ..support.campaigns import (
@@ -168,13 +169,7 @@ def test_no_message_is_handed_over_before_its_sending_mark_is_committed(
     audience = [p for p in people(60) if p.gets("promotional")]
     ids = seed(camp, audience)
     campaign_id = make_campaign(camp)
-    with camp.app_context():
-        campaign = db.session.get(Campaign, campaign_id)
-        assert campaign is not None
-        lifecycle.send_now(db.session, campaign, actor(camp), camp.config["SETTINGS"])
-        db.session.commit()
-        jobs.plan_campaign(campaign_id)  # the first batch's ledger rows exist from here
-        db.session.remove()
+    start_and_plan(camp, campaign_id)  # the first batch's ledger rows exist from here
     held = sorted(_expected(audience), key=ids.__getitem__)[4]
     url = camp.config["SETTINGS"].database_url.replace("postgresql+psycopg", "postgresql")
     with psycopg.connect(url) as holder:
@@ -242,13 +237,8 @@ def test_one_run_takes_the_campaigns_next_batches_but_never_one_another_holds(
     audience = [p for p in people(200) if p.gets("promotional")]
     ids = seed(camp, audience)
     campaign_id = make_campaign(camp)
+    start_and_plan(camp, campaign_id, whole=True)
     with camp.app_context():
-        campaign = db.session.get(Campaign, campaign_id)
-        assert campaign is not None
-        lifecycle.send_now(db.session, campaign, actor(camp), camp.config["SETTINGS"])
-        db.session.commit()
-        jobs.plan_campaign(campaign_id)  # the first batch,
-        jobs.plan_campaign(campaign_id)  # and the rest
         batches = db.session.scalars(
             db.select(CampaignBatch)
             .where(CampaignBatch.campaign_id == campaign_id)

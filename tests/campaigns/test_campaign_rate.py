@@ -8,17 +8,15 @@ import dataclasses
 from flask import Flask
 
 from invites.accounts.models import Preference
-from invites.campaigns import jobs, lifecycle
-from invites.campaigns.models import Campaign
 from invites.core.db import db, utcnow
 
 from ..support.campaigns import (
     Person,
-    actor,
     make_campaign,
     received,
     seed,
     send_now,
+    start_and_plan,
     until_done,
 )
 from ..support.helpers import make_app
@@ -66,12 +64,8 @@ def test_the_relay_limit_holds_and_skipped_contacts_cost_nothing(
     seed(relay, audience)
     campaign_id = make_campaign(relay)
     # Two thirds opt out after planning took them in: found ineligible when their turn comes.
+    start_and_plan(relay, campaign_id)
     with relay.app_context():
-        campaign = db.session.get(Campaign, campaign_id)
-        assert campaign is not None
-        lifecycle.send_now(db.session, campaign, actor(relay), relay.config["SETTINGS"])
-        db.session.commit()
-        jobs.plan_campaign(campaign_id)
         db.session.execute(
             db.update(Preference)
             .where(Preference.category == "promotional", Preference.contact_id % 3 != 0)

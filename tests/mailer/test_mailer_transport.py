@@ -197,7 +197,7 @@ def test_a_ready_that_raises_sends_nothing_and_its_error_comes_through(
     smtp_sink: SMTPSink,
 ) -> None:
     class LedgerDown(Exception):
-        pass
+        """The ledger write that `ready` waits for failed."""
 
     def broken() -> bool:
         raise LedgerDown("the write failed")

@@ -162,15 +162,29 @@ def make_campaign(
         return campaign.id
 
 
+def _start(app: Flask, campaign_id: int) -> None:
+    """Start the campaign as staff would, and commit (inside an app context)."""
+    campaign = db.session.get(Campaign, campaign_id)
+    assert campaign is not None
+    lifecycle.send_now(db.session, campaign, actor(app), app.config["SETTINGS"])
+    db.session.commit()
+
+
 def send_now(app: Flask, campaign_id: int) -> None:
     """What the console's "send now" does: start it, and enqueue its planner after commit."""
-    who = actor(app)
     with app.app_context():
-        campaign = db.session.get(Campaign, campaign_id)
-        assert campaign is not None
-        lifecycle.send_now(db.session, campaign, who, app.config["SETTINGS"])
-        db.session.commit()
+        _start(app, campaign_id)
         jobs.enqueue_plan(campaign_id)
+
+
+def start_and_plan(app: Flask, campaign_id: int, *, whole: bool = False) -> None:
+    """Start the campaign and run its planner here, so its ledger rows exist on return: the
+    first batch's, or with `whole` every batch's (the planner's second run plans the rest)."""
+    with app.app_context():
+        _start(app, campaign_id)
+        for _ in range(2 if whole else 1):
+            jobs.plan_campaign(campaign_id)
+        db.session.remove()
 
 
 def ledger(app: Flask, campaign_id: int) -> dict[int | None, str]:
