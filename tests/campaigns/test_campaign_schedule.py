@@ -20,9 +20,10 @@ from invites.core.config import Settings
 from invites.core.db import db
 from mailer.authoring import Draft
 
-from ..support.campaigns import BODY, Person, actor, make_campaign, seed, status
+from ..support.campaigns import BODY, Person, actor, make_campaign, seed, status, step
 from ..support.helpers import make_app, run_jobs
 from ..support.smtpd import SMTPSink
+from ..support.staff import post_form, signed_in
 
 UTC = ZoneInfo("UTC")
 
@@ -36,20 +37,21 @@ def _schedule(
     local_time: str | None = None,
     default_zone: str = "UTC",
 ) -> None:
-    with app.app_context():
-        campaign = db.session.get(Campaign, campaign_id)
-        assert campaign is not None
-        lifecycle.schedule(
+    who, settings = actor(app), app.config["SETTINGS"]
+    step(
+        app,
+        campaign_id,
+        lambda c: lifecycle.schedule(
             db.session,
-            campaign,
-            actor(app),
-            app.config["SETTINGS"],
+            c,
+            who,
+            settings,
             at=at,
             local_date=local_date,
             local_time=local_time,
             default_zone=default_zone,
-        )
-        db.session.commit()
+        ),
+    )
 
 
 def _tick_and_send(app: Flask) -> None:
@@ -85,11 +87,11 @@ def _held(app: Flask, campaign_id: int) -> int:
 
 def _confirm(app: Flask, campaign_id: int) -> int:
     """What the console's "Send it now, late" does, then the wake-up it queues."""
+    who, settings = actor(app), app.config["SETTINGS"]
+    released = step(
+        app, campaign_id, lambda c: lifecycle.confirm_late(db.session, c, who, settings)
+    )
     with app.app_context():
-        campaign = db.session.get(Campaign, campaign_id)
-        assert campaign is not None
-        released = lifecycle.confirm_late(db.session, campaign, actor(app), app.config["SETTINGS"])
-        db.session.commit()
         if released:
             jobs.wake(campaign_id)
         else:
@@ -101,11 +103,11 @@ def test_a_campaign_goes_out_at_its_moment_not_before(camp: Flask, smtp_sink: SM
     seed(camp, [Person(1, "a@example.org", "en", True, None, None)])
     campaign_id = make_campaign(camp)
     at = datetime(2031, 5, 4, 9, 30)
-    with time_machine.travel(datetime(2031, 5, 4, 9, 0, tzinfo=UTC), tick=True):
+    with _at(datetime(2031, 5, 4, 9, 0)):
         _schedule(camp, campaign_id, at=at)
         _tick_and_send(camp)
         assert smtp_sink.messages == [] and status(camp, campaign_id) == "scheduled"
-    with time_machine.travel(datetime(2031, 5, 4, 9, 31, tzinfo=UTC), tick=True):
+    with _at(datetime(2031, 5, 4, 9, 31)):
         _tick_and_send(camp)
     assert [m.rcpt_tos for m in smtp_sink.messages] == [["a@example.org"]]
     assert status(camp, campaign_id) == "done"
@@ -114,18 +116,13 @@ def test_a_campaign_goes_out_at_its_moment_not_before(camp: Flask, smtp_sink: SM
 def test_a_campaign_long_past_its_time_waits_for_a_person(camp: Flask, smtp_sink: SMTPSink) -> None:
     seed(camp, [Person(1, "a@example.org", "en", True, None, None)])
     campaign_id = make_campaign(camp)
-    with time_machine.travel(datetime(2031, 5, 4, 9, 0, tzinfo=UTC), tick=True):
+    with _at(datetime(2031, 5, 4, 9, 0)):
         _schedule(camp, campaign_id, at=datetime(2031, 5, 4, 10, 0))
     # The service was down for a day; a restored copy would do the same (listmonk #1801).
-    with time_machine.travel(datetime(2031, 5, 5, 10, 0, tzinfo=UTC), tick=True):
+    with _at(datetime(2031, 5, 5, 10, 0)):
         _tick_and_send(camp)
         assert status(camp, campaign_id) == "held" and smtp_sink.messages == []
-        with camp.app_context():
-            campaign = db.session.get(Campaign, campaign_id)
-            assert campaign is not None
-            lifecycle.confirm_late(db.session, campaign, actor(camp), camp.config["SETTINGS"])
-            db.session.commit()
-            jobs.enqueue_plan(campaign_id)
+        assert _confirm(camp, campaign_id) == 0  # it starts
         run_jobs(camp)
     assert len(smtp_sink.messages) == 1 and status(camp, campaign_id) == "done"
 
@@ -165,6 +162,18 @@ def _seed_zones(app: Flask, which: dict[str, tuple[str | None, datetime]] = ZONE
             for n, (email, (zone, _)) in enumerate(which.items(), start=1)
         ],
     )
+
+
+def _scheduled_days_ahead(app: Flask) -> int:
+    """A campaign for 10:00 local on DAY to one contact in each of ZONES (default zone
+    Berlin), scheduled three days before."""
+    _seed_zones(app)
+    campaign_id = make_campaign(app)
+    with _at(datetime(2031, 5, 1, 12, 0)):
+        _schedule(
+            app, campaign_id, local_date=DAY, local_time="10:00", default_zone="Europe/Berlin"
+        )
+    return campaign_id
 
 
 def _step(app: Flask, sink: SMTPSink, moment: datetime) -> set[str]:
@@ -208,12 +217,7 @@ def test_a_local_time_made_minutes_ahead_starts_at_that_hour_not_a_day_early(
 def test_a_local_time_made_days_ahead_reaches_each_zone_at_its_hour(
     camp: Flask, smtp_sink: SMTPSink
 ) -> None:
-    _seed_zones(camp)
-    campaign_id = make_campaign(camp)
-    with _at(datetime(2031, 5, 1, 12, 0)):
-        _schedule(
-            camp, campaign_id, local_date=DAY, local_time="10:00", default_zone="Europe/Berlin"
-        )
+    campaign_id = _scheduled_days_ahead(camp)
     # The earliest zone the audience has: Tokyo.
     assert _campaign(camp, campaign_id).scheduled_at == datetime(2031, 5, 4, 1, 0)
     steps = [
@@ -246,12 +250,7 @@ def test_a_local_time_made_days_ahead_reaches_each_zone_at_its_hour(
 def test_an_outage_holds_only_the_groups_whose_hour_passed_while_it_lasted(
     camp: Flask, smtp_sink: SMTPSink
 ) -> None:
-    _seed_zones(camp)
-    campaign_id = make_campaign(camp)
-    with _at(datetime(2031, 5, 1, 12, 0)):
-        _schedule(
-            camp, campaign_id, local_date=DAY, local_time="10:00", default_zone="Europe/Berlin"
-        )
+    campaign_id = _scheduled_days_ahead(camp)
     # Down from before Tokyo's hour until 08:30 UTC (CAMPAIGN_LATE_GRACE: an hour). Tokyo's
     # hour passed 7.5 h ago and Moscow's 1.5 h ago: held. Berlin's passed 30 minutes ago: it
     # goes now. New York's is still to come: it goes at its hour.
@@ -262,7 +261,12 @@ def test_an_outage_holds_only_the_groups_whose_hour_passed_while_it_lasted(
     # The held groups keep the campaign from being done until a person decides.
     assert status(camp, campaign_id) == "sending" and _held(camp, campaign_id) == 2
     with _at(datetime(2031, 5, 4, 15, 0)):
-        assert _confirm(camp, campaign_id) == 2  # two batches let go
+        # A person sees them on the campaign's page and sends them, late.
+        client = signed_in(camp, "mia@example.com")
+        page = f"/console/campaigns/{campaign_id}"
+        shown = client.get(page).text
+        assert "Held: 2 contacts whose local hour passed while the service was down" in shown
+        assert post_form(client, f"{page}/confirm", {}, page).status_code == 303
         run_jobs(camp)
     late_ones = {r for m in smtp_sink.messages[-2:] for r in m.rcpt_tos}
     assert late_ones == _due("tokyo@example.org", "moscow@example.org")
@@ -277,12 +281,7 @@ def test_an_outage_holds_only_the_groups_whose_hour_passed_while_it_lasted(
 def test_an_outage_after_the_start_holds_the_groups_it_spanned(
     camp: Flask, smtp_sink: SMTPSink
 ) -> None:
-    _seed_zones(camp)
-    campaign_id = make_campaign(camp)
-    with _at(datetime(2031, 5, 1, 12, 0)):
-        _schedule(
-            camp, campaign_id, local_date=DAY, local_time="10:00", default_zone="Europe/Berlin"
-        )
+    campaign_id = _scheduled_days_ahead(camp)
     assert _step(camp, smtp_sink, datetime(2031, 5, 4, 1, 0, 20)) == _due("tokyo@example.org")
     # Down from 01:30 to 09:30 UTC: Moscow's (07:00) and Berlin's (08:00) hours passed more
     # than an hour before the scheduler came back; New York's had not come.
@@ -295,12 +294,7 @@ def test_an_outage_after_the_start_holds_the_groups_it_spanned(
 def test_a_local_time_campaign_whose_every_hour_passed_is_held_whole(
     camp: Flask, smtp_sink: SMTPSink
 ) -> None:
-    _seed_zones(camp)
-    campaign_id = make_campaign(camp)
-    with _at(datetime(2031, 5, 1, 12, 0)):
-        _schedule(
-            camp, campaign_id, local_date=DAY, local_time="10:00", default_zone="Europe/Berlin"
-        )
+    campaign_id = _scheduled_days_ahead(camp)
     # Back only after New York's hour too had passed more than an hour ago.
     assert _step(camp, smtp_sink, datetime(2031, 5, 4, 15, 30)) == set()
     assert status(camp, campaign_id) == "held"
@@ -328,12 +322,10 @@ def test_a_scheduled_campaign_edited_after_its_approval_waits_for_a_new_one(
     seed(strict, [Person(1, "a@example.org", "en", True, None, None)])
     campaign_id = make_campaign(strict)
 
+    leo = actor(strict, "leo@example.com")
+
     def approve() -> None:
-        with strict.app_context():
-            campaign = db.session.get(Campaign, campaign_id)
-            assert campaign is not None
-            lifecycle.approve(db.session, campaign, actor(strict, "leo@example.com"))
-            db.session.commit()
+        step(strict, campaign_id, lambda c: lifecycle.approve(db.session, c, leo))
 
     approve()
     with _at(datetime(2031, 5, 4, 9, 0)):

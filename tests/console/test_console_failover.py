@@ -12,8 +12,6 @@ from __future__ import annotations
 
 import html
 import os
-from collections.abc import Iterator
-from contextlib import closing
 
 import httpx
 import pytest
@@ -21,26 +19,12 @@ from flask import Flask
 from sqlalchemy import create_engine, make_url, text
 
 from invites.campaigns.models import Campaign, CampaignContent
-from invites.core.config import Settings
 from invites.core.db import db
-from invites.staff import Role
 
-from ..support.campaigns import make_campaign
 from ..support.helpers import terminate_backends
-from ..support.races import console_session, form_of
-from ..support.servers import gunicorn
-from ..support.staff import make_staff
+from ..support.races import form_of
 
 BARE = "Internal Server Error"
-
-
-@pytest.fixture()
-def console(app: Flask, settings: Settings) -> Iterator[tuple[httpx.Client, int]]:
-    """mia, signed in to the console under gunicorn, and a campaign with saved content."""
-    make_staff(app, "mia@example.com", Role.MARKETING)
-    campaign_id = make_campaign(app)
-    with gunicorn(settings) as base, closing(console_session(base, "mia@example.com")) as mia:
-        yield mia, campaign_id
 
 
 def _is_console_page(answer: httpx.Response) -> bool:
@@ -57,9 +41,9 @@ def _failover(app: Flask) -> None:
 
 @pytest.mark.postgresql
 def test_every_console_request_survives_a_failover(
-    app: Flask, console: tuple[httpx.Client, int]
+    app: Flask, under_gunicorn: tuple[httpx.Client, int]
 ) -> None:
-    mia, campaign_id = console
+    mia, campaign_id = under_gunicorn
     pages = [
         "/console/",
         "/console/campaigns",
@@ -90,9 +74,9 @@ def test_every_console_request_survives_a_failover(
 
 @pytest.mark.postgresql
 def test_a_database_that_stays_away_gets_the_consoles_own_page(
-    app: Flask, console: tuple[httpx.Client, int]
+    app: Flask, under_gunicorn: tuple[httpx.Client, int]
 ) -> None:
-    mia, campaign_id = console
+    mia, campaign_id = under_gunicorn
     url = app.config["SQLALCHEMY_DATABASE_URI"]
     scratch = make_url(url).database
     admin = create_engine(os.environ["DATABASE_URL"], isolation_level="AUTOCOMMIT")
@@ -121,9 +105,9 @@ def test_a_database_that_stays_away_gets_the_consoles_own_page(
 
 
 def test_an_unexpected_error_in_a_view_gets_the_consoles_own_page(
-    app: Flask, console: tuple[httpx.Client, int]
+    app: Flask, under_gunicorn: tuple[httpx.Client, int]
 ) -> None:
-    mia, campaign_id = console
+    mia, campaign_id = under_gunicorn
     with app.app_context():
         row = db.session.get(CampaignContent, (campaign_id, "en"))
         assert row is not None

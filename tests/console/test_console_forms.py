@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import html
 import re
-from collections.abc import Iterator
-from contextlib import closing
 from urllib.parse import urlencode
 
 import httpx
@@ -29,8 +27,8 @@ from invites.staff import Role
 
 from ..support.campaigns import make_campaign
 from ..support.helpers import auth, new_key
-from ..support.races import console_session, form_of
-from ..support.servers import gunicorn, serve
+from ..support.races import form_of
+from ..support.servers import serve
 from ..support.staff import PASSWORD, make_staff, page_fields, signed_in
 
 
@@ -116,19 +114,10 @@ def test_a_100000_character_source_gets_the_checks_verdict_and_is_kept(
     assert _stored(app, campaign_id)[0] == version  # nothing saved
 
 
-@pytest.fixture()
-def production(app: Flask, settings: Settings) -> Iterator[tuple[httpx.Client, int]]:
-    """mia signed in to the console under gunicorn, and a campaign."""
-    make_staff(app, "mia@example.com", Role.MARKETING)
-    campaign_id = make_campaign(app)
-    with gunicorn(settings) as base, closing(console_session(base, "mia@example.com")) as mia:
-        yield mia, campaign_id
-
-
 def test_a_form_over_the_consoles_limit_comes_back_with_what_arrived(
-    app: Flask, production: tuple[httpx.Client, int]
+    app: Flask, under_gunicorn: tuple[httpx.Client, int]
 ) -> None:
-    mia, campaign_id = production
+    mia, campaign_id = under_gunicorn
     version = _stored(app, campaign_id)[0]
     editor = f"/console/campaigns/{campaign_id}/content/en"
     body = _words("Привет", 600_000)  # 3.2 MB of form data

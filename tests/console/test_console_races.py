@@ -26,7 +26,16 @@ from invites.core.config import Settings
 from invites.core.db import db
 from invites.staff import Role
 
-from ..support.campaigns import actor, expected, make_campaign, people, received, seed, send_now
+from ..support.campaigns import (
+    actor,
+    expected,
+    make_campaign,
+    people,
+    received,
+    seed,
+    send_now,
+    step,
+)
 from ..support.helpers import CHROMIUM, CHROMIUM_FLAGS, run_jobs
 from ..support.races import console_session, flash, form_of, race, row_held
 from ..support.servers import serve
@@ -95,22 +104,29 @@ def _written_by_mia(app: Flask) -> int:
     """A campaign whose content mia saved last (so leo may approve it)."""
     campaign_id = make_campaign(app)
     mia = actor(app, "mia@example.com")
-    with app.app_context():
-        campaign = db.session.get(Campaign, campaign_id)
-        assert campaign is not None
-        campaign.edited_by = mia.id
-        db.session.commit()
-        db.session.remove()
+    step(app, campaign_id, lambda c: setattr(c, "edited_by", mia.id))
     return campaign_id
 
 
 def _approve(app: Flask, campaign_id: int) -> None:
-    with app.app_context():
-        campaign = db.session.get(Campaign, campaign_id)
-        assert campaign is not None
-        lifecycle.approve(db.session, campaign, actor(app, "leo@example.com"))
-        db.session.commit()
-        db.session.remove()
+    leo = actor(app, "leo@example.com")
+    step(app, campaign_id, lambda c: lifecycle.approve(db.session, c, leo))
+
+
+def _ready(app: Flask, approved: bool = True) -> tuple[int, str, str]:
+    """A campaign mia wrote (approved by leo, with `approved`, where approval is required),
+    its page and its English editor."""
+    campaign_id = _written_by_mia(app)
+    if approved and app.config["SETTINGS"].campaign_approval == "required":
+        _approve(app, campaign_id)
+    page = f"/console/campaigns/{campaign_id}"
+    return campaign_id, page, f"{page}/content/en"
+
+
+def _race(
+    app: Flask, campaign_id: int, *calls: Callable[[], httpx.Response]
+) -> list[httpx.Response]:
+    return race(app.config["SQLALCHEMY_DATABASE_URI"], campaign_id, *calls)
 
 
 def _codes(*responses: httpx.Response) -> list[int]:
@@ -131,22 +147,13 @@ def _delivered_once_or_not_at_all(app: Flask, sink: SMTPSink, sent: bool) -> Non
 
 def test_edit_and_send_at_once(site: Site, smtp_sink: SMTPSink) -> None:
     app, session = site
-    campaign_id = _written_by_mia(app)
-    if app.config["SETTINGS"].campaign_approval == "required":
-        _approve(app, campaign_id)
+    campaign_id, page, editor = _ready(app)
     before, old_subject = _campaign(app, campaign_id)
-    page, editor = (
-        f"/console/campaigns/{campaign_id}",
-        f"/console/campaigns/{campaign_id}/content/en",
-    )
-    author, sender = (
-        session("mia@example.com"),
-        session("mia@example.com"),
-    )
+    author, sender = session("mia@example.com"), session("mia@example.com")
     edit_form, send_form = form_of(author, editor), form_of(sender, page)
 
-    edited, sent = race(
-        app.config["SQLALCHEMY_DATABASE_URI"],
+    edited, sent = _race(
+        app,
         campaign_id,
         lambda: author.post(editor, data={**edit_form, **NEW_CONTENT}),
         lambda: sender.post(f"{page}/send", data=send_form),
@@ -175,20 +182,13 @@ def test_edit_and_send_at_once(site: Site, smtp_sink: SMTPSink) -> None:
 
 def test_approve_and_edit_at_once(site: Site, smtp_sink: SMTPSink) -> None:
     app, session = site
-    campaign_id = _written_by_mia(app)
+    campaign_id, page, editor = _ready(app, approved=False)
     before, _ = _campaign(app, campaign_id)
-    page, editor = (
-        f"/console/campaigns/{campaign_id}",
-        f"/console/campaigns/{campaign_id}/content/en",
-    )
-    author, approver = (
-        session("mia@example.com"),
-        session("leo@example.com"),
-    )
+    author, approver = session("mia@example.com"), session("leo@example.com")
     edit_form, approve_form = form_of(author, editor), form_of(approver, page)
 
-    approved, edited = race(
-        app.config["SQLALCHEMY_DATABASE_URI"],
+    approved, edited = _race(
+        app,
         campaign_id,
         lambda: approver.post(f"{page}/approve", data=approve_form),
         lambda: author.post(editor, data={**edit_form, **NEW_CONTENT}),
@@ -216,15 +216,12 @@ def test_approve_and_edit_at_once(site: Site, smtp_sink: SMTPSink) -> None:
 
 def test_send_twice_at_once(site: Site, smtp_sink: SMTPSink) -> None:
     app, session = site
-    campaign_id = _written_by_mia(app)
-    if app.config["SETTINGS"].campaign_approval == "required":
-        _approve(app, campaign_id)
-    page = f"/console/campaigns/{campaign_id}"
+    campaign_id, page, _ = _ready(app)
     mia, leo = session("mia@example.com"), session("leo@example.com")
     forms = form_of(mia, page), form_of(leo, page)
 
-    results = race(
-        app.config["SQLALCHEMY_DATABASE_URI"],
+    results = _race(
+        app,
         campaign_id,
         lambda: mia.post(f"{page}/send", data=forms[0]),
         lambda: leo.post(f"{page}/send", data=forms[1]),
@@ -237,15 +234,12 @@ def test_send_twice_at_once(site: Site, smtp_sink: SMTPSink) -> None:
 
 def test_send_and_cancel_at_once(site: Site, smtp_sink: SMTPSink) -> None:
     app, session = site
-    campaign_id = _written_by_mia(app)
-    if app.config["SETTINGS"].campaign_approval == "required":
-        _approve(app, campaign_id)
-    page = f"/console/campaigns/{campaign_id}"
+    campaign_id, page, _ = _ready(app)
     mia, leo = session("mia@example.com"), session("leo@example.com")
     send_form, cancel_form = form_of(mia, page), form_of(leo, page)
 
-    sent, cancelled = race(
-        app.config["SQLALCHEMY_DATABASE_URI"],
+    sent, cancelled = _race(
+        app,
         campaign_id,
         lambda: mia.post(f"{page}/send", data=send_form),
         lambda: leo.post(f"{page}/cancel", data=cancel_form),
@@ -269,8 +263,8 @@ def test_pause_from_an_old_page_and_resume_at_once(site: Site) -> None:
     assert leo.post(f"{page}/pause", data=form_of(leo, page)).status_code == 303
     resume_form = form_of(leo, page)  # leo's page now offers Resume
 
-    paused, resumed = race(
-        app.config["SQLALCHEMY_DATABASE_URI"],
+    paused, resumed = _race(
+        app,
         campaign_id,
         lambda: mia.post(f"{page}/pause", data=old_page),
         lambda: leo.post(f"{page}/resume", data=resume_form),
