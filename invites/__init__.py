@@ -18,6 +18,13 @@ TEMPLATE_ROOT = Path(__file__).resolve().parent.parent / "templates"
 class SpotCam(Flask):
     """Flask, where a request that met a dead database connection runs once more."""
 
+    def preprocess_request(self) -> ResponseReturnValue | None:
+        """Run the before-request hooks (the console's user lookup among them) as Flask does,
+        through the dead-connection retry."""
+        from invites.core.dbsetup import retry_dead_connection
+
+        return retry_dead_connection(super().preprocess_request)
+
     def dispatch_request(self) -> ResponseReturnValue:
         """Dispatch as Flask does, through the dead-connection retry."""
         from invites.core.dbsetup import retry_dead_connection

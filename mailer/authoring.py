@@ -176,8 +176,18 @@ def compile_draft(
     except DraftRejected as exc:  # only the whole email's size is left to fail here
         names = {"html": "body", "text": "text" if draft.text is not None else "body"}
         raise DraftRejected(
-            [Problem(names.get(p.part, p.part), p.line, p.message) for p in exc.problems]
+            [
+                Problem(names.get(p.part, p.part), p.line, f"{_WHOLE} {p.message}")
+                for p in exc.problems
+            ]
         ) from None
+
+
+#: Said of a size that only the assembled email exceeds (the part alone was within it).
+_WHOLE = (
+    "the whole email, with its layout and inline styles, is too large "
+    "(Gmail clips at about 100 KB):"
+)
 
 
 def _check_layout(

@@ -25,7 +25,7 @@ from pydantic import BaseModel, Field, ValidationError, field_validator
 
 from invites.api import spec
 from invites.api.auth import require
-from invites.api.fields import Email
+from invites.api.fields import Email, Text
 from invites.api.schemas import Strict, parse_body, respond
 from invites.core.addresses import InvalidAddress, address_hash, normalize
 from invites.core.db import db, utcnow
@@ -50,12 +50,12 @@ class BounceEvent(Strict):
     type: Literal["hard_bounce", "soft_bounce", "complaint"] = Field(
         description="soft_bounce: repeated ones within the window count as a hard bounce."
     )
-    message_id: str | None = Field(
+    message_id: Text | None = Field(
         default=None,
         max_length=255,
         description="The Message-ID of the mail that bounced, if known. Not stored.",
     )
-    detail: str | None = Field(
+    detail: Text | None = Field(
         default=None,
         max_length=DETAIL_MAX,
         description="The provider's explanation (status, diagnostic). Not stored.",

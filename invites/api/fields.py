@@ -12,6 +12,8 @@ from pydantic import AfterValidator, Field, GetJsonSchemaHandler
 from pydantic.json_schema import JsonSchemaValue
 from pydantic_core import CoreSchema
 
+from invites.core.zones import UnknownZone, check_zone, zone_names
+
 #: No NUL anywhere: the body parser refuses one in any string (inputs.unstorable_strings).
 NO_NUL = "^[^\\x00]*$"
 _IDENTIFIER = "[A-Za-z0-9._:@-]{1,128}"
@@ -75,6 +77,33 @@ SignedToken = Annotated[
     Field(min_length=1, max_length=512),
     Documented({"pattern": "^\\.?[A-Za-z0-9_-]+(\\.[A-Za-z0-9_-]+){2}$"}),
 ]
+
+
+class _ZoneNames:
+    """The JSON schema of a zone name: the list of names the service accepts (core.zones).
+
+    Computed when the document is made, not at import: listing the zones reads the disk.
+    """
+
+    def __get_pydantic_json_schema__(
+        self, core_schema: CoreSchema, handler: GetJsonSchemaHandler
+    ) -> JsonSchemaValue:
+        """Return the string's schema with the accepted names as its enum."""
+        return {**handler(core_schema), "enum": zone_names()}
+
+    def __hash__(self) -> int:
+        return hash(type(self))
+
+
+def _zone(value: str) -> str:
+    try:
+        return check_zone(value)
+    except UnknownZone as exc:
+        raise ValueError(str(exc)) from None
+
+
+#: An IANA time zone name, checked by the one zone check (invites.core.zones).
+TimeZone = Annotated[str, AfterValidator(_zone), _ZoneNames()]
 #: An id the app gives the service (a user, an inviter).
 Identifier = Annotated[str, Field(min_length=1, max_length=128, pattern=IDENTIFIER)]
 

@@ -14,7 +14,7 @@ from flask import current_app
 from rq import get_current_job
 from sqlalchemy import and_, exists, or_, select, update
 
-from invites.campaigns import planner
+from invites.campaigns import late, planner
 from invites.campaigns.models import Anchor, BatchStatus, Campaign, CampaignBatch, CampaignStatus
 from invites.campaigns.sender import BatchRun
 from invites.core import queue
@@ -39,6 +39,12 @@ def enqueue_batches(batch_ids: list[int]) -> None:
     if not batch_ids:
         return
     now = utcnow()
+    # A batch woken for the first time long after its hour waits for a person instead.
+    grace = timedelta(seconds=current_app.config["SETTINGS"].campaign_late_grace_seconds)
+    with db.engine.begin() as conn:
+        batch_ids = late.hold(conn, batch_ids, now, grace)
+    if not batch_ids:
+        return
     if queue.enqueue_calls(BATCH_JOB, [(b,) for b in batch_ids], queue.CAMPAIGN_QUEUE):
         with db.engine.begin() as conn:
             conn.execute(
@@ -171,28 +177,20 @@ def campaign_tick() -> str:
     settings = current_app.config["SETTINGS"]
     now = utcnow()
     grace = timedelta(seconds=settings.campaign_late_grace_seconds)
-    started, held = 0, 0
-    from invites.campaigns.lifecycle import start
-
+    started, held = [], 0
     due = db.session.scalars(
-        select(Campaign)
-        .where(Campaign.status == CampaignStatus.SCHEDULED, Campaign.scheduled_at <= now)
-        .with_for_update(skip_locked=True)
+        select(Campaign.id).where(
+            Campaign.status == CampaignStatus.SCHEDULED, Campaign.scheduled_at <= now
+        )
     ).all()
-    for campaign in due:
-        assert campaign.scheduled_at is not None
-        if campaign.scheduled_at < now - grace:
-            # Its time passed long ago (the service was down, or a snapshot was restored
-            # elsewhere): a person decides whether it should still go (listmonk #1801).
-            campaign.status = CampaignStatus.HELD
-            held += 1
-        else:
-            start(db.session, campaign, settings)
-            started += 1
-    db.session.commit()
-    for campaign in due:
-        if campaign.status == CampaignStatus.SENDING:
-            enqueue_plan(campaign.id)
+    db.session.rollback()
+    for campaign_id in due:
+        outcome = _start_due(campaign_id, now, grace)
+        if outcome == "started":
+            started.append(campaign_id)
+        held += outcome == "held"
+    for campaign_id in started:
+        enqueue_plan(campaign_id)
     sending = db.session.scalars(
         select(Campaign.id).where(Campaign.status == CampaignStatus.SENDING)
     ).all()
@@ -207,6 +205,49 @@ def campaign_tick() -> str:
         finish_if_done(campaign_id)
     if started or held or woken:
         log.info(
-            "%scampaign tick: %d started, %d held, %d batch(es) woken", _tag(), started, held, woken
+            "%scampaign tick: %d started, %d held, %d batch(es) woken",
+            _tag(),
+            len(started),
+            held,
+            woken,
         )
-    return f"started {started}, held {held}, woke {woken}"
+    return f"started {len(started)}, held {held}, woke {woken}"
+
+
+def _start_due(campaign_id: int, now: datetime, grace: timedelta) -> str:
+    """Start one scheduled campaign whose time has come, or hold it; commit. Return what
+    happened: "started", "held", or "waits" (changed meanwhile, or not approved)."""
+    from invites.campaigns import lifecycle
+
+    settings = current_app.config["SETTINGS"]
+    campaign = db.session.get(Campaign, campaign_id)
+    try:
+        if campaign is None:
+            raise lifecycle.CampaignError("gone")
+        # The same lock as a person's step: a Cancel or an edit that got there first wins.
+        lifecycle.lock(db.session, campaign)
+        if campaign.status != CampaignStatus.SCHEDULED or campaign.scheduled_at is None:
+            raise lifecycle.CampaignError("no longer scheduled")
+        if campaign.scheduled_at > now:
+            raise lifecycle.CampaignError("rescheduled")
+        # Edited since it was approved: it starts once the new version is approved.
+        lifecycle.check_ready(db.session, campaign, settings)
+    except lifecycle.CampaignError as exc:
+        db.session.rollback()
+        log.debug("campaign %s is not started now: %s", campaign_id, exc)
+        return "waits"
+    latest = campaign.scheduled_at
+    if late.is_local(campaign):
+        latest = planner.zone_dues(db.session.connection(), campaign, settings)[-1]
+    if late.whole_campaign_late(latest, now, grace):
+        # Its time passed long ago (the service was down, or a snapshot was restored
+        # elsewhere): a person decides whether it should still go (listmonk #1801). A
+        # local-time campaign with a zone still to come starts: only the zone groups whose
+        # hour passed are held (late.hold, when their batches are first woken).
+        campaign.status, campaign.updated_at = CampaignStatus.HELD, now
+        outcome = "held"
+    else:
+        lifecycle.start(db.session, campaign, settings)
+        outcome = "started"
+    db.session.commit()
+    return outcome

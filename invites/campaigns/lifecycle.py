@@ -4,180 +4,71 @@ draft ─schedule→ scheduled ─(its time)→ sending ⇄ paused → done
    └──send now────────────────────────↗     └→ cancelled (from any state but done)
 scheduled ─(its time passed > CAMPAIGN_LATE_GRACE ago)→ held ─confirm→ sending
 done ─retry failed and unknown→ sending
+
+Every step locks the campaign's row first and reads it afresh (invites.campaigns.locking), so
+steps on one campaign happen one after the other, each seeing what the last one did, and the
+audit log records them in that order. Given what the person's page showed (`seen`), a step
+refuses a campaign that has changed since.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import update
 
-from invites.accounts.categories import CATEGORIES
+from invites.campaigns import late
+from invites.campaigns.drafting import (
+    EDITABLE,
+    MARKETING_CATEGORIES,
+    Actor,
+    approve,
+    audit_step,
+    check_ready,
+    create,
+    editable,
+    save_content,
+    update_settings,
+)
+from invites.campaigns.locking import CampaignError, Changed, Seen, lock
 from invites.campaigns.models import (
     Anchor,
     BatchStatus,
     Campaign,
     CampaignBatch,
-    CampaignContent,
     CampaignDelivery,
     CampaignStatus,
     Delivery,
 )
-from invites.core import audit
 from invites.core.config import Settings
 from invites.core.db import AnySession, db, utcnow
-from mailer.authoring import Draft
 
-#: States in which the content and settings may still change.
-EDITABLE = (CampaignStatus.DRAFT, CampaignStatus.SCHEDULED, CampaignStatus.HELD)
-MARKETING_CATEGORIES = tuple(name for name, c in CATEGORIES.items() if c.can_opt_out)
-
-
-class CampaignError(ValueError):
-    """A step that isn't possible now; the message says why, for the person who tried."""
-
-
-@dataclass(frozen=True)
-class Actor:
-    """Who does something: a staff user (id and email), or an operator at the CLI."""
-
-    id: int | None
-    email: str
-    ip: str | None = None
-
-
-def audit_step(
-    session: AnySession, actor: Actor, action: str, campaign: Campaign, **detail: Any
-) -> None:
-    """Write one step on a campaign to the audit log as campaign.<action>."""
-    audit.record(
-        session,
-        actor=actor,
-        action=f"campaign.{action}",
-        target_type="campaign",
-        target_id=str(campaign.id),
-        detail=detail or None,
-        ip=actor.ip,
-    )
-
-
-def _check_category(category: str, partner_name: str | None) -> None:
-    if category not in MARKETING_CATEGORIES:
-        raise CampaignError(f"category must be one of {', '.join(MARKETING_CATEGORIES)}")
-    if CATEGORIES[category].opt_in_only and not (partner_name or "").strip():
-        raise CampaignError("a partner offer names the partner it is sent for")
-
-
-def create(
-    session: AnySession,
-    actor: Actor,
-    *,
-    name: str,
-    category: str,
-    partner_name: str | None = None,
-    locale: str | None = None,
-    sender: str | None = None,
-    rate_per_second: int | None = None,
-) -> Campaign:
-    """Start a draft."""
-    if not name.strip():
-        raise CampaignError("a campaign needs a name")
-    _check_category(category, partner_name)
-    now = utcnow()
-    campaign = Campaign(
-        name=name.strip(),
-        category=category,
-        partner_name=(partner_name or "").strip() or None,
-        locale=locale,
-        sender=sender,
-        rate_per_second=rate_per_second,
-        status=CampaignStatus.DRAFT,
-        created_by=actor.id,
-        edited_by=actor.id,
-        created_at=now,
-        updated_at=now,
-    )
-    session.add(campaign)
-    session.flush()
-    audit_step(session, actor, "create", campaign, name=campaign.name, category=category)
-    return campaign
-
-
-def _editable(campaign: Campaign) -> None:
-    if campaign.status not in EDITABLE:
-        raise CampaignError(f"a {campaign.status} campaign can't be edited")
-
-
-def _edited(session: AnySession, campaign: Campaign, actor: Actor) -> None:
-    # Any change voids an approval: the second person approved what they saw, not this.
-    campaign.version += 1
-    campaign.approved_version = campaign.approved_by = campaign.approved_at = None
-    campaign.edited_by, campaign.updated_at = actor.id, utcnow()
-
-
-def update_settings(session: AnySession, campaign: Campaign, actor: Actor, **fields: Any) -> None:
-    """Change name, category, partner, locale, sender or rate (a draft or scheduled one)."""
-    _editable(campaign)
-    allowed = {"name", "category", "partner_name", "locale", "sender", "rate_per_second"}
-    unknown = set(fields) - allowed
-    if unknown:
-        raise CampaignError(f"unknown field(s): {', '.join(sorted(unknown))}")
-    merged = {name: getattr(campaign, name) for name in allowed} | fields
-    _check_category(merged["category"], merged["partner_name"])
-    changed = {k: v for k, v in fields.items() if getattr(campaign, k) != v}
-    for name, value in changed.items():
-        setattr(campaign, name, value)
-    if changed:
-        _edited(session, campaign, actor)
-        audit_step(session, actor, "edit", campaign, fields=sorted(changed))
-
-
-def save_content(
-    session: AnySession,
-    campaign: Campaign,
-    actor: Actor,
-    locale: str,
-    draft: Draft,
-    compiled_json: str,
-) -> None:
-    """Store one locale's checked draft and its compiled form (the caller compiled it)."""
-    _editable(campaign)
-    row = session.get(CampaignContent, (campaign.id, locale))
-    if row is None:
-        row = CampaignContent(campaign_id=campaign.id, locale=locale)
-        session.add(row)
-    row.subject, row.preheader, row.body = draft.subject, draft.preheader, draft.body
-    row.body_format, row.text, row.compiled = draft.body_format, draft.text, compiled_json
-    _edited(session, campaign, actor)
-    audit_step(session, actor, "edit", campaign, locale=locale, version=campaign.version)
-
-
-def approve(session: AnySession, campaign: Campaign, actor: Actor) -> None:
-    """A second person approves the current content."""
-    if campaign.edited_by is not None and campaign.edited_by == actor.id:
-        raise CampaignError("the approval must come from someone other than its last editor")
-    if not _contents(session, campaign):
-        raise CampaignError("there is nothing to approve yet: write the content first")
-    campaign.approved_version, campaign.approved_by = campaign.version, actor.id
-    campaign.approved_at = utcnow()
-    audit_step(session, actor, "approve", campaign, version=campaign.version)
-
-
-def _contents(session: AnySession, campaign: Campaign) -> list[CampaignContent]:
-    return list(
-        session.scalars(select(CampaignContent).where(CampaignContent.campaign_id == campaign.id))
-    )
-
-
-def check_ready(session: AnySession, campaign: Campaign, settings: Settings) -> None:
-    """Raise CampaignError unless the campaign may be sent or scheduled now."""
-    contents = _contents(session, campaign)
-    if not contents or any(not c.compiled for c in contents):
-        raise CampaignError("write and save the content (at least one locale) first")
-    if settings.campaign_approval == "required" and campaign.approved_version != campaign.version:
-        raise CampaignError("a second staff member must approve the current content first")
+# The steps' whole vocabulary, so callers need only this module.
+__all__ = [
+    "EDITABLE",
+    "MARKETING_CATEGORIES",
+    "Actor",
+    "CampaignError",
+    "Changed",
+    "Seen",
+    "approve",
+    "audit_step",
+    "cancel",
+    "check_ready",
+    "confirm_late",
+    "create",
+    "editable",
+    "lock",
+    "pause",
+    "pause_for_failures",
+    "resume",
+    "retry_failed",
+    "save_content",
+    "schedule",
+    "send_now",
+    "start",
+    "update_settings",
+]
 
 
 def schedule(
@@ -190,13 +81,15 @@ def schedule(
     local_date: date | None = None,
     local_time: str | None = None,
     default_zone: str = "UTC",
+    seen: Seen | None = None,
 ) -> None:
     """Send at a moment (UTC), or at a wall-clock time in each contact's own zone."""
-    _editable(campaign)
+    lock(session, campaign, seen)
+    editable(campaign)
     check_ready(session, campaign, settings)
     now = utcnow()
     if local_date is not None and local_time is not None:
-        from invites.campaigns.planner import local_due, zone_of
+        from invites.campaigns.planner import zone_dues
 
         campaign.anchor, campaign.local_date, campaign.local_time = (
             Anchor.LOCAL,
@@ -204,8 +97,15 @@ def schedule(
             local_time,
         )
         campaign.default_zone = default_zone
-        # The earliest zone's hour: the campaign starts then, each zone's batches later.
-        campaign.scheduled_at = local_due(local_date, local_time, zone_of("Pacific/Kiritimati", ""))
+        # The hour in the earliest zone its audience has now (contacts without a zone count
+        # in the default one): the campaign starts then, each later zone's group at its hour.
+        dues = zone_dues(session.connection(), campaign, settings)
+        if dues[-1] < now - timedelta(minutes=1):
+            raise CampaignError(
+                "that hour has passed in every zone of the audience; choose a later date"
+            )
+        # A group whose hour has already passed today goes at once; none is judged late.
+        campaign.scheduled_at = max(dues[0], now)
     elif at is not None:
         if at < now - timedelta(minutes=1):
             raise CampaignError("that time has passed; choose a later one or send now")
@@ -234,27 +134,64 @@ def start(session: AnySession, campaign: Campaign, settings: Settings) -> None:
     campaign.audience_at_start = count_audience(session.connection(), campaign, settings)
 
 
-def send_now(session: AnySession, campaign: Campaign, actor: Actor, settings: Settings) -> None:
-    """Send a draft or scheduled campaign now."""
-    _editable(campaign)
+def send_now(
+    session: AnySession,
+    campaign: Campaign,
+    actor: Actor,
+    settings: Settings,
+    *,
+    seen: Seen | None = None,
+) -> None:
+    """Send a draft or scheduled campaign now, to everybody (local time or not)."""
+    lock(session, campaign, seen)
+    if campaign.status == CampaignStatus.HELD:
+        raise CampaignError("its time passed long ago: confirm it (send it now, late) or cancel")
+    editable(campaign)
     check_ready(session, campaign, settings)
-    if campaign.anchor == Anchor.MOMENT or campaign.status == CampaignStatus.DRAFT:
-        campaign.anchor, campaign.scheduled_at = Anchor.MOMENT, utcnow()
+    campaign.anchor, campaign.scheduled_at = Anchor.MOMENT, utcnow()
     start(session, campaign, settings)
     audit_step(session, actor, "send", campaign, audience=campaign.audience_at_start)
 
 
-def confirm_late(session: AnySession, campaign: Campaign, actor: Actor, settings: Settings) -> None:
-    """A held campaign goes out after all, late, because a person said so."""
-    if campaign.status != CampaignStatus.HELD:
-        raise CampaignError("only a held campaign waits for confirmation")
-    check_ready(session, campaign, settings)
-    start(session, campaign, settings)
-    audit_step(session, actor, "confirm_late", campaign)
+def confirm_late(
+    session: AnySession,
+    campaign: Campaign,
+    actor: Actor,
+    settings: Settings,
+    *,
+    seen: Seen | None = None,
+) -> int:
+    """A held campaign, or the held zone groups of one that sends, go out after all, late,
+    because a person said so. Return how many held batches were let go (0: it started)."""
+    lock(session, campaign, seen)
+    now = utcnow()
+    if campaign.status == CampaignStatus.HELD:
+        check_ready(session, campaign, settings)
+        # From now on its groups are due as of this moment: none is judged late again.
+        campaign.scheduled_at = now
+        start(session, campaign, settings)
+        audit_step(session, actor, "confirm_late", campaign)
+        return 0
+    if campaign.status not in (CampaignStatus.SENDING, CampaignStatus.PAUSED):
+        raise CampaignError("only a held campaign, or held zone groups, wait for confirmation")
+    released = late.release(session.connection(), campaign.id, now)
+    if not released:
+        raise CampaignError("no zone group of this campaign waits for confirmation")
+    campaign.updated_at = now
+    audit_step(session, actor, "confirm_late", campaign, batches=released)
+    return released
 
 
-def pause(session: AnySession, campaign: Campaign, actor: Actor, reason: str | None = None) -> None:
+def pause(
+    session: AnySession,
+    campaign: Campaign,
+    actor: Actor,
+    reason: str | None = None,
+    *,
+    seen: Seen | None = None,
+) -> None:
     """Stop sending after the messages now on the wire; nothing is skipped."""
+    lock(session, campaign, seen)
     if campaign.status != CampaignStatus.SENDING:
         raise CampaignError(f"a {campaign.status} campaign can't be paused")
     campaign.status, campaign.paused_reason = CampaignStatus.PAUSED, reason
@@ -262,8 +199,16 @@ def pause(session: AnySession, campaign: Campaign, actor: Actor, reason: str | N
     audit_step(session, actor, "pause", campaign, reason=reason)
 
 
-def resume(session: AnySession, campaign: Campaign, actor: Actor, settings: Settings) -> None:
+def resume(
+    session: AnySession,
+    campaign: Campaign,
+    actor: Actor,
+    settings: Settings,
+    *,
+    seen: Seen | None = None,
+) -> None:
     """Carry on from where the ledger says it stopped (the caller enqueues the batches)."""
+    lock(session, campaign, seen)
     if campaign.status != CampaignStatus.PAUSED:
         raise CampaignError(f"a {campaign.status} campaign can't be resumed")
     campaign.status, campaign.paused_reason = CampaignStatus.SENDING, None
@@ -271,8 +216,11 @@ def resume(session: AnySession, campaign: Campaign, actor: Actor, settings: Sett
     audit_step(session, actor, "resume", campaign)
 
 
-def cancel(session: AnySession, campaign: Campaign, actor: Actor) -> None:
+def cancel(
+    session: AnySession, campaign: Campaign, actor: Actor, *, seen: Seen | None = None
+) -> None:
     """Stop for good; whoever wasn't reached yet won't be."""
+    lock(session, campaign, seen)
     if campaign.status in (CampaignStatus.DONE, CampaignStatus.CANCELLED):
         raise CampaignError(f"a {campaign.status} campaign can't be cancelled")
     campaign.status, campaign.updated_at = CampaignStatus.CANCELLED, utcnow()
@@ -280,8 +228,11 @@ def cancel(session: AnySession, campaign: Campaign, actor: Actor) -> None:
     audit_step(session, actor, "cancel", campaign)
 
 
-def retry_failed(session: AnySession, campaign: Campaign, actor: Actor) -> int:
+def retry_failed(
+    session: AnySession, campaign: Campaign, actor: Actor, *, seen: Seen | None = None
+) -> int:
     """Queue exactly the failed and unknown deliveries once more; return how many."""
+    lock(session, campaign, seen)
     if campaign.status not in (CampaignStatus.DONE, CampaignStatus.PAUSED):
         raise CampaignError("retry once the campaign is done or paused")
     now = utcnow()

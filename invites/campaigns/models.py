@@ -40,6 +40,9 @@ class BatchStatus(StrEnum):
     PENDING = "pending"
     RUNNING = "running"
     DONE = "done"
+    #: A local-time group whose hour passed long before the service got to it (it was
+    #: down): it waits for a person to confirm it (invites.campaigns.late).
+    HELD = "held"
 
 
 class Delivery(StrEnum):

@@ -13,7 +13,7 @@ import logging
 from collections.abc import Iterator
 from datetime import date, datetime, time, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection, exists, func, insert, literal, select, update
 
@@ -27,6 +27,7 @@ from invites.campaigns.models import (
     CampaignDelivery,
     Delivery,
 )
+from invites.core import zones
 from invites.core.config import Settings
 from invites.core.db import utcnow
 
@@ -53,17 +54,18 @@ def count_audience(conn: Connection, campaign: Campaign, settings: Settings) -> 
 
 def zone_of(name: str | None, default: str) -> ZoneInfo:
     """A contact's zone, or the campaign's default for a contact with none or a bad one."""
-    for candidate in (name, default, "UTC"):
-        if candidate:
-            try:
-                return ZoneInfo(candidate)
-            except (ZoneInfoNotFoundError, ValueError):
-                continue
+    for candidate in (name, default):
+        if zones.is_zone(candidate):
+            return ZoneInfo(str(candidate))
     return ZoneInfo("UTC")
 
 
 def local_due(day: date, at: str, zone: ZoneInfo) -> datetime:
-    """The UTC moment (naive, as stored) of wall-clock `at` on `day` in `zone`."""
+    """The UTC moment (naive, as stored) of wall-clock `at` on `day` in `zone`.
+
+    A time the clocks skip that day (a spring-forward gap) is read with the offset before
+    the change, so it falls within the hour after it, as zoneinfo's `fold=0` does.
+    """
     hour, minute = (int(part) for part in at.split(":"))
     local = datetime.combine(day, time(hour, minute), tzinfo=zone)
     return local.astimezone(ZoneInfo("UTC")).replace(tzinfo=None)
@@ -72,27 +74,48 @@ def local_due(day: date, at: str, zone: ZoneInfo) -> datetime:
 def _zones(
     conn: Connection, campaign: Campaign, settings: Settings
 ) -> Iterator[tuple[Any, datetime]]:
-    """(condition on the contact's zone, due moment) for each zone group of the audience."""
+    """(condition on the contact's zone, due moment) for each zone group of the audience,
+    earliest first. Contacts with no zone, or a name that isn't an IANA zone, count in the
+    campaign's default zone (its group is the default zone's, if other contacts have it)."""
     assert campaign.local_date is not None and campaign.local_time is not None
     names = conn.execute(
         select(Contact.time_zone).where(audience(campaign, settings)).distinct()
     ).scalars()
-    default_due = local_due(
-        campaign.local_date, campaign.local_time, zone_of(None, campaign.default_zone)
-    )
-    known: dict[datetime, list[str]] = {}
-    unknown: list[str] = []
+    default = zone_of(None, campaign.default_zone)
+    groups: dict[datetime, list[str]] = {}
+    default_too: list[str] = []  # names read as the default zone
+    has_default = False
     for name in names:
-        if not name:
+        if not zones.is_zone(name) or name == default.key:
+            has_default = True
+            if name:
+                default_too.append(name)
             continue
-        zone = zone_of(name, "")
-        if zone.key != name:
-            unknown.append(name)  # unparseable: treated as the default zone
-            continue
-        known.setdefault(local_due(campaign.local_date, campaign.local_time, zone), []).append(name)
-    for due, group in sorted(known.items()):
-        yield Contact.time_zone.in_(group), due
-    yield (Contact.time_zone.is_(None) | Contact.time_zone.in_(unknown or [""])), default_due
+        due = local_due(campaign.local_date, campaign.local_time, ZoneInfo(name))
+        groups.setdefault(due, []).append(name)
+    default_due = local_due(campaign.local_date, campaign.local_time, default)
+    conditions: dict[datetime, Any] = {
+        due: Contact.time_zone.in_(group) for due, group in groups.items()
+    }
+    if has_default:
+        # The default zone's contacts ride with any other zone whose hour falls at the same
+        # moment (e.g. Europe/Kyiv with a default of Europe/Helsinki).
+        theirs = Contact.time_zone.is_(None) | Contact.time_zone.in_(default_too or [""])
+        same = conditions.get(default_due)
+        conditions[default_due] = theirs if same is None else (same | theirs)
+    for due in sorted(conditions):
+        yield conditions[due], due
+
+
+def zone_dues(conn: Connection, campaign: Campaign, settings: Settings) -> list[datetime]:
+    """When each zone group of a local-time campaign's audience is due, earliest first
+    (the default zone's moment alone for an audience with no one in it yet)."""
+    dues = [due for _, due in _zones(conn, campaign, settings)]
+    if dues:
+        return dues
+    assert campaign.local_date is not None and campaign.local_time is not None
+    zone = zone_of(None, campaign.default_zone)
+    return [local_due(campaign.local_date, campaign.local_time, zone)]
 
 
 def plan_chunk(

@@ -14,10 +14,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from flask import Blueprint, Flask, render_template
+from flask import Blueprint, Flask
 from flask_login import current_user
-from flask_wtf.csrf import CSRFError
-from werkzeug.exceptions import HTTPException
 
 from invites.console import (
     api_keys,
@@ -27,6 +25,8 @@ from invites.console import (
     campaigns_actions,
     campaigns_edit,
     campaigns_preview,
+    errors,
+    forms,
     home,
     staff_users,
 )
@@ -84,8 +84,10 @@ SECTIONS: tuple[Section, ...] = (
     Section("Audit log", "console.audit_log.index", "Who did what in the console, and when."),
 )
 
-# The campaign pages' other modules add their routes to campaigns.bp when imported.
+# The campaign pages' other modules add their routes to campaigns.bp when imported; errors
+# and forms add their hooks to bp.
 _CAMPAIGN_PAGES = (campaigns_actions, campaigns_edit, campaigns_preview)
+_HOOKS = (errors, forms)
 
 for _child, _prefix in CHILDREN:
     bp.register_blueprint(_child, url_prefix=_prefix or None)
@@ -96,30 +98,11 @@ bp.add_app_template_filter(localtime, "localtime")
 @bp.context_processor
 def _navigation() -> dict[str, Any]:
     """Give every console template the signed-in user and the sections they may open."""
+    if errors.plain():
+        return {"staff": None, "sections": []}  # an error page that mustn't need the database
     user = current_user if current_user.is_authenticated else None
     sections = [s for s in SECTIONS if user is not None and may_open(s.endpoint, user)]
     return {"staff": user, "sections": sections}
-
-
-@bp.errorhandler(CSRFError)
-def _csrf(exc: CSRFError) -> tuple[str, int]:
-    """Refuse a form that came without a valid CSRF token, saying what to do."""
-    message = (
-        "This form was not accepted: it has expired or did not come from the console. "
-        "Go back, reload the page and try again."
-    )
-    return _error_page(400, "Form not accepted", message), 400
-
-
-@bp.errorhandler(HTTPException)
-def _http_error(exc: HTTPException) -> tuple[str, int]:
-    """Show any other HTTP error as a console page."""
-    status = exc.code or 500
-    return _error_page(status, exc.name, exc.description or ""), status
-
-
-def _error_page(status: int, title: str, message: str) -> str:
-    return render_template("console/error.html", status=status, title=title, message=message)
 
 
 def init_app(app: Flask) -> None:

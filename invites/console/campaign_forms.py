@@ -5,10 +5,9 @@ Pure functions over the submitted fields; the views decide what to do with the r
 
 from __future__ import annotations
 
-import zoneinfo
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time, tzinfo
+from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from typing import Any
 
 from email_validator import EmailNotValidError, validate_email
@@ -16,24 +15,36 @@ from email_validator import EmailNotValidError, validate_email
 from invites.campaigns.content import LOCALES
 from invites.campaigns.lifecycle import MARKETING_CATEGORIES
 from invites.campaigns.testsend import MAX_ADDRESSES
-from mailer.authoring import Draft
+from invites.core import zones
+from mailer.authoring import Draft, Problem
 
 #: Longest name and partner name the tables hold.
 NAME_CHARS = 200
 PARTNER_CHARS = 120
 MAX_RATE = 10_000
+#: How far ahead a campaign may be scheduled.
+MAX_AHEAD = timedelta(days=2 * 366)
 
 
 class FormError(ValueError):
-    """A field that can't be used; the message names it."""
+    """A field that can't be used: the message says why, `field` names it (the page shows the
+    message at that field)."""
+
+    def __init__(self, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
+
+    def as_errors(self) -> dict[str, str]:
+        """{field: message}, as the templates show errors."""
+        return {self.field or "form": str(self)}
 
 
 @dataclass
 class Parsed:
-    """The fields that could be read, and a message for each that could not."""
+    """The fields that could be read, and a message for each field that could not."""
 
     values: dict[str, Any] = field(default_factory=dict)
-    errors: list[str] = field(default_factory=list)
+    errors: dict[str, str] = field(default_factory=dict)
 
 
 def _text(form: Mapping[str, str], name: str) -> str:
@@ -46,21 +57,22 @@ def settings_form(form: Mapping[str, str]) -> Parsed:
     """Name, category, partner, locale, sender and rate of a campaign."""
     out = Parsed()
     name = _text(form, "name").strip()
+    errors = out.errors
     if not name:
-        out.errors.append("Give the campaign a name.")
+        errors["name"] = "Give the campaign a name."
     elif len(name) > NAME_CHARS:
-        out.errors.append(f"The name is longer than {NAME_CHARS} characters.")
+        errors["name"] = f"The name is longer than {NAME_CHARS} characters."
     category = _text(form, "category")
     if category not in MARKETING_CATEGORIES:
-        out.errors.append("Choose a category: " + " or ".join(MARKETING_CATEGORIES) + ".")
+        errors["category"] = "Choose a category: " + " or ".join(MARKETING_CATEGORIES) + "."
     partner = _text(form, "partner_name").strip()
     if category == "partner_offers" and not partner:
-        out.errors.append("A partner offer names the partner it is sent on behalf of.")
+        errors["partner_name"] = "A partner offer names the partner it is sent on behalf of."
     if len(partner) > PARTNER_CHARS:
-        out.errors.append(f"The partner's name is longer than {PARTNER_CHARS} characters.")
+        errors["partner_name"] = f"The partner's name is longer than {PARTNER_CHARS} characters."
     locale = _text(form, "locale")
     if locale and locale not in LOCALES:
-        out.errors.append("Choose a language of contacts, or everybody.")
+        errors["locale"] = "Choose a language of contacts, or everybody."
     sender = _text(form, "sender").strip()
     if sender:
         try:
@@ -68,12 +80,14 @@ def settings_form(form: Mapping[str, str]) -> Parsed:
 
             parse_mailbox(sender)
         except ValueError as exc:
-            out.errors.append(f"The from address can't be used: {exc}.")
+            errors["sender"] = f"The from address can't be used: {exc}."
     rate_text = _text(form, "rate_per_second").strip()
     rate: int | None = None
     if rate_text:
         if not rate_text.isdigit() or not 1 <= int(rate_text) <= MAX_RATE:
-            out.errors.append(f"The send rate is a whole number from 1 to {MAX_RATE}, or empty.")
+            errors["rate_per_second"] = (
+                f"The send rate is a whole number from 1 to {MAX_RATE}, or empty."
+            )
         else:
             rate = int(rate_text)
     out.values = {
@@ -87,30 +101,33 @@ def settings_form(form: Mapping[str, str]) -> Parsed:
     return out
 
 
-def content_form(form: Mapping[str, str]) -> Draft:
-    """One locale's subject, preheader, body and (optional) text part."""
+def content_form(form: Mapping[str, str]) -> tuple[Draft, list[Problem]]:
+    """One locale's subject, preheader, body and (optional) text part, as typed, and the
+    problems with the form itself (the draft is still what was typed, to show again)."""
+    problems = []
     body_format = _text(form, "body_format") or "markdown"
     if body_format not in ("markdown", "html"):
-        raise FormError("Choose Markdown or HTML for the body.")
+        problems.append(Problem("body_format", None, "choose Markdown or HTML for the body"))
+        body_format = "markdown"
     text = _text(form, "text")
     own_text = _text(form, "text_mode") == "own"
     # Browsers send CR LF from a textarea; the templates are written with LF.
-    return Draft(
+    draft = Draft(
         subject=_text(form, "subject").replace("\r\n", "\n").strip(),
         preheader=_text(form, "preheader").replace("\r\n", "\n").strip(),
         body=_text(form, "body").replace("\r\n", "\n"),
         body_format=body_format,  # type: ignore[arg-type]
         text=text.replace("\r\n", "\n") if own_text else None,
     )
+    return draft, problems
 
 
 def check_zone(name: str) -> str:
     """An IANA zone name, or FormError."""
     try:
-        zoneinfo.ZoneInfo(name)
-    except (ValueError, zoneinfo.ZoneInfoNotFoundError):
-        raise FormError(f"“{name[:64]}” is not a time zone name (like Europe/Moscow).") from None
-    return name
+        return zones.check_zone(name)
+    except zones.UnknownZone as exc:
+        raise FormError(f"{exc}.", "default_zone") from None
 
 
 @dataclass(frozen=True)
@@ -129,16 +146,22 @@ def schedule_form(form: Mapping[str, str], viewer_zone: str | None) -> Schedule:
     try:
         day = date.fromisoformat(day_text)
     except ValueError:
-        raise FormError("Give the date as YYYY-MM-DD.") from None
+        raise FormError("Give the date as YYYY-MM-DD.", "date") from None
+    today = datetime.now(UTC).date()
+    if day < today - timedelta(days=1):  # a day back: it is still that day somewhere
+        raise FormError("That date has passed; choose a later one, or send now.", "date")
+    if day > today + MAX_AHEAD:
+        raise FormError("Choose a date within the next two years.", "date")
     try:
         at = time.fromisoformat(time_text)
     except ValueError:
-        raise FormError("Give the time as HH:MM.") from None
+        raise FormError("Give the time as HH:MM.", "time") from None
     clock = f"{at.hour:02d}:{at.minute:02d}"
     if _text(form, "anchor") == "local":
         zone = check_zone(_text(form, "default_zone").strip() or "UTC")
         return Schedule(local_date=day, local_time=clock, default_zone=zone)
-    tz: tzinfo = zoneinfo.ZoneInfo(viewer_zone) if viewer_zone else UTC
+    # The staff user's own zone, checked when it was set; UTC if it no longer reads.
+    tz: tzinfo = zones.zone(viewer_zone) if zones.is_zone(viewer_zone) else UTC
     moment = datetime.combine(day, at.replace(second=0, microsecond=0), tzinfo=tz)
     # Stored naive in UTC, like every time in the database.
     return Schedule(at=moment.astimezone(UTC).replace(tzinfo=None))
@@ -148,14 +171,14 @@ def test_addresses(text: str) -> list[str]:
     """Up to MAX_ADDRESSES addresses, separated by commas, spaces or lines."""
     raw = [a for a in text.replace("\x00", "").replace(",", " ").split() if a]
     if not raw:
-        raise FormError("Type at least one address to send the test to.")
+        raise FormError("Type at least one address to send the test to.", "addresses")
     if len(raw) > MAX_ADDRESSES:
-        raise FormError(f"A test goes to at most {MAX_ADDRESSES} addresses.")
+        raise FormError(f"A test goes to at most {MAX_ADDRESSES} addresses.", "addresses")
     out = []
     for address in raw:
         try:
             out.append(validate_email(address, check_deliverability=False).normalized)
         except EmailNotValidError as exc:
             # The message quotes no address: it goes back to the page it came from only.
-            raise FormError(f"One of the addresses can't be used: {exc}") from None
+            raise FormError(f"One of the addresses can't be used: {exc}", "addresses") from None
     return list(dict.fromkeys(out))

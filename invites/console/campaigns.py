@@ -7,6 +7,7 @@ Nothing on these pages is about one person: counts only.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from flask import (
@@ -23,7 +24,7 @@ from flask import (
 from flask.typing import ResponseReturnValue
 from sqlalchemy import select
 
-from invites.campaigns import lifecycle, planner, progress
+from invites.campaigns import late, lifecycle, planner, progress
 from invites.campaigns.content import LOCALES
 from invites.campaigns.models import Campaign, CampaignContent, CampaignStatus
 from invites.console.access import client_ip, current_staff
@@ -50,6 +51,19 @@ def load(campaign_id: int) -> Campaign:
     if campaign is None:
         abort(404, description="There is no campaign with this id.")
     return campaign
+
+
+def seen_on_form(campaign: Campaign) -> lifecycle.Seen:
+    """The version and status of the page the posted form came from (every campaign form
+    carries them), or a 400 page asking to reload."""
+    seen = lifecycle.Seen.from_form(request.form)
+    if seen is None:
+        abort(
+            400,
+            description="This form did not say which version of the campaign it was made "
+            "from, so it was not used. Reload the campaign's page and try again.",
+        )
+    return seen
 
 
 def to_page(campaign_id: int, anchor: str = "") -> ResponseReturnValue:
@@ -94,7 +108,7 @@ def index_progress() -> ResponseReturnValue:
 @bp.get("/new")
 def new() -> str:
     """The form for a new campaign's name, category and audience."""
-    return render_template("console/campaigns/new.html", form={}, **form_choices())
+    return render_template("console/campaigns/new.html", form={}, errors={}, **form_choices())
 
 
 def form_choices() -> dict[str, Any]:
@@ -112,10 +126,9 @@ def create() -> ResponseReturnValue:
     """Create a draft campaign, then go on to write its content."""
     parsed = settings_form(request.form)
     if parsed.errors:
-        for message in parsed.errors:
-            flash(message, "error")
+        flash("Not created: see the fields marked below.", "error")
         return render_template(
-            "console/campaigns/new.html", form=request.form, **form_choices()
+            "console/campaigns/new.html", form=request.form, errors=parsed.errors, **form_choices()
         ), 400
     try:
         campaign = lifecycle.create(db.session, actor(), **parsed.values)
@@ -123,7 +136,7 @@ def create() -> ResponseReturnValue:
         db.session.rollback()
         flash(f"Not created: {exc}.", "error")
         return render_template(
-            "console/campaigns/new.html", form=request.form, **form_choices()
+            "console/campaigns/new.html", form=request.form, errors={}, **form_choices()
         ), 400
     db.session.commit()
     flash(f"Created “{campaign.name}”. Now write its content.", "ok")
@@ -138,8 +151,15 @@ def show(campaign_id: int) -> tuple[str, int]:
     return campaign_page(load(campaign_id))
 
 
-def campaign_page(campaign: Campaign, status: int = 200, **kept: Any) -> tuple[str, int]:
-    """The campaign's page; `kept` holds what a refused form had typed (it is shown again)."""
+def campaign_page(
+    campaign: Campaign,
+    status: int = 200,
+    *,
+    kept: Mapping[str, Any] | None = None,
+    errors: dict[str, str] | None = None,
+) -> tuple[str, int]:
+    """The campaign's page; `kept` holds what a refused form had typed, by form (it is shown
+    again), `errors` why, by field."""
     app = current_app._get_current_object()  # type: ignore[attr-defined]
     settings = app.config["SETTINGS"]
     now = progress.progress(db.session, app, campaign)
@@ -163,7 +183,9 @@ def campaign_page(campaign: Campaign, status: int = 200, **kept: Any) -> tuple[s
         may_approve=campaign.edited_by != staff.id,
         names=names,
         viewer_zone=staff.time_zone or "UTC",
-        kept=kept,
+        kept=kept or {},
+        errors=errors or {},
+        held=late.held_groups(db.session.connection(), campaign.id),
         **form_choices(),
     ), status
 

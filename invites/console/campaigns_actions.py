@@ -1,8 +1,9 @@
 """What changes a campaign's state from its page: each a POST, checked, audited, redirected.
 
-The engine (invites.campaigns.lifecycle) checks and records each step; this only reads the
-form, commits, and then wakes the workers — after the commit, so a job never runs ahead of
-the state it needs.
+The engine (invites.campaigns.lifecycle) locks the campaign, checks and records each step;
+this only reads the form — with the version and status of the page it came from, so a step
+on a campaign that changed since is refused — commits, and then wakes the workers: after the
+commit, so a job never runs ahead of the state it needs.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from invites.campaigns import jobs, lifecycle
 from invites.campaigns.models import Campaign
 from invites.console.access import current_staff
 from invites.console.campaign_forms import FormError, schedule_form
-from invites.console.campaigns import actor, bp, campaign_page, load, to_page
+from invites.console.campaigns import actor, bp, campaign_page, load, seen_on_form, to_page
 from invites.console.display import format_time
 from invites.core.config import Settings
 from invites.core.db import db
@@ -24,17 +25,19 @@ from invites.core.db import db
 
 def _step(
     campaign_id: int,
-    do: Callable[[Campaign], None],
+    do: Callable[[Campaign, lifecycle.Seen], object],
     done: str,
     after: Callable[[int], object] | None = None,
+    kept: dict[str, object] | None = None,
 ) -> ResponseReturnValue:
     campaign = load(campaign_id)
+    seen = seen_on_form(campaign)
     try:
-        do(campaign)
+        do(campaign, seen)
     except lifecycle.CampaignError as exc:
         db.session.rollback()
         flash(f"Not done: {exc}.", "error")
-        return campaign_page(campaign, 409)
+        return campaign_page(campaign, 409, kept=kept)
     db.session.commit()
     if after is not None:
         after(campaign.id)
@@ -51,7 +54,7 @@ def send(campaign_id: int) -> ResponseReturnValue:
     """Send now to everyone the campaign may reach (content saved, approved if required)."""
     return _step(
         campaign_id,
-        lambda c: lifecycle.send_now(db.session, c, actor(), _settings()),
+        lambda c, seen: lifecycle.send_now(db.session, c, actor(), _settings(), seen=seen),
         "Sending has started.",
         jobs.enqueue_plan,
     )
@@ -64,10 +67,10 @@ def schedule(campaign_id: int) -> ResponseReturnValue:
     try:
         when = schedule_form(request.form, current_staff().time_zone)
     except FormError as exc:
-        flash(str(exc), "error")
-        return campaign_page(campaign, 400, schedule=request.form)
+        flash("Not scheduled: see the form below.", "error")
+        return campaign_page(campaign, 400, kept={"schedule": request.form}, errors=exc.as_errors())
 
-    def do(c: Campaign) -> None:
+    def do(c: Campaign, seen: lifecycle.Seen) -> None:
         lifecycle.schedule(
             db.session,
             c,
@@ -77,6 +80,7 @@ def schedule(campaign_id: int) -> ResponseReturnValue:
             local_date=when.local_date,
             local_time=when.local_time,
             default_zone=when.default_zone,
+            seen=seen,
         )
 
     if when.at is not None:
@@ -86,7 +90,7 @@ def schedule(campaign_id: int) -> ResponseReturnValue:
             f"Scheduled for {when.local_time} on {when.local_date} in each contact's own time "
             f"(contacts without a zone: {when.default_zone})."
         )
-    return _step(campaign_id, do, done)
+    return _step(campaign_id, do, done, kept={"schedule": request.form})
 
 
 @bp.post("/<int:campaign_id>/approve")
@@ -94,20 +98,26 @@ def approve(campaign_id: int) -> ResponseReturnValue:
     """Approve the current content (someone other than its last editor)."""
     return _step(
         campaign_id,
-        lambda c: lifecycle.approve(db.session, c, actor()),
+        lambda c, seen: lifecycle.approve(db.session, c, actor(), seen=seen),
         "Approved this version of the content.",
     )
 
 
 @bp.post("/<int:campaign_id>/confirm")
 def confirm_late(campaign_id: int) -> ResponseReturnValue:
-    """Send a held campaign after all, though its time has long passed."""
-    return _step(
-        campaign_id,
-        lambda c: lifecycle.confirm_late(db.session, c, actor(), _settings()),
-        "Confirmed: sending now, late.",
-        jobs.enqueue_plan,
-    )
+    """Send a held campaign, or its held zone groups, after all, though their time has passed."""
+    released: list[int] = []
+
+    def do(c: Campaign, seen: lifecycle.Seen) -> None:
+        released.append(lifecycle.confirm_late(db.session, c, actor(), _settings(), seen=seen))
+
+    def after(campaign_id: int) -> None:
+        if released and released[0]:
+            jobs.wake(campaign_id)  # held groups of a campaign that sends: due now
+        else:
+            jobs.enqueue_plan(campaign_id)
+
+    return _step(campaign_id, do, "Confirmed: sending now, late.", after)
 
 
 @bp.post("/<int:campaign_id>/pause")
@@ -116,7 +126,7 @@ def pause(campaign_id: int) -> ResponseReturnValue:
     reason = f"paused by {current_staff().email}"
     return _step(
         campaign_id,
-        lambda c: lifecycle.pause(db.session, c, actor(), reason),
+        lambda c, seen: lifecycle.pause(db.session, c, actor(), reason, seen=seen),
         "Paused. Messages already handed to the relay finish; nothing else leaves.",
     )
 
@@ -126,7 +136,7 @@ def resume(campaign_id: int) -> ResponseReturnValue:
     """Resume where the ledger says the campaign stopped."""
     return _step(
         campaign_id,
-        lambda c: lifecycle.resume(db.session, c, actor(), _settings()),
+        lambda c, seen: lifecycle.resume(db.session, c, actor(), _settings(), seen=seen),
         "Resumed.",
         jobs.wake,
     )
@@ -137,7 +147,7 @@ def cancel(campaign_id: int) -> ResponseReturnValue:
     """Cancel for good: whoever hasn't been sent to yet won't be."""
     return _step(
         campaign_id,
-        lambda c: lifecycle.cancel(db.session, c, actor()),
+        lambda c, seen: lifecycle.cancel(db.session, c, actor(), seen=seen),
         "Cancelled.",
     )
 
@@ -147,8 +157,8 @@ def retry(campaign_id: int) -> ResponseReturnValue:
     """Send once more to exactly those whose message failed or whose outcome is unknown."""
     queued: list[int] = []
 
-    def do(c: Campaign) -> None:
-        queued.append(lifecycle.retry_failed(db.session, c, actor()))
+    def do(c: Campaign, seen: lifecycle.Seen) -> None:
+        queued.append(lifecycle.retry_failed(db.session, c, actor(), seen=seen))
 
     response = _step(campaign_id, do, "Retrying failed and unknown messages.", jobs.wake)
     if queued and not queued[0]:

@@ -15,7 +15,7 @@ from flask.typing import ResponseReturnValue
 from invites.campaigns import content, lifecycle
 from invites.campaigns.content import LOCALES
 from invites.campaigns.models import Campaign
-from invites.console.campaign_forms import FormError, content_form, settings_form
+from invites.console.campaign_forms import content_form, settings_form
 from invites.console.campaigns import (
     actor,
     bp,
@@ -24,8 +24,10 @@ from invites.console.campaigns import (
     form_choices,
     load,
     reach_now,
+    seen_on_form,
     to_page,
 )
+from invites.console.forms import cut_form, handles_cut_form
 from invites.core.db import db
 from mailer.authoring import (
     CAMPAIGN_VARIABLES,
@@ -58,6 +60,7 @@ def _editor(
         draft=draft,
         saved=contents(campaign),
         problems=problems,
+        at=by_field(problems),
         recipient_variables=RECIPIENT_VARIABLES,
         campaign_variables=CAMPAIGN_VARIABLES,
         filters=sorted(FILTERS),
@@ -65,6 +68,15 @@ def _editor(
         editable=campaign.status in lifecycle.EDITABLE,
         **form_choices(),
     ), status
+
+
+def by_field(problems: list[Problem]) -> dict[str, str]:
+    """The problems' messages by the field each is about, to show at that field."""
+    found: dict[str, list[str]] = {}
+    for problem in problems:
+        where = f"line {problem.line}: " if problem.line else ""
+        found.setdefault(problem.part, []).append(f"{where}{problem.message}.")
+    return {part: " ".join(messages) for part, messages in found.items()}
 
 
 def _locale(locale: str) -> str:
@@ -86,18 +98,21 @@ def edit_content(campaign_id: int, locale: str) -> tuple[str, int]:
 
 
 @bp.post("/<int:campaign_id>/content/<locale>")
+@handles_cut_form
 def save_content(campaign_id: int, locale: str) -> ResponseReturnValue:
     """Check, compile and save one locale's content (refused with every problem found)."""
     campaign = load(campaign_id)
     _locale(locale)
-    try:
-        draft = content_form(request.form)
-    except FormError as exc:
-        return _editor(campaign, locale, STARTER, [Problem("body", None, str(exc))], 400)
+    seen = seen_on_form(campaign)
+    draft, problems = content_form(request.form)
+    cut = cut_form()
+    if cut is not None:
+        problems = [Problem(cut.field or "body", None, cut.message())]
+        return _editor(campaign, locale, draft, problems, 413)
     if campaign.status not in lifecycle.EDITABLE:
         flash(f"A {campaign.status} campaign can't be edited.", "error")
         return _editor(campaign, locale, draft, [], 409)
-    problems = [
+    problems += [
         Problem(part, None, "is empty")
         for part in ("subject", "body")
         if not getattr(draft, part).strip()
@@ -109,7 +124,17 @@ def save_content(campaign_id: int, locale: str) -> ResponseReturnValue:
         compiled = content.compile_locale(app, campaign, locale, draft, sample={})
     except DraftRejected as exc:
         return _editor(campaign, locale, draft, list(exc.problems), 400)
-    lifecycle.save_content(db.session, campaign, actor(), locale, draft, content.stored(compiled))
+    try:
+        lifecycle.save_content(
+            db.session, campaign, actor(), locale, draft, content.stored(compiled), seen=seen
+        )
+    except lifecycle.CampaignError as exc:
+        db.session.rollback()
+        flash(
+            f"Not saved: {exc}. What you wrote is below; saving it now replaces what is there.",
+            "error",
+        )
+        return _editor(campaign, locale, draft, [], 409)
     db.session.commit()
     flash(f"Saved the {locale} content (version {campaign.version}).", "ok")
     return to_page(campaign.id)
@@ -119,17 +144,17 @@ def save_content(campaign_id: int, locale: str) -> ResponseReturnValue:
 def save_settings(campaign_id: int) -> ResponseReturnValue:
     """Change the campaign's name, category, partner, audience language, sender or rate."""
     campaign = load(campaign_id)
+    seen = seen_on_form(campaign)
     parsed = settings_form(request.form)
-    for message in parsed.errors:
-        flash(message, "error")
     if parsed.errors:
-        return campaign_page(campaign, 400, settings=request.form)
+        flash("Settings not saved: see the fields marked below.", "error")
+        return campaign_page(campaign, 400, kept={"settings": request.form}, errors=parsed.errors)
     try:
-        lifecycle.update_settings(db.session, campaign, actor(), **parsed.values)
+        lifecycle.update_settings(db.session, campaign, actor(), seen=seen, **parsed.values)
     except lifecycle.CampaignError as exc:
         db.session.rollback()
-        flash(f"Not saved: {exc}.", "error")
-        return campaign_page(campaign, 409, settings=request.form)
+        flash(f"Settings not saved: {exc}.", "error")
+        return campaign_page(campaign, 409, kept={"settings": request.form})
     db.session.commit()
     flash("Saved the settings.", "ok")
     return to_page(campaign.id)

@@ -91,7 +91,7 @@ def send_test(campaign_id: int) -> ResponseReturnValue:
     kept = {"addresses": typed, "locale": locale}
     if locale not in contents(campaign):
         flash("Save that locale's content before sending a test of it.", "error")
-        return campaign_page(campaign, 400, test=kept)
+        return campaign_page(campaign, 400, kept={"test": kept})
     try:
         addresses = test_addresses(typed)
         app = current_app._get_current_object()  # type: ignore[attr-defined]
@@ -99,15 +99,15 @@ def send_test(campaign_id: int) -> ResponseReturnValue:
             db.session, app, campaign, locale, addresses, actor(), first_name="Alex"
         )
     except FormError as exc:
-        flash(str(exc), "error")
-        return campaign_page(campaign, 400, test=kept)
+        flash("No test sent: see the addresses below.", "error")
+        return campaign_page(campaign, 400, kept={"test": kept}, errors=exc.as_errors())
     except testsend.TestLimitExceeded as exc:
         db.session.rollback()
         flash(
             f"You have sent the most tests allowed this hour; try again in {exc.retry_after} s.",
             "error",
         )
-        return campaign_page(campaign, 429, test=kept)
+        return campaign_page(campaign, 429, kept={"test": kept})
     db.session.commit()
     flash(f"Test of the {locale} content queued for {len(ids)} address(es).", "ok")
     return to_page(campaign.id, "#test")

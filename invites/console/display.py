@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-import zoneinfo
-from datetime import UTC, datetime
+from datetime import UTC, datetime, tzinfo
 
 from flask_login import current_user
+
+from invites.core import zones
 
 #: Date, time and the zone's abbreviation: "2026-12-03 13:05 MSK".
 TIME_FORMAT = "%Y-%m-%d %H:%M %Z"
@@ -16,10 +17,8 @@ def format_time(value: datetime | None, zone: str | None = None) -> str:
     if value is None:
         return "—"
     aware = value.replace(tzinfo=UTC) if value.tzinfo is None else value
-    try:
-        tz = zoneinfo.ZoneInfo(zone) if zone else UTC
-    except (ValueError, zoneinfo.ZoneInfoNotFoundError):
-        tz = UTC  # a zone removed from tzdata since it was saved: UTC rather than a 500
+    # A zone removed from tzdata since it was saved: UTC rather than a 500.
+    tz: tzinfo = zones.zone(zone) if zones.is_zone(zone) else UTC
     return aware.astimezone(tz).strftime(TIME_FORMAT)
 
 

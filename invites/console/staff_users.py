@@ -10,15 +10,22 @@ from flask.typing import ResponseReturnValue
 from invites.console.access import client_ip, current_staff, requires_role
 from invites.core.db import db, utcnow
 from invites.staff import Role, StaffError, StaffUser, users
+from invites.staff.errors import UnknownTimeZone
 
 log = logging.getLogger(__name__)
 bp = Blueprint("staff_users", __name__)
 
 
-def _page(status: int = 200, **form: str) -> tuple[str, int]:
+def _page(
+    status: int = 200, form: dict[str, str] | None = None, errors: dict[str, str] | None = None
+) -> tuple[str, int]:
     listing = users.all_users(db.session)
     return render_template(
-        "console/staff_users.html", users=listing, roles=list(Role), form=form
+        "console/staff_users.html",
+        users=listing,
+        roles=list(Role),
+        form=form or {},
+        errors=errors or {},
     ), status
 
 
@@ -52,10 +59,10 @@ def create() -> ResponseReturnValue:
     kept = {"email": email, "role": role, "time_zone": zone}
     if role not in {r.value for r in Role}:
         flash("Choose a role.", "error")
-        return _page(400, **kept)
+        return _page(400, kept)
     if password != again:
         flash("The two passwords differ.", "error")
-        return _page(400, **kept)
+        return _page(400, kept)
     try:
         user = users.create_user(
             db.session,
@@ -67,10 +74,14 @@ def create() -> ResponseReturnValue:
             actor=current_staff(),
             ip=client_ip(),
         )
+    except UnknownTimeZone as exc:
+        db.session.rollback()
+        flash("Not created: see the time zone below.", "error")
+        return _page(400, kept, {"time_zone": f"{exc}."})
     except StaffError as exc:
         db.session.rollback()
         flash(f"Not created: {exc}.", "error")
-        return _page(400, **kept)
+        return _page(400, kept)
     db.session.commit()
     flash(f"Created {user.email} ({user.role.value}).", "ok")
     return _back()

@@ -274,7 +274,8 @@ class Settings:
     max_body_bytes: int = setting(
         "MAX_BODY_BYTES",
         16 * 1024,
-        "larger request bodies get 413 (`/api/v1/events` takes up to 1 MiB)",
+        "larger API request bodies get 413 (`/api/v1/events` takes up to 1 MiB; console forms "
+        "have their own 2 MB)",
         integer(1024),
     )
     api_key_cache_seconds: int = setting(

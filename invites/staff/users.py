@@ -8,12 +8,11 @@ from __future__ import annotations
 
 import logging
 import secrets
-import zoneinfo
 from datetime import datetime
 
 from sqlalchemy import select
 
-from invites.core import audit
+from invites.core import audit, zones
 from invites.core.addresses import InvalidAddress, normalize
 from invites.core.db import AnySession
 from invites.staff import passwords
@@ -45,12 +44,9 @@ def check_time_zone(name: str | None) -> str | None:
     if not name:
         return None
     try:
-        zoneinfo.ZoneInfo(name)
-    except (ValueError, zoneinfo.ZoneInfoNotFoundError) as exc:
-        raise UnknownTimeZone(
-            f"unknown time zone {name!r} (use an IANA name such as Europe/Moscow)"
-        ) from exc
-    return name
+        return zones.check_zone(name)
+    except zones.UnknownZone as exc:
+        raise UnknownTimeZone(str(exc)) from None
 
 
 def find_by_email(session: AnySession, email: str) -> StaffUser | None:

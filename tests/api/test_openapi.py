@@ -235,3 +235,65 @@ def test_a_route_without_a_declared_scope_is_refused_to_every_key(app: Flask) ->
     key = new_key(app, ["invitations", "stats", "contacts", "messages", "events"])
     resp = app.test_client().get("/api/v1/forgotten", headers=auth(key))
     assert resp.status_code == 403
+
+
+#: The models of request bodies (the rest describe answers).
+REQUESTS = (
+    "AcceptRequest",
+    "BounceEvent",
+    "BounceEventBatch",
+    "ContactIn",
+    "InvitationCreate",
+    "MessageIn",
+    "PreferencesIn",
+)
+
+
+def _strings(node: Any, where: str) -> Iterator[tuple[str, dict[str, Any]]]:
+    """Every schema of a string in a request model, with where it is."""
+    if not isinstance(node, dict):
+        return
+    kind = node.get("type")
+    if kind == "string" or (isinstance(kind, list) and "string" in kind):
+        yield where, node
+    for key in ("anyOf", "oneOf", "allOf"):
+        for n, sub in enumerate(node.get(key, [])):
+            yield from _strings(sub, f"{where}/{key}{n}")
+    for name, sub in node.get("properties", {}).items():
+        yield from _strings(sub, f"{where}/{name}")
+    yield from _strings(node.get("items"), f"{where}/items")
+
+
+def test_every_string_a_request_takes_says_what_it_refuses(app: Flask) -> None:
+    # schemathesis (README, API) counts a schema-valid request the service refuses as a
+    # defect (ST202): a NUL in a bounce's detail or an unknown time zone used to be one.
+    schemas = _doc(app)["components"]["schemas"]
+    checked = 0
+    for model in REQUESTS:
+        for where, string in _strings(schemas[model], model):
+            if "enum" in string or "const" in string:
+                checked += 1
+                continue
+            if "pattern" not in string:
+                # Only the narrowing branches of MessageIn's oneOf: the field has its own.
+                assert where.startswith("MessageIn/allOf0/oneOf"), where
+                continue
+            assert not re.search(string["pattern"], "a\x00b"), where
+            checked += 1
+    assert checked > 20
+    zone = schemas["ContactIn"]["properties"]["time_zone"]["anyOf"][0]
+    assert "Europe/Moscow" in zone["enum"] and "America" not in zone["enum"]
+
+
+def test_a_bounce_detail_the_document_allows_is_taken(app: Flask) -> None:
+    client = app.test_client()
+    key = new_key(app, ["events"])
+    event = _doc(app)["components"]["schemas"]["BounceEvent"]["properties"]
+    pattern = event["detail"]["anyOf"][0]["pattern"]
+    for detail in ("550 5.1.1 no such user", "", "ünïcødé\ttab", "nul\x00inside"):
+        resp = client.post(
+            "/api/v1/events",
+            json={"email": "gone@example.com", "type": "soft_bounce", "detail": detail},
+            headers=auth(key),
+        )
+        assert (resp.status_code == 202) is bool(re.fullmatch(pattern, detail)), detail

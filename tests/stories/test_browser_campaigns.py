@@ -7,44 +7,27 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import threading
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
 
 from flask import Flask
 from playwright.sync_api import Page, expect
-from werkzeug.serving import make_server
 
 from invites.core.config import Settings
 from invites.staff import Role
 
 from ..support.campaigns import expected, people, received, seed
-from ..support.helpers import ROOT, env_for, make_app
+from ..support.helpers import ROOT, env_for
+from ..support.servers import serve
 from ..support.smtpd import SMTPSink
 from ..support.staff import PASSWORD, make_staff
+from ..support.waiting import until
 
 BODY = (
     "# Hello {{ first_name }}\n\nOur winter filters are here.\n\n"
     "[Your choices]({{ preferences_url }})\n"
 )
-
-
-@contextmanager
-def _serve(settings: Settings, **overrides: Any) -> Iterator[tuple[Flask, str]]:
-    """The app over real HTTP on a free port, with these settings changed."""
-    server = make_server("127.0.0.1", 0, Flask(__name__), threaded=True)
-    base = f"http://127.0.0.1:{server.server_port}"
-    app = make_app(settings, public_base_url=base, **overrides)
-    server.app = app
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield app, base
-    finally:
-        server.shutdown()
 
 
 @contextmanager
@@ -73,13 +56,6 @@ def _worker_and_scheduler(app: Flask) -> Iterator[None]:
                 proc.wait(timeout=20)
             except subprocess.TimeoutExpired:
                 os.killpg(proc.pid, signal.SIGKILL)
-
-
-def _until(condition: Callable[[], bool], what: str, seconds: float = 60) -> None:
-    deadline = time.monotonic() + seconds
-    while not condition():
-        assert time.monotonic() < deadline, f"gave up waiting for {what}"
-        time.sleep(0.1)
 
 
 def _shot(page: Page, tmp_path: Path, name: str) -> None:
@@ -112,7 +88,7 @@ def test_a_marketer_writes_tests_sends_and_follows_a_campaign(
     app: Flask, settings: Settings, smtp_sink: SMTPSink, page: Page, tmp_path: Path
 ) -> None:
     audience = people(120)
-    with _serve(settings, smtp_url=smtp_sink.url, campaign_batch_size=15) as (live, base):
+    with serve(settings, smtp_url=smtp_sink.url, campaign_batch_size=15) as (live, base):
         seed(live, audience)
         make_staff(live, "mia@example.com", Role.MARKETING)
         _sign_in(page, base, "mia@example.com")
@@ -159,7 +135,7 @@ def test_a_marketer_writes_tests_sends_and_follows_a_campaign(
             page.fill("#test-addresses", "qa@spotcam.example")
             page.click("#send-test")
             assert "queued for 1 address" in page.inner_text("p.flash")
-            _until(lambda: len(smtp_sink.messages) == 1, "the test message")
+            until(lambda: len(smtp_sink.messages) == 1, "the test message")
             assert smtp_sink.messages[0].message["Subject"] == "[TEST] News for Alex"
             smtp_sink.messages.clear()
 
@@ -201,7 +177,7 @@ def test_a_form_without_its_csrf_token_is_refused(live: tuple[Flask, str], page:
 
 
 def test_the_two_person_rule_in_the_browser(app: Flask, settings: Settings, page: Page) -> None:
-    with _serve(settings, campaign_approval="required") as (live, base):
+    with serve(settings, campaign_approval="required") as (live, base):
         make_staff(live, "mia@example.com", Role.MARKETING)
         make_staff(live, "leo@example.com", Role.MARKETING)
         _sign_in(page, base, "mia@example.com")

@@ -5,8 +5,9 @@ from __future__ import annotations
 import secrets
 import time
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from typing import TypeVar
 
 from flask import Flask
 from sqlalchemy import insert
@@ -21,6 +22,8 @@ from mailer.authoring import Draft
 
 from .helpers import worker_process
 from .smtpd import SMTPSink
+
+T = TypeVar("T")
 
 
 def actor(app: Flask, email: str = "marketer@example.com") -> lifecycle.Actor:
@@ -160,6 +163,18 @@ def make_campaign(
             lifecycle.save_content(db.session, campaign, who, loc, draft, content.stored(compiled))
         db.session.commit()
         return campaign.id
+
+
+def step(app: Flask, campaign_id: int, do: Callable[[Campaign], T]) -> T:
+    """Take a lifecycle step on a campaign, as the console does, and commit; return what the
+    step returned."""
+    with app.app_context():
+        campaign = db.session.get(Campaign, campaign_id)
+        assert campaign is not None
+        result = do(campaign)
+        db.session.commit()
+        db.session.remove()
+    return result
 
 
 def _start(app: Flask, campaign_id: int) -> None:

@@ -14,6 +14,8 @@ from invites.staff import Role, users
 
 PASSWORD = "correct horse battery"  # noqa: S105 - a test password
 CSRF_INPUT = re.compile(r'name="csrf_token" value="([^"]+)"')
+#: The hidden fields a campaign page's forms carry: the version and status it was made from.
+SEEN_INPUT = re.compile(r'name="(seen_version|seen_status)" value="([^"]*)"')
 
 
 def make_staff(
@@ -64,8 +66,18 @@ def signed_in(app: Flask, email: str, role: Role = Role.MARKETING) -> FlaskClien
     return client
 
 
+def page_fields(client: FlaskClient, path: str) -> dict[str, str]:
+    """The hidden fields a browser would submit with a form of this page: the CSRF token and,
+    on a campaign's pages, the version and status the page shows."""
+    page = client.get(path)
+    assert page.status_code == 200, (path, page.status_code)
+    found = CSRF_INPUT.search(page.text)
+    assert found, f"no CSRF token on {path}"
+    return {"csrf_token": found.group(1), **dict(SEEN_INPUT.findall(page.text))}
+
+
 def post_form(
     client: FlaskClient, path: str, data: Mapping[str, object], page: str
 ) -> TestResponse:
-    """POST a console form with the CSRF token of the page it is on."""
-    return client.post(path, data={**data, "csrf_token": form_token(client, page)})
+    """POST a console form with the hidden fields of the page it is on (`data` wins)."""
+    return client.post(path, data={**page_fields(client, page), **data})
