@@ -278,6 +278,18 @@ def test_one_run_takes_the_campaigns_next_batches_but_never_one_another_holds(
     assert set(held_rows.values()) == {"queued"}
 
 
+def _running(app: Flask, campaign_id: int) -> bool:
+    """Whether a run holds one of the campaign's batches."""
+    with app.app_context():
+        found = db.session.scalar(
+            db.select(CampaignBatch.id).where(
+                CampaignBatch.campaign_id == campaign_id, CampaignBatch.status == "running"
+            )
+        )
+        db.session.remove()
+    return found is not None
+
+
 def test_five_pause_resume_cycles(
     camp: Flask, smtp_sink: SMTPSink, workers: list[subprocess.Popen[str]]
 ) -> None:
@@ -298,9 +310,10 @@ def test_five_pause_resume_cycles(
             assert campaign is not None
             lifecycle.pause(db.session, campaign, actor(camp))
             db.session.commit()
-        time.sleep(0.6)  # the round in progress ends; nothing more leaves
+        # The run in progress sees the pause, ends its round and gives its batch back.
+        _wait(lambda: not _running(camp, campaign_id), f"the run to stop for pause {cycle}")
         paused_at = len(smtp_sink.messages)
-        time.sleep(0.5)
+        time.sleep(0.5)  # a window in which nothing may arrive, not a wait for something
         assert len(smtp_sink.messages) == paused_at, "mail left a paused campaign"
         with camp.app_context():
             campaign = db.session.get(Campaign, campaign_id)
