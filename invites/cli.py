@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import sys
+from typing import Any
 
 import click
 from flask import Flask, current_app
@@ -11,8 +12,9 @@ from flask.cli import FlaskGroup, with_appcontext
 from flask_migrate import cli as migrate_cli
 from sqlalchemy import select
 
+from invites import devrun
 from invites.campaigns.cli import campaigns
-from invites.core import queue
+from invites.core import queue, settings_file
 from invites.core.apikeys import SCOPES
 from invites.staff.cli import users_group
 
@@ -110,23 +112,6 @@ def revoke_key(prefix: str) -> None:
     click.echo(f"revoked {prefix}")
 
 
-@api_keys.command("ensure-demo")
-@with_appcontext
-def ensure_demo() -> None:
-    """Create and print a demo key with every scope unless a key exists (used by make run)."""
-    from invites.core.apikeys import create_key as make
-    from invites.core.db import db
-    from invites.core.models import ApiKey
-
-    if db.session.scalar(select(ApiKey.id).limit(1)) is not None:
-        click.echo(
-            "API key: one exists already (invites api-keys create NAME --scope ... for another)"
-        )
-        return
-    _row, secret = make("demo", list(SCOPES))
-    click.echo(f"API key (demo, shown once): {secret}")
-
-
 @click.group("mail")
 def mail() -> None:
     """Mail tools."""
@@ -172,6 +157,8 @@ def reconcile_command() -> None:
     click.echo(f"re-enqueued {reconcile_outbox()} message(s)")
 
 
+api_keys.add_command(devrun.demo)
+
 COMMANDS = (
     worker_command,
     scheduler_command,
@@ -180,6 +167,7 @@ COMMANDS = (
     reconcile_command,
     users_group,
     campaigns,
+    devrun.dev,
 )
 
 
@@ -212,15 +200,58 @@ class InvitesGroup(FlaskGroup):
         self._load_plugin_commands()
         return sorted(click.Group.list_commands(self, ctx))
 
+    def make_context(
+        self,
+        info_name: str | None,
+        args: list[str],
+        parent: click.Context | None = None,
+        **extra: Any,
+    ) -> click.Context:
+        """Parse as Flask does (`--env-file` loads its file), then read instance/settings.env."""
+        ctx = super().make_context(info_name, args, parent=parent, **extra)
+        # Under the environment and any --env-file: what `make run` left for a new shell.
+        settings_file.load()
+        return ctx
 
-@click.group(cls=InvitesGroup, create_app=_create_app, add_version_option=False)
+
+class HelpFirstGroup(click.Group):
+    """A group whose subcommands show --help before the group's own callback runs.
+
+    Flask-Migrate's `db` group builds the app in its callback, which click runs before it
+    even reads the subcommand's arguments: `invites db upgrade --help` needed settings.
+    """
+
+    def resolve_command(
+        self, ctx: click.Context, args: list[str]
+    ) -> tuple[str | None, click.Command | None, list[str]]:
+        """Find the subcommand; if it is asked for its help, print it and exit here."""
+        name, command, rest = super().resolve_command(ctx, args)
+        if command is not None and any(a in ctx.help_option_names for a in rest):
+            command.make_context(name, rest, parent=ctx)  # --help is eager: prints, then exits
+        return name, command, rest
+
+
+def _db_group() -> click.Group:
+    original = migrate_cli.db
+    return HelpFirstGroup(
+        name=original.name,
+        commands=original.commands,
+        callback=original.callback,
+        params=original.params,
+        help=original.help,
+    )
+
+
+# load_dotenv=False: no .env or .flaskenv picked up from wherever the shell stands; the
+# settings come from the environment, --env-file, and instance/settings.env, in that order.
+@click.group(cls=InvitesGroup, create_app=_create_app, add_version_option=False, load_dotenv=False)
 def cli() -> None:
     """SpotCam Mail: invitations and email. Run `invites COMMAND --help` for details."""
 
 
 for _command in COMMANDS:
     cli.add_command(_command)
-cli.add_command(migrate_cli.db)
+cli.add_command(_db_group())
 
 
 def main() -> None:

@@ -33,6 +33,7 @@ from .support.helpers import (
     is_postgresql,
     make_app,
     new_key,
+    per_worker_database,
     redis_server,
 )
 from .support.smtpd import SMTPSink
@@ -51,9 +52,14 @@ def state_dir() -> Iterator[Path]:
 
 @pytest.fixture(scope="session")
 def redis_url(state_dir: Path) -> Iterator[str]:
-    """REDIS_URL from the environment (CI), else an embedded redis-server on a unix socket."""
+    """REDIS_URL from the environment (CI), else an embedded redis-server on a unix socket.
+
+    Under pytest-xdist each worker takes a database of its own on the given server (see
+    `per_worker_database`); the embedded server is per process already.
+    """
     url = os.environ.get("REDIS_URL")
     if url:
+        url = per_worker_database(url)
         conn = redis.Redis.from_url(url)
         conn.ping()  # fail loudly: a configured Redis that is down is an error, not a skip
         yield url

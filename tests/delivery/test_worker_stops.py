@@ -20,5 +20,6 @@ def test_burst_runs_end_without_waiting_for_the_command_thread(app: Flask) -> No
             started = time.monotonic()
             worker.work(burst=True)
             slowest = max(slowest, time.monotonic() - started)
-            assert not worker.pubsub_thread.is_alive()
+            thread = worker.pubsub_thread
+            assert thread is not None and not thread.is_alive()
     assert slowest < 20, f"a burst run took {slowest:.1f} s to exit"
