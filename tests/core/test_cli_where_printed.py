@@ -146,9 +146,10 @@ def _readme_commands(readme: str) -> list[str]:
     for block in re.findall(r"```sh\n(.*?)```", readme, re.S):
         for line in block.replace("\\\n", " ").splitlines():
             line = re.sub(r"\s+#.*$", "", line).strip()
-            if re.search(r"(^|\$\(|\|\s*)invites\s", line):
+            if re.search(r"(^|\$\(|\|\s*)(\.venv/bin/)?invites\s", line):
                 commands.append(re.sub(r"\s+", " ", line))
-    commands += [re.sub(r"\s+", " ", quoted) for quoted in re.findall(r"`(invites [^`]+)`", readme)]
+    quoted = re.findall(r"`((?:\.venv/bin/)?invites [^`]+)`", readme)
+    commands += [re.sub(r"\s+", " ", command) for command in quoted]
     return list(dict.fromkeys(commands))
 
 
@@ -176,8 +177,8 @@ def test_every_command_make_run_and_the_readme_print_works_in_a_new_shell(
     assert banner.returncode == 0, banner.stderr
     key = (instance / "demo-api-key").read_text().strip()
     assert f"API key: {key}" in banner.stdout and f"127.0.0.1:{port}/" in banner.stdout
-    printed = re.findall(r"\.venv/bin/(invites [^;)\n]+)", banner.stdout)
-    assert "invites users create EMAIL --role admin" in printed, banner.stdout
+    printed = re.findall(r"(\.venv/bin/invites [^;)\n]+)", banner.stdout)
+    assert ".venv/bin/invites users create EMAIL --role admin" in printed, banner.stdout
 
     # What the README's examples act on: a staff user, a campaign, a key to revoke.
     local = make_app(
@@ -188,32 +189,40 @@ def test_every_command_make_run_and_the_readme_print_works_in_a_new_shell(
         "ADDRESS": "ops@example.com",
         "ID": str(_campaign(local)),
         "<prefix>": new_key(local, ["stats"]).split("_")[1],
+        "FILE": str(tmp_path / "ops.env"),  # `invites --env-file FILE COMMAND`
+        "COMMAND": "api-keys list",
     }
+    (tmp_path / "ops.env").write_text("PORT=7002\n")
     make_staff(local, "mia@spotcam.example")
     readme = _readme_commands((checkout / "README.md").read_text())
     assert len(readme) > 15, readme
     groups = {"invites users", "invites campaigns", "invites api-keys", "invites db"}
-    for command in dict.fromkeys([*printed, *readme]):
+    # Each command once, whether typed as `.venv/bin/invites ...` or as `invites ...`.
+    once = {c.replace(".venv/bin/invites", "invites"): c for c in reversed([*printed, *readme])}
+    for command in reversed(once.values()):
         runnable = _runnable(command, values)
-        if runnable == "invites scheduler":
-            _runs_until_stopped(runnable, checkout, tmp_path, "scheduler started")
+        # `.venv/bin/invites` is typed in the checkout; a plain `invites` (the virtualenv on
+        # PATH) anywhere: here, another folder.
+        where = checkout if ".venv/bin/" in runnable else tmp_path
+        bare = runnable.replace(".venv/bin/invites", "invites")
+        if bare == "invites scheduler":
+            _runs_until_stopped(runnable, checkout, where, "scheduler started")
             continue
-        if runnable == "invites run":  # the web server, on a port of its own here
+        if bare == "invites run":  # the web server, on a port of its own here
             command_line = f"{runnable} --port {free_port()}"
-            _runs_until_stopped(command_line, checkout, tmp_path, "Running on", signal.SIGINT)
+            _runs_until_stopped(command_line, checkout, where, "Running on", signal.SIGINT)
             continue
-        if re.match(r"invites worker\b", runnable):
+        if re.match(r"invites worker\b", bare):
             runnable += " --burst"  # drains the queues and exits, instead of running on
-        if runnable in groups:
+        if bare in groups:
             runnable += " --help"  # a group named in the text: what it offers
-        done = _sh(runnable, checkout, tmp_path)
+        done = _sh(runnable, checkout, where)
         assert done.returncode == 0, (command, runnable, done.stdout[-500:], done.stderr[-2000:])
         assert "Traceback" not in done.stderr, (runnable, done.stderr[-2000:])
 
     # The environment wins over the settings file; --env-file sits between the two.
     other = _sh("invites dev banner", checkout, tmp_path, PORT="7001")
     assert "127.0.0.1:7001/" in other.stdout, other.stderr
-    (tmp_path / "ops.env").write_text("PORT=7002\n")
     chosen = _sh(f"invites --env-file {tmp_path / 'ops.env'} dev banner", checkout, tmp_path)
     assert "127.0.0.1:7002/" in chosen.stdout, chosen.stderr
 
