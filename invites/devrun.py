@@ -18,7 +18,7 @@ from flask import Flask, current_app
 from flask.cli import ScriptInfo, with_appcontext
 from sqlalchemy import select
 
-from invites.core import apikeys, settings_file
+from invites.core import apikeys, dbsetup, settings_file
 from invites.core.db import db, utcnow
 from invites.core.models import ApiKey
 
@@ -83,6 +83,7 @@ def prepare(ctx: click.Context, port: int) -> None:
     file = settings_file.write({"SPOTCAM_ENV": mode, "PORT": str(port)})
     settings_file.load(file)  # this very command reads it too, under what the shell set
     app = ctx.ensure_object(ScriptInfo).load_app()
+    dbsetup.migrations(app)
     with app.app_context():
         upgrade()
         _secret, new = demo_key(app)

@@ -18,6 +18,7 @@ from sqlalchemy import make_url
 from werkzeug.serving import make_server
 
 from invites import create_app
+from invites.core import dbsetup
 from invites.core.config import Settings, from_env
 from invites.core.db import db
 
@@ -91,6 +92,7 @@ def database_url(state_dir: Path) -> Iterator[str]:
         url = str(make_url(given).set(database=scratch).render_as_string(hide_password=False))
     settings = dataclasses.replace(from_env({"SPOTCAM_ENV": "test"}), database_url=url)
     app = create_app(settings)
+    dbsetup.migrations(app)
     with app.app_context():
         from flask_migrate import upgrade
 
