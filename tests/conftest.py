@@ -40,7 +40,7 @@ from .support.helpers import (
 from .support.smtpd import SMTPSink
 
 if TYPE_CHECKING:
-    from playwright.sync_api import Page
+    from playwright.sync_api import Browser, Page
 
 
 @pytest.fixture(scope="session")
@@ -193,9 +193,9 @@ def live_outbox(app: Flask, settings: Settings) -> Iterator[tuple[Flask, str]]:
     server.shutdown()
 
 
-@pytest.fixture()
-def page() -> Iterator[Page]:
-    """A page in headless Chromium: Debian's browser, never a downloaded one."""
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Browser]:
+    """Headless Chromium, once per test process: Debian's browser, never a downloaded one."""
     if not os.path.exists(CHROMIUM):
         if IN_CI:
             pytest.fail(f"{CHROMIUM} is missing; .ci/run installs Debian's chromium")
@@ -203,9 +203,17 @@ def page() -> Iterator[Page]:
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_FLAGS)
-        yield browser.new_page(viewport={"width": 1000, "height": 800})
-        browser.close()
+        launched = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_FLAGS)
+        yield launched
+        launched.close()
+
+
+@pytest.fixture()
+def page(browser: Browser) -> Iterator[Page]:
+    """A page in a fresh browser context (no cookies, storage or cache from other tests)."""
+    context = browser.new_context(viewport={"width": 1000, "height": 800})
+    yield context.new_page()
+    context.close()
 
 
 @pytest.fixture()
