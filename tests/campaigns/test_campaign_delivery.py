@@ -143,7 +143,7 @@ def test_a_worker_killed_mid_batch_loses_nobody_and_sends_nobody_twice(
     os.killpg(workers[0].pid, signal.SIGKILL)  # parent and work-horse, mid-batch
     workers[0].wait()
     before = len(smtp_sink.messages)
-    time.sleep(2.5)  # the dead run's batch lease (2 s here) runs out
+    _wait(lambda: not _leased(camp, campaign_id), "the dead run's lease (2 s here) to run out")
     _tick(camp)
     _until_done(camp, campaign_id)
 
@@ -217,7 +217,7 @@ def test_connections_terminated_mid_campaign_lose_nobody_and_send_nobody_twice(
             db.engine.dispose()  # this process's pooled connections were cut too
         if status(camp, campaign_id) == "done":
             break
-        time.sleep(2.2)  # the dead run's batch lease (2 s here) runs out
+        _wait(lambda: not _leased(camp, campaign_id), "the dead run's lease (2 s here) to run out")
         _tick(camp)
 
     assert killed and killed[0] >= 1
@@ -276,6 +276,20 @@ def test_one_run_takes_the_campaigns_next_batches_but_never_one_another_holds(
         if cid in ids.values() and lo <= (cid or 0) <= hi
     }
     assert set(held_rows.values()) == {"queued"}
+
+
+def _leased(app: Flask, campaign_id: int) -> bool:
+    """Whether a run's lease on one of the campaign's batches still holds."""
+    with app.app_context():
+        found = db.session.scalar(
+            db.select(CampaignBatch.id).where(
+                CampaignBatch.campaign_id == campaign_id,
+                CampaignBatch.status == "running",
+                CampaignBatch.leased_until >= utcnow(),
+            )
+        )
+        db.session.remove()
+    return found is not None
 
 
 def _running(app: Flask, campaign_id: int) -> bool:

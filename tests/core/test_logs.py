@@ -23,7 +23,15 @@ from invites.core.config import Settings
 from invites.core.db import db, utcnow
 from invites.delivery.models import OutboundMessage
 
-from ..support.helpers import ROOT, env_for, free_port, invite, make_app, new_key
+from ..support.helpers import (
+    ROOT,
+    env_for,
+    free_port,
+    invite,
+    make_app,
+    new_key,
+    worker_process,
+)
 from ..support.smtpd import SMTPSink
 from ..support.wait import until
 
@@ -147,15 +155,7 @@ def test_json_logs_name_the_job_and_the_request_and_never_an_address(
     finally:
         os.killpg(web.pid, signal.SIGINT)
         web.wait(timeout=60)
-    worker = subprocess.run(
-        [str(ROOT / ".venv" / "bin" / "invites"), "worker", "--burst"],
-        env=env_for(own),
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    worker = worker_process(own)  # a real `invites worker --burst`
     assert worker.returncode == 0, worker.stderr[-3000:]
     assert len(smtp_sink.accepted_rcpts) == 0  # refused: the failure is what gets logged
 
