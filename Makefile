@@ -40,7 +40,7 @@ run: prepare  ## Run web + worker + scheduler on embedded defaults (Ctrl-C stops
 	  $(BIN)/invites dev banner --wait 60; \
 	  wait
 
-test: $(STAMP)  ## Run the test suite on embedded defaults (SQLite, embedded Redis).
+test: $(STAMP)  ## Run the test suite on embedded defaults (SQLite, embedded Redis), in JOBS processes.
 	SPOTCAM_ENV=test $(BIN)/python -m pytest -q -n $(JOBS)
 
 lint: $(STAMP)  ## ruff, mypy and the layer contracts (lint-imports).
