@@ -64,7 +64,7 @@ def create_app(config: dict[str, Any] | Settings | None = None) -> Flask:
     if isinstance(config, dict):
         app.config.update(config)
     os.makedirs(app.instance_path, exist_ok=True)
-    logs.init_app()
+    logs.init_app(app)
 
     from invites import (
         accounts,

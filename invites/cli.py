@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import logging
 import sys
+from typing import Any
 
 import click
 from flask import Flask, current_app
 from flask.cli import FlaskGroup, with_appcontext
-from flask_migrate import cli as migrate_cli
 from sqlalchemy import select
 
+from invites import devrun
 from invites.campaigns.cli import campaigns
-from invites.core import queue
+from invites.core import queue, settings_file
 from invites.core.apikeys import SCOPES
 from invites.staff.cli import users_group
 
@@ -110,23 +111,6 @@ def revoke_key(prefix: str) -> None:
     click.echo(f"revoked {prefix}")
 
 
-@api_keys.command("ensure-demo")
-@with_appcontext
-def ensure_demo() -> None:
-    """Create and print a demo key with every scope unless a key exists (used by make run)."""
-    from invites.core.apikeys import create_key as make
-    from invites.core.db import db
-    from invites.core.models import ApiKey
-
-    if db.session.scalar(select(ApiKey.id).limit(1)) is not None:
-        click.echo(
-            "API key: one exists already (invites api-keys create NAME --scope ... for another)"
-        )
-        return
-    _row, secret = make("demo", list(SCOPES))
-    click.echo(f"API key (demo, shown once): {secret}")
-
-
 @click.group("mail")
 def mail() -> None:
     """Mail tools."""
@@ -172,6 +156,8 @@ def reconcile_command() -> None:
     click.echo(f"re-enqueued {reconcile_outbox()} message(s)")
 
 
+api_keys.add_command(devrun.demo)
+
 COMMANDS = (
     worker_command,
     scheduler_command,
@@ -180,6 +166,7 @@ COMMANDS = (
     reconcile_command,
     users_group,
     campaigns,
+    devrun.dev,
 )
 
 
@@ -212,15 +199,76 @@ class InvitesGroup(FlaskGroup):
         self._load_plugin_commands()
         return sorted(click.Group.list_commands(self, ctx))
 
+    def make_context(
+        self,
+        info_name: str | None,
+        args: list[str],
+        parent: click.Context | None = None,
+        **extra: Any,
+    ) -> click.Context:
+        """Parse as Flask does (`--env-file` loads its file), then read instance/settings.env."""
+        ctx = super().make_context(info_name, args, parent=parent, **extra)
+        # Under the environment and any --env-file: what `make run` left for a new shell.
+        settings_file.load()
+        return ctx
 
-@click.group(cls=InvitesGroup, create_app=_create_app, add_version_option=False)
+
+class MigrationsGroup(click.Group):
+    """Flask-Migrate's `db` commands, imported when this group is used, not at start-up.
+
+    Importing them imports Alembic, a third of the start-up of every `invites` command.
+    A subcommand's --help is shown before the group's callback runs, which builds the app
+    (Flask-Migrate's own group did that first: `invites db upgrade --help` needed settings).
+    """
+
+    def _commands(self) -> click.Group:
+        from flask_migrate import cli as migrate_cli
+
+        return migrate_cli.db
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        """Flask-Migrate's subcommands."""
+        return self._commands().list_commands(ctx)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        """One of Flask-Migrate's subcommands."""
+        return self._commands().get_command(ctx, cmd_name)
+
+    def resolve_command(
+        self, ctx: click.Context, args: list[str]
+    ) -> tuple[str | None, click.Command | None, list[str]]:
+        """Find the subcommand; if it is asked for its help, print it and exit here."""
+        name, command, rest = super().resolve_command(ctx, args)
+        if command is not None and any(a in ctx.help_option_names for a in rest):
+            command.make_context(name, rest, parent=ctx)  # --help is eager: prints, then exits
+        return name, command, rest
+
+
+@click.group("db", cls=MigrationsGroup)
+@click.option("-d", "--directory", default=None, help="Migration script directory.")
+@click.option("-x", "--x-arg", multiple=True, help="Arguments for the migrations' env.py.")
+@with_appcontext
+def db_group(directory: str | None, x_arg: tuple[str, ...]) -> None:
+    """Perform database migrations (Flask-Migrate)."""
+    from flask import g
+
+    from invites.core import dbsetup
+
+    dbsetup.migrations(current_app._get_current_object())  # type: ignore[attr-defined]
+    # What Flask-Migrate's own group callback records for its subcommands.
+    g.directory, g.x_arg = directory, x_arg
+
+
+# load_dotenv=False: no .env or .flaskenv picked up from wherever the shell stands; the
+# settings come from the environment, --env-file, and instance/settings.env, in that order.
+@click.group(cls=InvitesGroup, create_app=_create_app, add_version_option=False, load_dotenv=False)
 def cli() -> None:
     """SpotCam Mail: invitations and email. Run `invites COMMAND --help` for details."""
 
 
 for _command in COMMANDS:
     cli.add_command(_command)
-cli.add_command(migrate_cli.db)
+cli.add_command(db_group)
 
 
 def main() -> None:

@@ -18,6 +18,7 @@ from sqlalchemy import make_url
 from werkzeug.serving import make_server
 
 from invites import create_app
+from invites.core import dbsetup
 from invites.core.config import Settings, from_env
 from invites.core.db import db
 
@@ -33,12 +34,13 @@ from .support.helpers import (
     is_postgresql,
     make_app,
     new_key,
+    per_worker_database,
     redis_server,
 )
 from .support.smtpd import SMTPSink
 
 if TYPE_CHECKING:
-    from playwright.sync_api import Page
+    from playwright.sync_api import Browser, Page
 
 
 @pytest.fixture(scope="session")
@@ -51,9 +53,14 @@ def state_dir() -> Iterator[Path]:
 
 @pytest.fixture(scope="session")
 def redis_url(state_dir: Path) -> Iterator[str]:
-    """REDIS_URL from the environment (CI), else an embedded redis-server on a unix socket."""
+    """REDIS_URL from the environment (CI), else an embedded redis-server on a unix socket.
+
+    Under pytest-xdist each worker takes a database of its own on the given server (see
+    `per_worker_database`); the embedded server is per process already.
+    """
     url = os.environ.get("REDIS_URL")
     if url:
+        url = per_worker_database(url)
         conn = redis.Redis.from_url(url)
         conn.ping()  # fail loudly: a configured Redis that is down is an error, not a skip
         yield url
@@ -85,6 +92,7 @@ def database_url(state_dir: Path) -> Iterator[str]:
         url = str(make_url(given).set(database=scratch).render_as_string(hide_password=False))
     settings = dataclasses.replace(from_env({"SPOTCAM_ENV": "test"}), database_url=url)
     app = create_app(settings)
+    dbsetup.migrations(app)
     with app.app_context():
         from flask_migrate import upgrade
 
@@ -185,9 +193,9 @@ def live_outbox(app: Flask, settings: Settings) -> Iterator[tuple[Flask, str]]:
     server.shutdown()
 
 
-@pytest.fixture()
-def page() -> Iterator[Page]:
-    """A page in headless Chromium: Debian's browser, never a downloaded one."""
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Browser]:
+    """Headless Chromium, once per test process: Debian's browser, never a downloaded one."""
     if not os.path.exists(CHROMIUM):
         if IN_CI:
             pytest.fail(f"{CHROMIUM} is missing; .ci/run installs Debian's chromium")
@@ -195,9 +203,17 @@ def page() -> Iterator[Page]:
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_FLAGS)
-        yield browser.new_page(viewport={"width": 1000, "height": 800})
-        browser.close()
+        launched = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_FLAGS)
+        yield launched
+        launched.close()
+
+
+@pytest.fixture()
+def page(browser: Browser) -> Iterator[Page]:
+    """A page in a fresh browser context (no cookies, storage or cache from other tests)."""
+    context = browser.new_context(viewport={"width": 1000, "height": 800})
+    yield context.new_page()
+    context.close()
 
 
 @pytest.fixture()

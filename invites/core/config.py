@@ -193,6 +193,13 @@ class Settings:
         "development: the port `make run` serves on (`make run PORT=8000`)",
         integer(1),
     )
+    log_format: str = setting(
+        "LOG_FORMAT",
+        "text",
+        "`json`: one JSON object per line (time, level, logger, message, the RQ job id, the "
+        "request id and path), addresses redacted as in text (see [Logs](#logs))",
+        choice("text", "json"),
+    )
     app_signup_url: str = setting(
         "APP_SIGNUP_URL",
         "https://spotcam.example/signup",

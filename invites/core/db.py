@@ -1,4 +1,4 @@
-"""The SQLAlchemy and Alembic extensions, and a few portable SQL helpers."""
+"""The SQLAlchemy extension, and a few portable SQL helpers (Alembic: dbsetup.migrations)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,6 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
 from sqlalchemy import Connection, CursorResult, Engine, MetaData, Table, bindparam
 from sqlalchemy.dialects import postgresql, sqlite
@@ -33,7 +32,6 @@ db = SQLAlchemy(model_class=Base)
 
 #: What domain functions accept: a plain session or Flask-SQLAlchemy's scoped `db.session`.
 AnySession = Session | scoped_session[Any]
-migrate = Migrate(render_as_batch=True)
 
 
 def utcnow() -> datetime:

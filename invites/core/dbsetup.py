@@ -13,7 +13,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
-from invites.core.db import db, migrate
+from invites.core.db import db
 
 MIGRATIONS = str(Path(__file__).resolve().parents[2] / "migrations")
 log = logging.getLogger(__name__)
@@ -54,10 +54,21 @@ def retry_dead_connection(call: Callable[[], T]) -> T:
         return call()
 
 
+def migrations(app: Flask) -> None:
+    """Register Flask-Migrate on the app, for what migrates (`invites db`, set-up, tests).
+
+    Only then: importing it imports Alembic, a third of the start-up of every process
+    (each worker, each `invites` command) that never migrates.
+    """
+    if "migrate" not in app.extensions:
+        from flask_migrate import Migrate
+
+        Migrate(app, db, directory=MIGRATIONS, render_as_batch=True)
+
+
 def init_app(app: Flask) -> None:
-    """Register SQLAlchemy and Flask-Migrate."""
+    """Register SQLAlchemy (Flask-Migrate: `migrations`)."""
     db.init_app(app)
-    migrate.init_app(app, db, directory=MIGRATIONS)
     if not event.contains(Session, "before_commit", _note_commit):
         event.listen(Session, "before_commit", _note_commit)
     with app.app_context():

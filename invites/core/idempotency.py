@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import logging
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -16,6 +17,8 @@ from sqlalchemy.exc import IntegrityError
 from invites.core.db import AnySession, db, utcnow
 from invites.core.errors import ApiProblem, invalid
 from invites.core.models import IdempotencyRecord
+
+log = logging.getLogger(__name__)
 
 HEADER = "Idempotency-Key"
 KEEP = timedelta(hours=24)
@@ -140,4 +143,6 @@ def forget_old_answers() -> int:
     """Forget Idempotency-Key answers older than a day (a job the scheduler runs hourly)."""
     forgotten = purge(db.session)
     db.session.commit()
+    if forgotten:  # at INFO only when it did something
+        log.info("forgot %d Idempotency-Key answer(s)", forgotten)
     return forgotten

@@ -16,5 +16,6 @@ def expire_invitations() -> int:
     """Erase the addresses of invitations past their window (scheduled hourly)."""
     expired = lifecycle.expire(db.session, current_app.config["SETTINGS"], utcnow())
     db.session.commit()
-    log.info("expired %d invitation(s)", expired)
+    if expired:  # at INFO only when it did something: it runs hourly, mostly with nothing to do
+        log.info("expired %d invitation(s)", expired)
     return expired

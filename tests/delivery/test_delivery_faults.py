@@ -7,8 +7,7 @@ from __future__ import annotations
 import dataclasses
 import signal
 import subprocess
-import time
-from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 from flask import Flask
@@ -33,6 +32,7 @@ from ..support.helpers import (
     worker_process,
 )
 from ..support.smtpd import SMTPSink
+from ..support.wait import until
 
 
 def _rows(app: Flask) -> list[OutboundMessage]:
@@ -140,26 +140,21 @@ def test_a_service_message_whose_reply_is_lost_goes_once_and_is_unknown(
     assert row.to_email is None  # final: the bare address is gone
 
 
-def _scheduler(settings: Settings) -> subprocess.Popen[str]:
-    return subprocess.Popen(
-        [str(ROOT / ".venv" / "bin" / "invites"), "scheduler"],
-        env=env_for(settings),
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-
-
-def _wait_for(condition: Callable[[], bool], what: str, seconds: float = 30) -> None:
-    deadline = time.monotonic() + seconds
-    while not condition():
-        assert time.monotonic() < deadline, f"gave up waiting for {what}"
-        time.sleep(0.1)
+def _scheduler(settings: Settings, log: Path) -> subprocess.Popen[str]:
+    """A real `invites scheduler`, its log in a file the test can read while it runs."""
+    with log.open("w") as out:
+        return subprocess.Popen(
+            [str(ROOT / ".venv" / "bin" / "invites"), "scheduler"],
+            env=env_for(settings),
+            cwd=ROOT,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
 
 
 def test_the_scheduler_outlives_a_redis_outage_across_cron_ticks(
-    app: Flask, settings: Settings, own_redis: OwnRedis
+    app: Flask, settings: Settings, own_redis: OwnRedis, tmp_path: Path
 ) -> None:
     port, procs = own_redis
     own = dataclasses.replace(
@@ -172,26 +167,30 @@ def test_the_scheduler_outlives_a_redis_outage_across_cron_ticks(
     )
     client_app = make_app(own)
     key = new_key(client_app, ["invitations"])
-    scheduler = _scheduler(own)
+    log = tmp_path / "scheduler.log"
+    scheduler = _scheduler(own, log)
     try:
-        time.sleep(1.5)  # it has started and enqueued its first cron round
+        with client_app.app_context():
+            mail = queue.queue(queue.MAIL_QUEUE)
+            until(lambda: mail.get_job_ids(), "the scheduler's first cron round")
         procs[0].terminate()
         procs[0].wait()
         client = client_app.test_client()
         for n in range(30):
             assert invite(client, key, f"friend{n}@example.com").status_code == 202
-        time.sleep(3)  # several cron ticks and relay rounds without Redis
+        # Both loops meet the outage: the cron loop (every second here) and the relay.
+        until(lambda: "scheduler paused" in log.read_text(), "the cron loop to pause")
+        until(lambda: "outbox relay paused" in log.read_text(), "the relay to pause")
         assert scheduler.poll() is None, "the scheduler died with Redis"
         procs.append(redis_server(port))  # back, and empty
         with client_app.app_context():
-            mail = queue.queue(queue.MAIL_QUEUE)
 
             def relayed() -> bool:
                 db.session.rollback()
                 left = db.session.scalars(db.select(OutboxWakeup.message_id)).all()
                 return not left and len(mail.get_job_ids()) >= 30
 
-            _wait_for(relayed, "the relay to enqueue every invitation")
+            until(relayed, "the relay to enqueue every invitation")
 
             def names() -> list[str | None]:
                 jobs = Job.fetch_many(
@@ -201,12 +200,13 @@ def test_the_scheduler_outlives_a_redis_outage_across_cron_ticks(
 
             # The new Redis started empty, so a reconciler job in it came from a cron tick
             # after the outage: the cron loop is alive, not only the relay thread.
-            _wait_for(lambda: "invites.delivery.jobs.reconcile_outbox" in names(), "a cron tick")
+            until(lambda: "invites.delivery.jobs.reconcile_outbox" in names(), "a cron tick")
             assert names().count("invites.delivery.jobs.deliver_message") == 30
         assert scheduler.poll() is None
     finally:
         scheduler.send_signal(signal.SIGTERM)
-        output = scheduler.communicate(timeout=30)[0]
+        scheduler.wait(timeout=30)
+    output = log.read_text()
     assert scheduler.returncode == 0, output
     assert output.count("scheduler paused") == 1, output
     assert "scheduler resumed" in output

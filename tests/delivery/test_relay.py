@@ -146,6 +146,8 @@ def test_migration_0004_round_trip(app: Flask) -> None:
     from flask_migrate import downgrade, upgrade
     from sqlalchemy import inspect, text
 
+    from invites.core import dbsetup
+
     def function_source() -> str:
         return str(
             db.session.scalar(
@@ -153,6 +155,7 @@ def test_migration_0004_round_trip(app: Flask) -> None:
             )
         )
 
+    dbsetup.migrations(app)
     with app.app_context():
         postgres = db.engine.dialect.name == "postgresql"
         try:

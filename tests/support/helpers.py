@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from contextlib import suppress
 from pathlib import Path
 from typing import Any, TypeVar
+from urllib.parse import urlsplit, urlunsplit
 
 import redis
 from flask import Flask
@@ -47,6 +48,26 @@ def _admin(url: str, *statements: str) -> None:
         for statement in statements:
             conn.execute(text(statement))
     engine.dispose()
+
+
+def per_worker_database(redis_url: str) -> str:
+    """This pytest-xdist worker's own Redis database on the server of `redis_url`.
+
+    Worker gwN takes the URL's database plus N, counted round within Redis's 16 (0–15), so
+    CI's `redis://127.0.0.1:6379/7` gives 7 to gw0, 8 to gw1 ... 15 to gw8, 0 to gw9. The
+    fixtures flush their database, so no two workers may share one: more than 16 fail here.
+    Outside xdist the URL is used as given.
+    """
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+    if not worker.startswith("gw"):
+        return redis_url
+    workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+    if workers > 16:
+        raise AssertionError(f"{workers} xdist workers, but Redis has 16 databases to share")
+    parts = urlsplit(redis_url)
+    given = int(parts.path.strip("/") or 0)
+    database = (given + int(worker[2:])) % 16
+    return urlunsplit(parts._replace(path=f"/{database}"))
 
 
 def make_app(settings: Settings, **overrides: Any) -> Flask:
