@@ -33,20 +33,6 @@ _TRACEBACK_LIMIT = 20_000
 class _Redacting:
     """Worker behaviour shared by both kinds: no address in the failed-job record RQ keeps."""
 
-    pubsub_thread: Any
-
-    def unsubscribe(self) -> None:
-        """Leave the worker's command channel as RQ does, stopping its listener first.
-
-        RQ unsubscribes and then stops the listening thread; if the thread has already
-        read the unsubscribe reply and gone back to waiting, it waits for a subscription
-        that never comes, and stopping it takes the full 60 s of that wait (more often on a
-        loaded machine). With the thread told to stop first, the reply ends it at once.
-        """
-        if self.pubsub_thread:
-            self.pubsub_thread.stop(timeout=0)
-        super().unsubscribe()  # type: ignore[misc]
-
     def handle_job_failure(self, job: Any, queue: Any, *args: Any, **kwargs: Any) -> Any:
         """Record the failure as RQ does, with addresses removed from the traceback text."""
         if "exc_string" in kwargs and kwargs["exc_string"]:

@@ -22,7 +22,7 @@ from ..support.helpers import ROOT, env_for
 from ..support.servers import serve
 from ..support.smtpd import SMTPSink
 from ..support.staff import PASSWORD, make_staff
-from ..support.waiting import until
+from ..support.wait import until
 
 BODY = (
     "# Hello {{ first_name }}\n\nOur winter filters are here.\n\n"

@@ -21,7 +21,7 @@ import httpx
 from sqlalchemy import create_engine, text
 
 from .staff import CSRF_INPUT, PASSWORD, SEEN_INPUT
-from .waiting import until
+from .wait import until
 
 T = TypeVar("T")
 

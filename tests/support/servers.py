@@ -15,7 +15,7 @@ from werkzeug.serving import make_server
 from invites.core.config import Settings
 
 from .helpers import ROOT, env_for, free_port, make_app
-from .waiting import until
+from .wait import until
 
 
 @contextmanager
