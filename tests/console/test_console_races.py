@@ -17,7 +17,7 @@ from typing import Any
 import httpx
 import pytest
 from flask import Flask
-from playwright.sync_api import sync_playwright
+from playwright.sync_api import Browser
 
 from invites.campaigns import lifecycle
 from invites.campaigns.models import Campaign, CampaignContent
@@ -36,7 +36,7 @@ from ..support.campaigns import (
     send_now,
     step,
 )
-from ..support.helpers import CHROMIUM, CHROMIUM_FLAGS, run_jobs
+from ..support.helpers import run_jobs
 from ..support.races import console_session, flash, form_of, race, row_held
 from ..support.servers import serve
 from ..support.smtpd import SMTPSink
@@ -282,7 +282,7 @@ def test_pause_from_an_old_page_and_resume_at_once(site: Site) -> None:
 
 
 def test_pause_then_resume_from_two_browsers(
-    app: Flask, settings: Settings, smtp_sink: SMTPSink
+    app: Flask, settings: Settings, smtp_sink: SMTPSink, browser: Browser
 ) -> None:
     with serve(settings, smtp_url=smtp_sink.url) as (live, base):
         seed(live, people(20))
@@ -290,14 +290,14 @@ def test_pause_then_resume_from_two_browsers(
         send_now(live, campaign_id)  # no worker runs: it stays sending
         url = live.config["SQLALCHEMY_DATABASE_URI"]
         page = f"{base}/console/campaigns/{campaign_id}"
-        with sync_playwright() as pw:
-            browser = pw.chromium.launch(
-                executable_path=CHROMIUM, headless=True, args=CHROMIUM_FLAGS
-            )
+        contexts = [browser.new_context() for _ in range(2)]  # two people, two sessions
+        try:
             tabs = []
-            for email in ("mia@example.com", "leo@example.com"):
+            for email, context in zip(
+                ("mia@example.com", "leo@example.com"), contexts, strict=True
+            ):
                 make_staff(live, email, Role.MARKETING)
-                tab = browser.new_context().new_page()
+                tab = context.new_page()
                 tab.goto(base + "/console/login")
                 tab.fill("#email", email)
                 tab.fill("#password", PASSWORD)
@@ -315,7 +315,9 @@ def test_pause_then_resume_from_two_browsers(
                 for tab in tabs:
                     tab.wait_for_selector("p.flash")
                 outcomes[button] = sorted(tab.inner_text("p.flash") for tab in tabs)
-            browser.close()
+        finally:
+            for context in contexts:
+                context.close()
     assert outcomes["pause"][0].startswith("Not done: " + CHANGED)
     assert outcomes["pause"][1].startswith("Paused.")
     assert outcomes["resume"][0].startswith("Not done: " + CHANGED)
