@@ -124,7 +124,7 @@ def _date_problems(
     if draft.material and when < earliest:
         return {
             "effective_on": f"A material change takes effect at least {settings.policy_notice_days}"
-            f" days after it is published, so that people are told first: {earliest} or later."
+            f" days after it is published, the time to tell people first: {earliest} or later."
         }
     return {}
 

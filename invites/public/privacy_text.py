@@ -35,8 +35,7 @@ TEXT: dict[str, dict[str, str]] = {
         "upcoming_note": "This version is not in force yet. Until {day} the version in force "
         "is {label}.",
         "changed": "What changed in this version",
-        "material": "A material change: people with an account were to be told before it "
-        "took effect.",
+        "material": "This is a material change to the policy.",
         "partner": "It changes how partner offers work: partner offers stop for anyone who "
         "consented under an earlier version, until they consent again.",
         "previous": "The previous version: {label}",
@@ -79,8 +78,7 @@ TEXT: dict[str, dict[str, str]] = {
         "not_current": "Это не действующая версия. Действующая версия — {label}.",
         "upcoming_note": "Эта версия ещё не вступила в силу. До {day} действует версия {label}.",
         "changed": "Что изменилось в этой версии",
-        "material": "Существенное изменение: владельцев аккаунтов должны были уведомить до "
-        "вступления в силу.",
+        "material": "Это существенное изменение политики.",
         "partner": "Меняет работу с предложениями партнёров: они прекращаются для всех, кто "
         "дал согласие при прежней версии, пока человек не даст согласие снова.",
         "previous": "Предыдущая версия: {label}",

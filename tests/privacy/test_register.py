@@ -194,3 +194,15 @@ def test_the_openapi_document_describes_the_record(app: Flask) -> None:
     assert set(purpose["required"]) == set(record["purposes"][0])
     retention = doc["components"]["schemas"]["RetentionOut"]
     assert set(retention["required"]) == set(record["purposes"][0]["retention"][0])
+
+
+def test_the_readme_lists_every_erasing_job_and_its_setting() -> None:
+    from ..support.helpers import ROOT
+
+    readme = (ROOT / "README.md").read_text()
+    section = readme.split("## Privacy by design", 1)[1].split("\n## ", 1)[0]
+    for rule in register.retention_rules():
+        if rule.setting:
+            assert f"`{rule.setting}`" in section, rule.setting
+    for job in register.jobs():
+        assert f"`{job}`" in section, job
