@@ -6,8 +6,6 @@ Column lists are exact: a new column stays out of every purpose until someone cl
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 from invites.privacy.purposes_invitations import HOURLY, IDEMPOTENCY, IDEMPOTENCY_DATA
 from invites.privacy.register import Holding, Purpose, Retention, text
 
@@ -202,16 +200,15 @@ SUPPRESSION = Purpose(
                 "Хеш с ключом хранится, чтобы соблюдать просьбу, не храня сам адрес.",
             ),
         ),
-        Retention(
+        Retention.days_in(
             "soft_bounces",
             text(
                 "Temporary failures: {days} days from the first one counted.",
                 "Временные ошибки: {days} дн. с первой учтённой.",
             ),
-            period=lambda s: timedelta(days=s.soft_bounce_window_days),
-            setting="SOFT_BOUNCE_WINDOW_DAYS",
-            job="invites.feedback.jobs.forget_soft_bounce_windows",
-            every_seconds=HOURLY,
+            "soft_bounce_window_days",
+            "invites.feedback.jobs.forget_soft_bounce_windows",
+            HOURLY,
         ),
     ),
     ("hosting",),

@@ -9,10 +9,16 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from invites.privacy.register import Holding, Purpose, Retention, text
+from invites.privacy.register import Holding, Purpose, Retention, Text, text
 
 HOURLY = 3600
 _EXPIRY_JOB = "invites.invitations.jobs.expire_invitations"
+
+
+def _expiry(name: str, what: Text, field: str) -> Retention:
+    """A rule the hourly invitation expiry enforces, its period in days in setting `field`."""
+    return Retention.days_in(name, what, field, _EXPIRY_JOB, HOURLY)
+
 
 IDEMPOTENCY = Retention(
     "idempotency_answers",
@@ -91,7 +97,7 @@ INVITATION = Purpose(
         "один раз, с уведомлением (ст. 14) и ссылкой для удаления в письме",
     ),
     (
-        Retention(
+        _expiry(
             "invitation_address",
             text(
                 "The address, the inviter's name and the note: until the invitation is "
@@ -101,12 +107,9 @@ INVITATION = Purpose(
                 "удалено и письмо не вернулось, но не дольше {days} дн.; затем остаются "
                 "только счётчики.",
             ),
-            period=lambda s: timedelta(days=s.invitation_window_days),
-            setting="INVITATION_WINDOW_DAYS",
-            job=_EXPIRY_JOB,
-            every_seconds=HOURLY,
+            "invitation_window_days",
         ),
-        Retention(
+        _expiry(
             "removal_hash",
             text(
                 "The keyed hash of the address stays on the closed invitation while its "
@@ -114,12 +117,9 @@ INVITATION = Purpose(
                 "Хеш адреса с ключом остаётся в закрытом приглашении, пока работает ссылка "
                 "для удаления ({days} дн.), чтобы она могла заблокировать адрес.",
             ),
-            period=lambda s: timedelta(days=s.removal_link_days),
-            setting="REMOVAL_LINK_DAYS",
-            job=_EXPIRY_JOB,
-            every_seconds=HOURLY,
+            "removal_link_days",
         ),
-        Retention(
+        _expiry(
             "address_throttle",
             text(
                 "When an address was last invited: {days} days, so that it is invited at "
@@ -127,10 +127,7 @@ INVITATION = Purpose(
                 "Когда адрес приглашали в последний раз: {days} дн., чтобы за это время его "
                 "пригласили не больше одного раза.",
             ),
-            period=lambda s: timedelta(days=s.invite_address_window_days),
-            setting="INVITE_ADDRESS_WINDOW_DAYS",
-            job=_EXPIRY_JOB,
-            every_seconds=HOURLY,
+            "invite_address_window_days",
         ),
         IDEMPOTENCY,
     ),

@@ -13,7 +13,7 @@ The entries are in `invites.privacy.purposes_*`; this module holds their shape a
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import timedelta
 
 from invites.core.config import Settings
@@ -52,6 +52,26 @@ class Retention:
     #: The job that erases what is past the period, and how often the scheduler runs it.
     job: str | None = None
     every_seconds: int | None = None
+
+    @classmethod
+    def days_in(
+        cls,
+        name: str,
+        what: Text,
+        field: str,
+        job: str | None = None,
+        every_seconds: int | None = None,
+    ) -> Retention:
+        """A rule whose period is the number of days in setting `field` (a Settings name)."""
+        env = next(f.metadata["env"] for f in fields(Settings) if f.name == field)
+        return cls(
+            name,
+            what,
+            period=lambda s: timedelta(days=getattr(s, field)),
+            setting=env,
+            job=job,
+            every_seconds=every_seconds,
+        )
 
     def describe(self, settings: Settings, locale: str) -> str:
         """The rule in words, with the period under these settings."""

@@ -65,21 +65,27 @@ def _consented_under(app: Flask, audience: list[Person], ids: dict[str, int]) ->
     return renewed
 
 
-def _expected(audience: list[Person], renewed: set[str]) -> set[str]:
-    return {p.email for p in audience if p.gets("partner_offers") and p.email in renewed}
+def _world(
+    app: Flask, n: int, effective_in_days: int, published_days_ago: int
+) -> tuple[set[str], set[str], int]:
+    """The initial version in force for 60 days, a partner-sharing change taking effect
+    `effective_in_days` from today, n contacts whose partner consents name either, and a
+    partner campaign: return (whom it may reach by their consent alone, whom it may reach
+    once the change is in force, the campaign)."""
+    begin_archive(app, 60)
+    publish(app, NEW, effective_in_days, published_days_ago=published_days_ago, partner=True)
+    audience = people(n)
+    renewed = _consented_under(app, audience, seed(app, audience))
+    everyone = {p.email for p in audience if p.gets("partner_offers")}
+    want = everyone & renewed
+    assert want and everyone - want  # both kinds are there
+    return everyone, want, make_campaign(app, category="partner_offers", partner_name="Acme")
 
 
 def test_the_change_in_force_keeps_old_consents_out_of_a_campaign(
     camp: Flask, smtp_sink: SMTPSink
 ) -> None:
-    begin_archive(camp, 60)
-    publish(camp, NEW, 0, published_days_ago=40, partner=True)  # in force from today
-    audience = people(120)
-    renewed = _consented_under(camp, audience, seed(camp, audience))
-    everyone = {p.email for p in audience if p.gets("partner_offers")}
-    want = _expected(audience, renewed)
-    assert want and everyone - want  # both kinds are there
-    campaign_id = make_campaign(camp, category="partner_offers", partner_name="Acme")
+    _, want, campaign_id = _world(camp, 120, 0, published_days_ago=40)  # in force today
     send_now(camp, campaign_id)
     until_done(camp, campaign_id)  # real worker processes
     got = received(smtp_sink)
@@ -90,17 +96,12 @@ def test_the_change_in_force_keeps_old_consents_out_of_a_campaign(
 def test_a_change_that_takes_effect_mid_campaign_holds_at_send_time(
     camp: Flask, smtp_sink: SMTPSink
 ) -> None:
-    begin_archive(camp, 60)
-    publish(camp, NEW, 1, published_days_ago=30, partner=True)  # in force from tomorrow
-    audience = people(60)
-    renewed = _consented_under(camp, audience, seed(camp, audience))
-    everyone = {p.email for p in audience if p.gets("partner_offers")}
-    campaign_id = make_campaign(camp, category="partner_offers", partner_name="Acme")
+    everyone, want, campaign_id = _world(camp, 60, 1, published_days_ago=30)  # tomorrow
     start_and_plan(camp, campaign_id, whole=True)  # today: every consent still counts
     assert len(ledger(camp, campaign_id)) == len(everyone)
     tomorrow = datetime.combine(utcnow().date() + timedelta(days=1), datetime.min.time())
-    # The batches are sent the day the change takes effect: the batch job, run here (a
-    # worker's pub/sub thread doesn't stop while the clock is moved).
+    # The batches are sent the day the change takes effect: the batch job runs here, in the
+    # process whose clock is moved.
     moment = tomorrow.replace(hour=0, minute=5, tzinfo=UTC)
     with time_machine.travel(moment, tick=True), camp.app_context():
         batches = db.session.scalars(
@@ -110,7 +111,6 @@ def test_a_change_that_takes_effect_mid_campaign_holds_at_send_time(
         for batch_id in batches:
             jobs.send_batch(batch_id)
             db.session.remove()
-    want = _expected(audience, renewed)
     got = received(smtp_sink)
     assert set(got) == want and max(got.values()) == 1
     states = Counter(ledger(camp, campaign_id).values())
