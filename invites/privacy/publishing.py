@@ -68,8 +68,9 @@ def check_texts(draft: Draft) -> dict[str, str]:
             problems[f"summary_{locale}"] = (
                 f"The {locale} summary is over {SUMMARY_MAX:,} characters."
             )
-        if "\x00" in body or "\x00" in summary:
-            problems[f"body_{locale}"] = "The text may not contain NUL characters."
+        for field_name, value in ((f"body_{locale}", body), (f"summary_{locale}", summary)):
+            if "\x00" in value:
+                problems[field_name] = "It may not contain NUL characters."
     return problems
 
 

@@ -97,6 +97,12 @@ def texts(session: AnySession, version: PolicyVersion) -> dict[str, PolicyText]:
     return {row.locale: row for row in rows}
 
 
+def text_in(found: dict[str, PolicyText], locale: str) -> PolicyText:
+    """The text in `locale`, else in English: a language added later has no text in the
+    versions published before it, which must stay readable."""
+    return found.get(locale) or found.get("en") or next(iter(found.values()))
+
+
 @dataclass(frozen=True)
 class Listed:
     """A version with its state, and the day a later version replaced it (if one has)."""

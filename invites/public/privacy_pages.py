@@ -43,8 +43,12 @@ def processing() -> tuple[str, int]:
 def policy_versions() -> tuple[str, int]:
     """List every published version of the policy with its dates and summary."""
     entries = versions.archive(db.session, versions.today())
-    summaries = {e.version.id: versions.texts(db.session, e.version) for e in entries}
-    return _page("privacy/versions.html", entries=entries, texts=summaries)
+    locale = pick_locale(request.args.get("lang"))
+    summaries = {
+        e.version.id: versions.text_in(versions.texts(db.session, e.version), locale).summary
+        for e in entries
+    }
+    return _page("privacy/versions.html", entries=entries, summaries=summaries)
 
 
 @bp.get("/policy", defaults={"label": None})
@@ -64,7 +68,7 @@ def policy(label: str | None) -> tuple[str, int]:
     position = entries.index(entry)
     previous = entries[position + 1].version if position + 1 < len(entries) else None
     locale = pick_locale(request.args.get("lang"))
-    text = versions.texts(db.session, entry.version)[locale]
+    text = versions.text_in(versions.texts(db.session, entry.version), locale)
     return _page(
         "privacy/policy.html",
         entry=entry,

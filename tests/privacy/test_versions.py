@@ -221,3 +221,10 @@ def test_model_and_migration_agree(app: Flask) -> None:
             d for d in compare_metadata(context, db.metadata) if any(n in repr(d) for n in ours)
         ]
     assert diff == []
+
+
+def test_a_language_added_later_reads_the_english_text_of_older_versions() -> None:
+    english = PolicyText(version_id=1, locale="en", body="# Policy", summary="What changed.")
+    assert versions.text_in({"en": english}, "de") is english
+    russian = PolicyText(version_id=1, locale="ru", body="# Политика", summary="Изменения.")
+    assert versions.text_in({"en": english, "ru": russian}, "ru") is russian
