@@ -18,5 +18,8 @@ def forget_soft_bounce_windows() -> int:
     window = register.period("soft_bounces", current_app.config["SETTINGS"])
     forgotten = forget_old_windows(db.session, utcnow() - window)
     db.session.commit()
-    log.info("retention: %d soft-bounce count(s) past %d days forgotten", forgotten, window.days)
+    if forgotten:  # at INFO only when it did something
+        log.info(
+            "retention: %d soft-bounce count(s) past %d days forgotten", forgotten, window.days
+        )
     return forgotten

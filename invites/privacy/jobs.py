@@ -18,9 +18,10 @@ def forget_idempotency_answers() -> int:
     keep = register.period("idempotency_answers", current_app.config["SETTINGS"])
     forgotten = idempotency.purge(db.session, utcnow() - keep)
     db.session.commit()
-    log.info(
-        "retention: %d idempotency answer(s) past %d hours forgotten",
-        forgotten,
-        keep.total_seconds() // 3600,
-    )
+    if forgotten:  # at INFO only when it did something
+        log.info(
+            "retention: %d idempotency answer(s) past %d hours forgotten",
+            forgotten,
+            keep.total_seconds() // 3600,
+        )
     return forgotten

@@ -122,6 +122,11 @@ def test_expiry_erases_what_the_register_says_and_logs_only_counts(
         "past 30 days erased; 1 address throttle(s) past 5 days forgotten"
     )
     assert "@" not in caplog.text
+    caplog.clear()
+    with short.app_context():
+        assert expire_invitations() == 0
+        db.session.remove()
+    assert caplog.records == []  # an hour with nothing to erase says nothing
 
 
 def test_the_scheduler_enqueues_the_register_jobs_and_a_worker_runs_them(
