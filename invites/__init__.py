@@ -76,6 +76,7 @@ def create_app(config: dict[str, Any] | Settings | None = None) -> Flask:
         feedback,
         invitations,
         ops,
+        privacy,
         public,
         staff,
     )
@@ -88,6 +89,7 @@ def create_app(config: dict[str, Any] | Settings | None = None) -> Flask:
     errors.init_app(app)
     inputs.init_app(app)
     delivery.init_app(app)
+    privacy.init_app(app)
     invitations.init_app(app)
     accounts.init_app(app)
     feedback.init_app(app)

@@ -20,6 +20,9 @@ class Category:
     #: service mail can't be turned off; opt-in categories need a recorded consent.
     can_opt_out: bool
     opt_in_only: bool
+    #: A consent given under a privacy-policy version older than a version that changes
+    #: partner sharing (once in force) no longer counts: the person is asked again.
+    reconsent_on_sharing_change: bool = False
 
     def default(self, promotional_default: bool) -> bool:
         """Whether a contact who never chose receives this category."""
@@ -69,6 +72,7 @@ CATEGORIES: dict[str, Category] = {
             legal_basis="consent (GDPR art. 6(1)(a); ePrivacy art. 13(1))",
             can_opt_out=True,
             opt_in_only=True,
+            reconsent_on_sharing_change=True,
         ),
     )
 }

@@ -9,6 +9,7 @@ from typing import Any
 
 from sqlalchemy import delete, select, update
 
+from invites.accounts import eligibility
 from invites.accounts.categories import CATEGORIES, MARKETING
 from invites.accounts.models import ConsentEvent, Contact, Preference
 from invites.core.addresses import address_hash
@@ -17,6 +18,7 @@ from invites.core.db import AnySession
 from invites.core.models import Suppression
 from invites.core.suppression import Reason
 from invites.delivery.models import OutboundMessage, Status
+from invites.privacy.consent import consent_version
 
 #: The wording a person saw when choosing on our own preference page.
 PAGE_WORDING = "preference-centre-v1"
@@ -89,23 +91,28 @@ def erase(session: AnySession, contact: Contact) -> None:
 
 
 def current(session: AnySession, contact: Contact, settings: Settings) -> dict[str, bool]:
-    """The contact's state for every category (defaults where they never chose)."""
-    chosen = {
-        p.category: p.granted
-        for p in session.scalars(select(Preference).where(Preference.contact_id == contact.id))
-    }
-    return {
-        name: chosen.get(name, cat.default(settings.promotional_default))
-        if cat.can_opt_out
-        else True
-        for name, cat in CATEGORIES.items()
-    }
+    """The contact's state for every category by the one eligibility rule, suppression aside:
+    their choice or the default, and a partner consent that a policy change voided is off."""
+    wanted = session.execute(
+        select(*(eligibility.wants(name, settings).label(name) for name in CATEGORIES)).where(
+            Contact.id == contact.id
+        )
+    ).one()
+    return {name: bool(getattr(wanted, name)) for name in CATEGORIES}
 
 
 def apply(
     session: AnySession, contact: Contact, changes: list[Change], settings: Settings, now: datetime
 ) -> list[str]:
-    """Apply preference changes, logging each real grant or withdrawal; return what changed."""
+    """Apply preference changes, logging each real grant or withdrawal; return what changed.
+
+    Each records the policy version it names, which must be published (else
+    UnknownPolicyVersion, before anything is written), or the version in force.
+    """
+    version = {
+        named: consent_version(session, named, now.date(), settings.privacy_policy_version)
+        for named in {change.policy_version for change in changes}
+    }
     # Touching the contact row takes its lock, so an unsubscribe waits for a send that already
     # passed its eligibility check, and returns only when no further message can leave.
     session.execute(update(Contact).where(Contact.id == contact.id).values(updated_at=now))
@@ -115,8 +122,15 @@ def apply(
         if not category.can_opt_out:
             raise ValueError(f"{change.category} email cannot be turned off")
         existing = session.get(Preference, (contact.id, change.category))
+        under = version[change.policy_version]
         # A default state counts as unchosen: an explicit choice equal to it is still logged.
-        if existing is not None and existing.granted == change.granted:
+        # A grant repeated under another policy version is a new consent (after a partner-
+        # sharing change, the only one that counts).
+        if (
+            existing is not None
+            and existing.granted == change.granted
+            and (not change.granted or existing.policy_version == under)
+        ):
             continue
         if existing is None:
             session.add(
@@ -125,17 +139,19 @@ def apply(
                     category=change.category,
                     granted=change.granted,
                     updated_at=now,
+                    policy_version=under,
                 )
             )
         else:
             existing.granted, existing.updated_at = change.granted, now
+            existing.policy_version = under
         session.add(
             ConsentEvent(
                 contact_id=contact.id,
                 category=change.category,
                 granted=change.granted,
                 source=change.source,
-                policy_version=change.policy_version or settings.privacy_policy_version,
+                policy_version=under,
                 wording_version=change.wording_version,
                 ip=change.ip,
                 created_at=now,

@@ -18,16 +18,20 @@ from invites.core.db import AnySession
 from invites.core.models import Suppression
 from invites.core.suppression import BLOCKS, Stream, is_suppressed
 from invites.delivery.models import Status
+from invites.privacy.consent import consent_is_current
 
 
 def _granted(category: str) -> Any:
-    return exists(
-        select(Preference.contact_id).where(
-            Preference.contact_id == Contact.id,
-            Preference.category == category,
-            Preference.granted.is_(True),
-        )
-    )
+    conditions = [
+        Preference.contact_id == Contact.id,
+        Preference.category == category,
+        Preference.granted.is_(True),
+    ]
+    if CATEGORIES[category].reconsent_on_sharing_change:
+        # Partner offers: a consent given under a policy version older than a partner-sharing
+        # change now in force no longer counts (invites.privacy.consent).
+        conditions.append(consent_is_current(Preference.policy_version))
+    return exists(select(Preference.contact_id).where(*conditions))
 
 
 def _withdrawn(category: str) -> Any:

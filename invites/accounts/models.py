@@ -37,6 +37,9 @@ class Preference(db.Model):  # type: ignore[name-defined]
     category: Mapped[str] = mapped_column(String(32), primary_key=True)
     granted: Mapped[bool]
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+    #: The privacy-policy version in force (or named) when this choice was made: a partner
+    #: consent given under a version older than a partner-sharing change no longer counts.
+    policy_version: Mapped[str | None] = mapped_column(String(64))
 
 
 class ConsentEvent(db.Model):  # type: ignore[name-defined]

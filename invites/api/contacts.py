@@ -17,6 +17,7 @@ from invites.api.schemas import NAME_MAX, Strict, parse_body, respond, valid_ema
 from invites.core.db import db, utcnow
 from invites.core.errors import ApiProblem, invalid
 from invites.core.text import clean_line
+from invites.privacy.consent import UnknownPolicyVersion
 
 bp = Blueprint("api_contacts", __name__, url_prefix="/api/v1/contacts")
 
@@ -74,7 +75,10 @@ class _PreferencesBase(Strict):
 
     source: Literal["app", "api", "support"] = Field(description="Where the choice was made.")
     policy_version: Text | None = Field(
-        None, max_length=64, description="Privacy-policy version in force (default: current)."
+        None,
+        max_length=64,
+        description="The published privacy-policy version the person agreed under (a label "
+        "from /privacy/policy/versions); default: the version in force. Any other is a 422.",
     )
     wording_version: Text | None = Field(
         None, max_length=64, description="Version of the wording the person saw."
@@ -194,7 +198,11 @@ def put_preferences(user_id: str) -> Response:
         )
         for name, granted in chosen.items()
     ]
-    contacts.apply(db.session, contact, changes, settings, utcnow())
+    try:
+        contacts.apply(db.session, contact, changes, settings, utcnow())
+    except UnknownPolicyVersion as exc:
+        db.session.rollback()
+        raise invalid("policy_version", f"{exc}; see /privacy/policy/versions") from exc
     db.session.commit()
     return respond(_out(contact))
 

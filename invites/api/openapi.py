@@ -7,7 +7,7 @@ from typing import Any
 
 from flask import Blueprint, Response, current_app, jsonify
 
-from invites.api import contacts, events, invitations, messages, stats
+from invites.api import contacts, events, invitations, messages, privacy, stats
 from invites.api.auth import public
 from invites.api.schemas import Problem, Strict
 from invites.api.spec import REF
@@ -16,7 +16,7 @@ from invites.core.apikeys import SCOPES
 bp = Blueprint("api_openapi", __name__, url_prefix="/api/v1")
 
 #: Each module declares its own PATHS and MODELS next to the views they describe.
-MODULES: tuple[ModuleType, ...] = (invitations, stats, contacts, messages, events)
+MODULES: tuple[ModuleType, ...] = (invitations, stats, contacts, messages, events, privacy)
 
 
 def document() -> dict[str, Any]:
@@ -37,8 +37,10 @@ def document() -> dict[str, Any]:
         "info": {
             "title": "SpotCam Mail API",
             "version": "1.0.0",
-            "description": "Invitations, contacts and consent, service email, bounce events "
-            "and aggregate statistics. API keys carry scopes: " + ", ".join(SCOPES) + ".",
+            "description": "Invitations, contacts and consent, service email, bounce events, "
+            "aggregate statistics and the record of processing. API keys carry scopes: "
+            + ", ".join(SCOPES)
+            + ".",
         },
         "servers": [{"url": current_app.config["SETTINGS"].public_base_url}],
         "security": [{"bearer": []}],

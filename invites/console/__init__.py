@@ -28,6 +28,7 @@ from invites.console import (
     errors,
     forms,
     home,
+    policies,
     staff_users,
 )
 from invites.console.access import (
@@ -73,6 +74,7 @@ CHILDREN: tuple[tuple[Blueprint, str], ...] = (
     (staff_users.bp, "/users"),
     (api_keys.bp, "/api-keys"),
     (audit_log.bp, "/audit"),
+    (policies.bp, "/policies"),
 )
 
 #: What the home page and the nav bar list, in order; each is shown only to the roles its
@@ -82,6 +84,11 @@ SECTIONS: tuple[Section, ...] = (
     Section("Staff users", "console.staff_users.index", "Who may sign in, and with which role."),
     Section("API keys", "console.api_keys.index", "Keys the app backend calls the API with."),
     Section("Audit log", "console.audit_log.index", "Who did what in the console, and when."),
+    Section(
+        "Privacy policy",
+        "console.policies.index",
+        "Versions of the privacy policy: write, publish, and the public archive.",
+    ),
 )
 
 # The campaign pages' other modules add their routes to campaigns.bp when imported; errors

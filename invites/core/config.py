@@ -356,7 +356,15 @@ class Settings:
     privacy_policy_version: str = setting(
         "PRIVACY_POLICY_VERSION",
         "2026-01",
-        "recorded with a consent when the caller names none",
+        "the policy version in force before the archive: the first `invites db upgrade` "
+        "records it, so earlier consents point at it (see [Privacy by design](#privacy-by-design))",
+    )
+    policy_notice_days: int = setting(
+        "POLICY_NOTICE_DAYS",
+        30,
+        "a material policy change takes effect at least this many days after it is published; "
+        "its notice date is the effective date minus these days",
+        integer(1),
     )
     login_limit_per_account: str = setting(
         "LOGIN_LIMIT_PER_ACCOUNT",

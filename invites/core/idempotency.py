@@ -8,7 +8,7 @@ import logging
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime
 
 from flask import Response, current_app, g, request
 from sqlalchemy import delete, select
@@ -21,7 +21,6 @@ from invites.core.models import IdempotencyRecord
 log = logging.getLogger(__name__)
 
 HEADER = "Idempotency-Key"
-KEEP = timedelta(hours=24)
 #: 1-255 printable ASCII characters, no space (shown as is in the OpenAPI document).
 KEY_PATTERN = r"^[\x21-\x7e]{1,255}$"
 _VALID = re.compile(KEY_PATTERN)
@@ -87,11 +86,10 @@ def record(
     )
 
 
-def purge(session: AnySession) -> int:
-    """Forget answers older than a day."""
-    result = session.execute(
-        delete(IdempotencyRecord).where(IdempotencyRecord.created_at < utcnow() - KEEP)
-    )
+def purge(session: AnySession, before: datetime) -> int:
+    """Forget answers stored before `before` (the processing register says how long they
+    are kept; `invites.privacy.jobs` runs this)."""
+    result = session.execute(delete(IdempotencyRecord).where(IdempotencyRecord.created_at < before))
     return int(result.rowcount)  # type: ignore[attr-defined]
 
 
@@ -137,12 +135,3 @@ def respond(work: Callable[[bool], Outcome]) -> Response:
         session.rollback()
         raise
     return Response(outcome.body, status=outcome.status, mimetype="application/json")
-
-
-def forget_old_answers() -> int:
-    """Forget Idempotency-Key answers older than a day (a job the scheduler runs hourly)."""
-    forgotten = purge(db.session)
-    db.session.commit()
-    if forgotten:  # at INFO only when it did something
-        log.info("forgot %d Idempotency-Key answer(s)", forgotten)
-    return forgotten

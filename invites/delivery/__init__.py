@@ -7,11 +7,10 @@ from flask import Flask
 
 
 def init_app(app: Flask) -> None:
-    """Have the reconciler run, and old idempotency answers forgotten, periodically."""
+    """Have the reconciler run periodically (retention jobs: `invites.privacy`)."""
     from invites.core import periodic
     from invites.core.queue import MAIL_QUEUE
 
     periodic.every(
         lambda s: s.reconcile_interval_seconds, "invites.delivery.jobs.reconcile_outbox", MAIL_QUEUE
     )
-    periodic.every(3600, "invites.core.idempotency.forget_old_answers", MAIL_QUEUE)

@@ -6,8 +6,5 @@ from flask import Flask
 
 
 def init_app(app: Flask) -> None:
-    """Have passed soft-bounce windows forgotten hourly."""
-    from invites.core import periodic
-    from invites.core.queue import MAIL_QUEUE
-
-    periodic.every(3600, "invites.feedback.jobs.forget_soft_bounce_windows", MAIL_QUEUE)
+    """Nothing to wire: the job that forgets old soft-bounce counts is named in the
+    processing register, which has the scheduler run it (`invites.privacy`)."""

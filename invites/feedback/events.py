@@ -133,10 +133,10 @@ def count_soft_bounce(
     return int(session.execute(stmt).scalar_one())
 
 
-def forget_old_windows(session: AnySession, settings: Settings, now: datetime) -> int:
-    """Delete soft-bounce counts whose window has passed (they can no longer add up)."""
-    cutoff = now - timedelta(days=settings.soft_bounce_window_days)
+def forget_old_windows(session: AnySession, before: datetime) -> int:
+    """Delete soft-bounce counts whose window began before `before` (they can no longer add
+    up)."""
     result = session.execute(
-        SoftBounceCount.__table__.delete().where(SoftBounceCount.window_start < cutoff)
+        SoftBounceCount.__table__.delete().where(SoftBounceCount.window_start < before)
     )
     return int(result.rowcount)  # type: ignore[attr-defined]

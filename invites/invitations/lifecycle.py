@@ -300,30 +300,37 @@ def remove(session: AnySession, inv: Invitation, now: datetime) -> bool:
     return bool(added or holding)
 
 
-def expire(session: AnySession, settings: Settings, now: datetime) -> int:
-    """Close invitations past the window and erase their addresses; return how many."""
-    cutoff = now - timedelta(days=settings.invitation_window_days)
+def expire(session: AnySession, now: datetime, window: timedelta) -> int:
+    """Close invitations older than `window` and erase their addresses; return how many."""
     # A batch per run; rows another worker holds are left for the next run.
-    expired = _close(
-        session, Invitation.created_at < cutoff, InvitationStatus.EXPIRED, now, batch=1000
+    return _close(
+        session, Invitation.created_at < now - window, InvitationStatus.EXPIRED, now, batch=1000
     )
-    # Hashes outlive the address only as long as a removal link can still be used.
-    forget_before = now - timedelta(days=settings.removal_link_days)
-    session.execute(
+
+
+def forget_removal_hashes(session: AnySession, before: datetime) -> int:
+    """Erase the keyed hash from invitations closed before `before`; return how many.
+
+    A hash outlives the address only as long as a removal link can still be used.
+    """
+    result = session.execute(
         update(Invitation)
         .where(
-            Invitation.closed_at < forget_before,
+            Invitation.closed_at < before,
             Invitation.status != InvitationStatus.ACCEPTED,
             Invitation.email_hash.is_not(None),
         )
         .values(email_hash=None)
     )
-    session.execute(
-        AddressThrottle.__table__.delete().where(
-            AddressThrottle.invited_at < now - timedelta(days=settings.invite_address_window_days)
-        )
+    return int(result.rowcount)  # type: ignore[attr-defined]
+
+
+def forget_address_throttles(session: AnySession, before: datetime) -> int:
+    """Forget when addresses were invited, for invitations made before `before`."""
+    result = session.execute(
+        AddressThrottle.__table__.delete().where(AddressThrottle.invited_at < before)
     )
-    return expired
+    return int(result.rowcount)  # type: ignore[attr-defined]
 
 
 def mark_sent(session: AnySession, inv: Invitation, now: datetime) -> None:

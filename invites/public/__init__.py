@@ -6,8 +6,9 @@ from flask import Flask
 
 
 def init_app(app: Flask) -> None:
-    """Register the invitation pages and the preference centre."""
-    from invites.public import pages, preferences
+    """Register the invitation pages, the preference centre and the privacy pages."""
+    from invites.public import pages, preferences, privacy_pages
 
     pages.init_app(app)
     preferences.init_app(app)
+    privacy_pages.init_app(app)

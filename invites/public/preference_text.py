@@ -25,6 +25,11 @@ TEXT: dict[str, dict[str, str]] = {
         "footnote": "We record each choice with its time and the privacy-policy version in "
         "force, so we can show what you agreed to. Service email stops only when you delete "
         "your account.",
+        "chosen_under": "Chosen on {day} under privacy policy",
+        "voided": "Off since {day}: version {label} of our privacy policy changed how partner "
+        "offers work, so the consent you gave under an earlier version no longer counts. Tick "
+        "it and save to consent again under the new version.",
+        "policy_in_force": "Privacy policy in force:",
         "gone_title": "Nothing is held any more",
         "gone_body": "The account this link belongs to has been deleted, together with its "
         "address and preferences. SpotCam will not email it again. There is nothing to change.",
@@ -47,6 +52,12 @@ TEXT: dict[str, dict[str, str]] = {
         "footnote": "Мы записываем каждое решение со временем и действующей версией политики "
         "конфиденциальности, чтобы показать, на что вы согласились. Служебные письма "
         "прекращаются только после удаления аккаунта.",
+        "chosen_under": "Выбрано {day} при политике конфиденциальности",
+        "voided": "Отключено с {day}: версия {label} нашей политики конфиденциальности "
+        "изменила работу с предложениями партнёров, поэтому согласие, данное при прежней "
+        "версии, больше не действует. Отметьте категорию и сохраните, чтобы дать согласие "
+        "снова.",
+        "policy_in_force": "Действующая политика конфиденциальности:",
         "gone_title": "Мы больше ничего не храним",
         "gone_body": "Аккаунт, к которому относится ссылка, удалён вместе с адресом и "
         "настройками. SpotCam больше не будет писать на него. Менять нечего.",

@@ -25,6 +25,8 @@ from invites.core.locale import pick_locale
 from invites.core.mail import tokens
 from invites.core.suppression import Reason, is_suppressed, suppress
 from invites.core.tokens import TokenError, TokenExpired, TokenInvalid
+from invites.privacy import versions
+from invites.public import preference_policy
 from invites.public import text as page_text
 from invites.public.preference_text import TEXT
 
@@ -99,6 +101,8 @@ def _page(link: Link, status: int = 200, notice: str | None = None) -> Response:
     state = contacts.current(db.session, contact, settings)
     # After "unsubscribe from all" no marketing leaves whatever a preference says; show that.
     blocked = is_suppressed(db.session, contact.email_hash, [UNSUBSCRIBED_ALL])
+    today = versions.today()
+    chosen = preference_policy.choices(db.session, contact, today)
     rows = [
         {
             "name": name,
@@ -107,6 +111,8 @@ def _page(link: Link, status: int = 200, notice: str | None = None) -> Response:
             "on": state[name] and not (blocked and cat.can_opt_out),
             "fixed": not cat.can_opt_out,
             "focus": name == link.category,
+            # When and under which policy version it was chosen; why a consent stopped.
+            "choice": chosen.get(name),
         }
         for name, cat in CATEGORIES.items()
     ]
@@ -118,6 +124,7 @@ def _page(link: Link, status: int = 200, notice: str | None = None) -> Response:
         rows=rows,
         notice=notice,
         blocked=blocked,
+        policy=versions.in_force(db.session, today),
     )
     return _private(body, status)
 

@@ -30,6 +30,7 @@ def test_document(app: Flask) -> None:
         "/api/v1/messages",
         "/api/v1/messages/{message_id}",
         "/api/v1/events",
+        "/api/v1/privacy/processing",
     }
     assert set(doc["paths"]["/api/v1/contacts/{user_id}"]) == {"put", "get", "delete"}
     prefs = doc["components"]["schemas"]["PreferencesIn"]["properties"]

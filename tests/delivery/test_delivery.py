@@ -343,10 +343,10 @@ def _alive(pid: int) -> bool:
 
 
 def test_the_hourly_jobs_forget_old_state(app: Flask) -> None:
-    from invites.core.idempotency import forget_old_answers
     from invites.core.models import IdempotencyRecord
     from invites.feedback.jobs import forget_soft_bounce_windows
     from invites.feedback.models import SoftBounceCount
+    from invites.privacy.jobs import forget_idempotency_answers
 
     key = new_key(app, ["invitations"])
     client = app.test_client()
@@ -363,7 +363,7 @@ def test_the_hourly_jobs_forget_old_state(app: Flask) -> None:
         record = db.session.scalars(db.select(IdempotencyRecord)).one()
         record.created_at = utcnow() - timedelta(days=2)
         db.session.commit()
-        assert forget_old_answers() == 1
+        assert forget_idempotency_answers() == 1
         assert forget_soft_bounce_windows() == 1
         assert db.session.scalars(db.select(SoftBounceCount.email_hash)).all() == ["a" * 64]
         assert db.session.query(IdempotencyRecord).count() == 0
@@ -381,7 +381,7 @@ def test_scheduler_jobs_run_on_json_workers(smtp_app: Flask, smtp_sink: SMTPSink
         cron = make_scheduler()
         assert {job.func_name for job in cron.get_jobs()} == {
             "invites.delivery.jobs.reconcile_outbox",
-            "invites.core.idempotency.forget_old_answers",
+            "invites.privacy.jobs.forget_idempotency_answers",
             "invites.invitations.jobs.expire_invitations",
             "invites.feedback.jobs.forget_soft_bounce_windows",
             "invites.campaigns.jobs.campaign_tick",

@@ -66,9 +66,19 @@ def _world(app: Flask) -> dict[str, Any]:
             "user_id": "u-1",
             "inviter_id": "user-1",
             "entry_id": entry.id,
+            **_policy_version(),
         }
         db.session.remove()
     return {**found, "campaign_id": str(make_campaign(app))}
+
+
+def _policy_version() -> dict[str, str]:
+    """The policy version every migrated database holds (migration 0011)."""
+    from invites.privacy import versions
+
+    current = versions.in_force(db.session, versions.today())
+    assert current is not None
+    return {"policy_label": current.label, "version_id": str(current.id)}
 
 
 #: How to fill each route's parameters: (valid, invalid), by endpoint, then by name.
@@ -91,6 +101,8 @@ def _by_name(w: dict[str, Any]) -> dict[str, tuple[str, str]]:
         "inviter_id": (w["inviter_id"], "nobody"),
         "entry_id": (w["entry_id"], "..%2fsecret"),
         "filename": ("nothing.css", "..%2f..%2fetc%2fpasswd"),
+        "label": (w["policy_label"], "no-such-version"),
+        "version_id": (w["version_id"], "999999"),
     }
 
 
@@ -144,5 +156,11 @@ def test_no_get_or_head_writes_anything(dev_app: Flask) -> None:
     finally:
         stop()
     # The table above really reached the link pages, the API and the outbox pages.
-    for endpoint in ("pages.remove_page", "preferences.show", "api.api_messages.status", "dev.raw"):
+    for endpoint in (
+        "pages.remove_page",
+        "preferences.show",
+        "api.api_messages.status",
+        "dev.raw",
+        "privacy_pages.policy",
+    ):
         assert endpoint in called

@@ -22,7 +22,8 @@ from sqlalchemy import create_engine, text
 
 from invites import create_app
 from invites.core.config import Settings
-from invites.core.db import db
+from invites.core.db import db, utcnow
+from invites.privacy import initial
 
 from .smtpd import ReceivedMessage
 
@@ -87,6 +88,9 @@ def clear_tables(app: Flask) -> None:
             else:
                 for name in tables:
                     conn.execute(text(f"DELETE FROM {name}"))  # noqa: S608 - our table names
+            # What migration 0011 records in every migrated database: the policy version in force.
+            now = utcnow()
+            initial.record(conn, app.config["SETTINGS"].privacy_policy_version, now.date(), now)
         db.engine.dispose()
 
 

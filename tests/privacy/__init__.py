@@ -1,0 +1,1 @@
+"""Tests of the privacy area: the processing register, retention, policy versions."""
