@@ -14,6 +14,7 @@ from flask_migrate import upgrade
 from sqlalchemy import make_url, text
 
 from invites import create_app
+from invites.core import dbsetup
 from invites.core.config import Settings
 from invites.core.db import db
 
@@ -43,6 +44,7 @@ def test_the_upgrade_archives_the_configured_version_and_dates_each_choice(
     app = create_app(
         dataclasses.replace(settings, database_url=url, privacy_policy_version="2025-11")
     )
+    dbsetup.migrations(app)  # the command line wires Alembic in; a test app does it by hand
     with app.app_context():
         upgrade(revision="0007")
         at = datetime(2026, 3, 1, 12, 0)
