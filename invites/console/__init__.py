@@ -20,6 +20,7 @@ from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
 from invites.console import (
+    account,
     api_keys,
     audit_log,
     auth,
@@ -28,6 +29,7 @@ from invites.console import (
     campaigns_edit,
     campaigns_preview,
     home,
+    reset,
     staff_users,
 )
 from invites.console.access import (
@@ -69,6 +71,8 @@ class Section:
 CHILDREN: tuple[tuple[Blueprint, str], ...] = (
     (home.bp, ""),
     (auth.bp, ""),
+    (account.bp, "/account"),
+    (reset.bp, "/reset"),
     (campaigns.bp, "/campaigns"),
     (staff_users.bp, "/users"),
     (api_keys.bp, "/api-keys"),

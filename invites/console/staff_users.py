@@ -1,4 +1,5 @@
-"""Admin pages for staff accounts: list, create with a role, change role, disable, enable."""
+"""Admin pages for staff accounts: list, create with a role, change role, disable, enable,
+send a password-reset link, reset two-factor sign-in."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from flask.typing import ResponseReturnValue
 
 from invites.console.access import client_ip, current_staff, requires_role
 from invites.core.db import db, utcnow
-from invites.staff import Role, StaffError, StaffUser, users
+from invites.staff import Role, StaffError, StaffUser, recovery, twofactor, users
 
 log = logging.getLogger(__name__)
 bp = Blueprint("staff_users", __name__)
@@ -126,4 +127,37 @@ def enable(user_id: int) -> ResponseReturnValue:
     if users.enable(db.session, user, actor=current_staff(), now=utcnow(), ip=client_ip()):
         db.session.commit()
         flash(f"Enabled {user.email}.", "ok")
+    return _back()
+
+
+@bp.post("/<int:user_id>/reset-link")
+@requires_role(Role.ADMIN)
+def send_reset_link(user_id: int) -> ResponseReturnValue:
+    """Email a staff user a one-hour, single-use link to set a new password."""
+    user = _target(user_id)
+    try:
+        recovery.send_reset_link(
+            db.session, user, actor=current_staff(), now=utcnow(), ip=client_ip()
+        )
+    except StaffError as exc:
+        db.session.rollback()
+        flash(f"No link sent: {exc}.", "error")
+        return _back()
+    db.session.commit()
+    # The link itself is never shown here: only its owner's mailbox gets it.
+    flash(f"A password-reset link is on its way to {user.email}; it works for one hour.", "ok")
+    return _back()
+
+
+@bp.post("/<int:user_id>/two-factor/reset")
+@requires_role(Role.ADMIN)
+def reset_two_factor(user_id: int) -> ResponseReturnValue:
+    """Turn off a staff user's two-factor sign-in (a lost phone); their sessions end."""
+    user = _target(user_id)
+    if user.id == current_staff().id:
+        flash("Turn your own two-factor sign-in off on your account page.", "error")
+        return _back()
+    if twofactor.remove(db.session, user, actor=current_staff(), now=utcnow(), ip=client_ip()):
+        db.session.commit()
+        flash(f"Two-factor sign-in of {user.email} is off; they sign in with the password.", "ok")
     return _back()

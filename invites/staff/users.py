@@ -115,45 +115,57 @@ def create_user(
     return user
 
 
-def authenticate(
+def check_password(
     session: AnySession, email: str, password: str, *, now: datetime, ip: str | None = None
 ) -> StaffUser | None:
-    """Return the enabled user these credentials name, or None; record the attempt.
+    """The first step of signing in: return the enabled user these credentials name, or None.
 
     Unknown email, wrong password and disabled account take the same time and give the
-    caller the same None; only the audit log (for admins) says which it was. The password
-    is never recorded, nor the typed email unless it names an account.
+    caller the same None; only the audit log (for admins) says which it was (each refusal is
+    recorded here). The password is never recorded, nor the typed email unless it names an
+    account. A right password signs nobody in by itself: `record_sign_in` does, once any
+    second factor the user has was checked too.
     """
     user = find_by_email(session, email)
     if user is None:
         passwords.verify_nothing(password)
-        audit.record(
-            session,
-            actor=None,
-            action="staff.login_failed",
-            target_type=TARGET,
-            target_id=None,
-            detail={"reason": "unknown_account"},
-            ip=ip,
-            now=now,
-        )
+        record_refusal(session, None, "unknown_account", now=now, ip=ip)
         return None
     if not passwords.verify(user.password_hash, password) or not user.is_active:
         reason = "disabled" if user.is_active is False else "wrong_password"
-        audit.record(
-            session,
-            actor=None,
-            action="staff.login_failed",
-            target_type=TARGET,
-            target_id=user.id,
-            detail={"email": user.email, "reason": reason},
-            ip=ip,
-            now=now,
-        )
+        record_refusal(session, user, reason, now=now, ip=ip)
         return None
     if passwords.needs_rehash(user.password_hash):
         # The parameters changed since this hash was made; only now is the password known.
         user.password_hash = passwords.hash_password(password)
+    return user
+
+
+def record_refusal(
+    session: AnySession, user: StaffUser | None, reason: str, *, now: datetime, ip: str | None
+) -> None:
+    """Record a refused sign-in (`staff.login_failed`) with why; the email only of an account."""
+    audit.record(
+        session,
+        actor=None,
+        action="staff.login_failed",
+        target_type=TARGET,
+        target_id=user.id if user else None,
+        detail={"email": user.email, "reason": reason} if user else {"reason": reason},
+        ip=ip,
+        now=now,
+    )
+
+
+def record_sign_in(
+    session: AnySession,
+    user: StaffUser,
+    *,
+    now: datetime,
+    ip: str | None = None,
+    second_factor: str | None = None,
+) -> None:
+    """Record a completed sign-in (`staff.login`, with the second factor used if any)."""
     user.last_login_at = now
     audit.record(
         session,
@@ -161,10 +173,10 @@ def authenticate(
         action="staff.login",
         target_type=TARGET,
         target_id=user.id,
+        detail={"second_factor": second_factor} if second_factor else None,
         ip=ip,
         now=now,
     )
-    return user
 
 
 def load_session_user(session: AnySession, session_id: str) -> StaffUser | None:
