@@ -7,7 +7,6 @@ import time
 from collections.abc import Mapping
 
 import pyotp
-
 from flask import Flask
 from flask.testing import FlaskClient
 from werkzeug.test import TestResponse
