@@ -3,24 +3,22 @@
 from __future__ import annotations
 
 import json
-import logging
-from datetime import datetime
 
 from invites.core import queue
 from invites.core.addresses import address_hash
 from invites.core.db import AnySession
 from invites.core.mail import compose_rendered, link
 from invites.core.suppression import BLOCKS, Stream, is_suppressed
-from invites.delivery.kinds import Context, Ready, Skip, Status
+from invites.delivery.kinds import Context, NothingToRecord, Ready, Skip, Status
 from invites.delivery.models import OutboundMessage
 from invites.staff import recovery, users
-from mailer.classify import Verdict
-
-log = logging.getLogger(__name__)
 
 
-class StaffMail:
-    """A reset link to a staff member: signed when it is sent, for the account as it is then."""
+class StaffMail(NothingToRecord):
+    """A reset link to a staff member: signed when it is sent, for the account as it is then.
+
+    Its outcome changes nothing else: a refused reset link suppresses no staff address, and
+    one whose outcome is unknown is not resent (the admin can send another)."""
 
     name = recovery.KIND
     queue = queue.MAIL_QUEUE
@@ -45,21 +43,3 @@ class StaffMail:
             {"email": user.email, "reset_url": url, "minutes": minutes},
         )
         return Ready(compose_rendered(rendered, ctx.settings.mail_from_service, user.email))
-
-    def sent(self, session: AnySession, msg: OutboundMessage, now: datetime, ctx: Context) -> None:
-        """Nothing else to record."""
-
-    def failed(
-        self,
-        session: AnySession,
-        msg: OutboundMessage,
-        now: datetime,
-        ctx: Context,
-        verdict: Verdict,
-    ) -> None:
-        """Nothing else to record: a refused reset link suppresses no staff address."""
-
-    def unknown(
-        self, session: AnySession, msg: OutboundMessage, now: datetime, ctx: Context
-    ) -> None:
-        """Nothing else to record (never resent: the admin can send a new link)."""

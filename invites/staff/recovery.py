@@ -22,7 +22,6 @@ import logging
 import secrets
 from datetime import datetime
 
-from invites.core import audit
 from invites.core.db import AnySession
 from invites.core.tokens import TokenExpired, TokenInvalid, Tokens
 from invites.delivery import relay
@@ -115,15 +114,14 @@ def send_reset_link(
     session.add(msg)
     session.flush()
     relay.wake(session, msg.id)
-    audit.record(
+    users.record_event(
         session,
+        user,
+        "staff.password_reset_sent",
         actor=actor,
-        action="staff.password_reset_sent",
-        target_type=users.TARGET,
-        target_id=user.id,
-        detail={"message": msg.public_id, "via": "console" if actor else "cli"},
-        ip=ip,
         now=now,
+        ip=ip,
+        detail={"message": msg.public_id, "via": "console" if actor else "cli"},
     )
     log.info("password reset link for staff user %s queued as message %s", user.id, msg.id)
     return msg
@@ -140,27 +138,18 @@ def change_password(
 ) -> None:
     """Set the user's own new password after checking the current one; end other sessions."""
     if not passwords.verify(user.password_hash, current):
-        audit.record(
+        users.record_event(
             session,
+            user,
+            "staff.password_change_failed",
             actor=user,
-            action="staff.password_change_failed",
-            target_type=users.TARGET,
-            target_id=user.id,
-            detail={"reason": "wrong_password"},
-            ip=ip,
             now=now,
+            ip=ip,
+            detail={"reason": "wrong_password"},
         )
         raise WrongPassword("the current password is not right")
     _set(user, new)
-    audit.record(
-        session,
-        actor=user,
-        action="staff.password_changed",
-        target_type=users.TARGET,
-        target_id=user.id,
-        ip=ip,
-        now=now,
-    )
+    users.record_event(session, user, "staff.password_changed", actor=user, now=now, ip=ip)
 
 
 def reset_password(
@@ -175,15 +164,8 @@ def reset_password(
 ) -> None:
     """Set a new password without the old one (a reset link, or the CLI); end every session."""
     _set(user, new)
-    audit.record(
-        session,
-        actor=actor,
-        action="staff.password_reset",
-        target_type=users.TARGET,
-        target_id=user.id,
-        detail={"via": via},
-        ip=ip,
-        now=now,
+    users.record_event(
+        session, user, "staff.password_reset", actor=actor, now=now, ip=ip, detail={"via": via}
     )
     log.info("password of staff user %s reset (%s)", user.id, via)
 

@@ -25,7 +25,6 @@ import pyotp
 import segno
 from sqlalchemy import delete, func, or_, select, update
 
-from invites.core import audit
 from invites.core.config import Settings
 from invites.core.db import AnySession
 from invites.core.sealed import Sealer, SealError
@@ -102,15 +101,7 @@ def confirm(
         raise TwoFactorError("that code is not right; check the device's clock and try again")
     user.totp_enabled_at = now
     codes = new_recovery_codes(session, user, now=now)
-    audit.record(
-        session,
-        actor=user,
-        action="staff.two_factor_enabled",
-        target_type=users.TARGET,
-        target_id=user.id,
-        ip=ip,
-        now=now,
-    )
+    users.record_event(session, user, "staff.two_factor_enabled", actor=user, now=now, ip=ip)
     log.info("staff user %s turned on two-factor sign-in", user.id)
     return codes
 
@@ -195,15 +186,7 @@ def replace_recovery_codes(
     if not user.has_two_factor:
         raise TwoFactorError("two-factor sign-in is not on")
     codes = new_recovery_codes(session, user, now=now)
-    audit.record(
-        session,
-        actor=user,
-        action="staff.recovery_codes_replaced",
-        target_type=users.TARGET,
-        target_id=user.id,
-        ip=ip,
-        now=now,
-    )
+    users.record_event(session, user, "staff.recovery_codes_replaced", actor=user, now=now, ip=ip)
     return codes
 
 
@@ -237,15 +220,14 @@ def remove(
     by_self = actor is not None and actor.id == user.id
     if not by_self:
         user.session_token = secrets.token_hex(16)
-    audit.record(
+    users.record_event(
         session,
+        user,
+        "staff.two_factor_disabled" if by_self else "staff.two_factor_reset",
         actor=actor,
-        action="staff.two_factor_disabled" if by_self else "staff.two_factor_reset",
-        target_type=users.TARGET,
-        target_id=user.id,
-        detail=None if by_self else {"via": "console" if actor else "cli"},
-        ip=ip,
         now=now,
+        ip=ip,
+        detail=None if by_self else {"via": "console" if actor else "cli"},
     )
     log.info("two-factor sign-in of staff user %s turned off", user.id)
     return True

@@ -10,6 +10,7 @@ import logging
 import secrets
 import zoneinfo
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import select
 
@@ -51,6 +52,32 @@ def check_time_zone(name: str | None) -> str | None:
             f"unknown time zone {name!r} (use an IANA name such as Europe/Moscow)"
         ) from exc
     return name
+
+
+def record_event(
+    session: AnySession,
+    user: StaffUser,
+    action: str,
+    *,
+    actor: StaffUser | None,
+    now: datetime,
+    ip: str | None = None,
+    detail: dict[str, Any] | None = None,
+) -> None:
+    """Record something done to a staff account in the audit log (it commits with the change).
+
+    `actor` None is the command line (or nobody signed in); details never hold a password.
+    """
+    audit.record(
+        session,
+        actor=actor,
+        action=action,
+        target_type=TARGET,
+        target_id=user.id,
+        detail=detail,
+        ip=ip,
+        now=now,
+    )
 
 
 def find_by_email(session: AnySession, email: str) -> StaffUser | None:
@@ -101,16 +128,7 @@ def create_user(
     session.add(user)
     session.flush()  # the id, for the audit event
     detail = {"email": login, "role": user.role.value, "via": "console" if actor else "cli"}
-    audit.record(
-        session,
-        actor=actor,
-        action="staff.created",
-        target_type=TARGET,
-        target_id=user.id,
-        detail=detail,
-        ip=ip,
-        now=now,
-    )
+    record_event(session, user, "staff.created", actor=actor, now=now, ip=ip, detail=detail)
     log.info("staff user %s created with role %s", user.id, user.role.value)
     return user
 
@@ -167,15 +185,14 @@ def record_sign_in(
 ) -> None:
     """Record a completed sign-in (`staff.login`, with the second factor used if any)."""
     user.last_login_at = now
-    audit.record(
+    record_event(
         session,
+        user,
+        "staff.login",
         actor=user,
-        action="staff.login",
-        target_type=TARGET,
-        target_id=user.id,
-        detail={"second_factor": second_factor} if second_factor else None,
-        ip=ip,
         now=now,
+        ip=ip,
+        detail={"second_factor": second_factor} if second_factor else None,
     )
 
 
@@ -193,15 +210,7 @@ def load_session_user(session: AnySession, session_id: str) -> StaffUser | None:
 def sign_out(session: AnySession, user: StaffUser, *, now: datetime, ip: str | None) -> None:
     """End every session of this user (all devices) and record it."""
     user.session_token = secrets.token_hex(16)
-    audit.record(
-        session,
-        actor=user,
-        action="staff.logout",
-        target_type=TARGET,
-        target_id=user.id,
-        ip=ip,
-        now=now,
-    )
+    record_event(session, user, "staff.logout", actor=user, now=now, ip=ip)
 
 
 def set_role(
@@ -220,15 +229,14 @@ def set_role(
     if user.role == Role.ADMIN and user.is_active:
         _keep_an_admin(session, user)
     before, user.role = user.role, role
-    audit.record(
+    record_event(
         session,
+        user,
+        "staff.role_changed",
         actor=actor,
-        action="staff.role_changed",
-        target_type=TARGET,
-        target_id=user.id,
-        detail={"from": before.value, "to": role.value},
-        ip=ip,
         now=now,
+        ip=ip,
+        detail={"from": before.value, "to": role.value},
     )
     return True
 
@@ -250,15 +258,7 @@ def disable(
         _keep_an_admin(session, user)
     user.disabled_at = now
     user.session_token = secrets.token_hex(16)  # signed-in devices are out at their next request
-    audit.record(
-        session,
-        actor=actor,
-        action="staff.disabled",
-        target_type=TARGET,
-        target_id=user.id,
-        ip=ip,
-        now=now,
-    )
+    record_event(session, user, "staff.disabled", actor=actor, now=now, ip=ip)
     return True
 
 
@@ -274,15 +274,7 @@ def enable(
     if user.is_active:
         return False
     user.disabled_at = None
-    audit.record(
-        session,
-        actor=actor,
-        action="staff.enabled",
-        target_type=TARGET,
-        target_id=user.id,
-        ip=ip,
-        now=now,
-    )
+    record_event(session, user, "staff.enabled", actor=actor, now=now, ip=ip)
     return True
 
 
