@@ -24,7 +24,7 @@ from invites.invitations.models import Invitation
 from invites.staff import StaffUser, recovery
 
 from ..support.campaigns import make_campaign
-from ..support.helpers import auth, invite, make_app, new_key, run_jobs
+from ..support.helpers import auth, invite, make_app, must_get, new_key, run_jobs
 from ..support.staff import make_staff
 
 WRITES = re.compile(r"^\s*(INSERT|UPDATE|DELETE|MERGE|TRUNCATE|ALTER|CREATE|DROP)\b", re.I)
@@ -69,7 +69,7 @@ def _world(app: Flask) -> dict[str, Any]:
             "user_id": "u-1",
             "inviter_id": "user-1",
             "entry_id": entry.id,
-            "reset": recovery.reset_token(t, db.session.get(StaffUser, staff_id)),
+            "reset": recovery.reset_token(t, must_get(StaffUser, staff_id)),
         }
         db.session.remove()
     return {**found, "campaign_id": str(make_campaign(app))}
