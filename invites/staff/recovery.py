@@ -100,7 +100,7 @@ def send_reset_link(
     link when it sends (`invites.staff.mail`), and skips it if the state moved meanwhile.
     """
     if not user.is_active:
-        raise StaffError(f"{user.email} is disabled; enable the account first")
+        raise StaffError("the account is disabled; enable the account first")
     msg = OutboundMessage(
         public_id=secrets.token_urlsafe(12),
         kind=KIND,
