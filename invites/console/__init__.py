@@ -18,6 +18,7 @@ from flask import Blueprint, Flask
 from flask_login import current_user
 
 from invites.console import (
+    account,
     api_keys,
     audit_log,
     auth,
@@ -29,6 +30,7 @@ from invites.console import (
     forms,
     home,
     policies,
+    reset,
     staff_users,
 )
 from invites.console.access import (
@@ -70,6 +72,8 @@ class Section:
 CHILDREN: tuple[tuple[Blueprint, str], ...] = (
     (home.bp, ""),
     (auth.bp, ""),
+    (account.bp, "/account"),
+    (reset.bp, "/reset"),
     (campaigns.bp, "/campaigns"),
     (staff_users.bp, "/users"),
     (api_keys.bp, "/api-keys"),

@@ -4,7 +4,10 @@
 checks every console request once: a signed-in, enabled staff user whose console sign-in is
 not older than CONSOLE_SESSION_HOURS, with a role the route allows. Child blueprints only say
 which roles (`@requires_role`); a route that says nothing is open to every role, and only a
-route marked `@public` (the sign-in page) needs no user.
+route marked `@public` (the sign-in pages, a reset link) needs no user.
+
+With STAFF_REQUIRE_2FA, a user without two-factor sign-in is sent to set it up first: only
+routes marked `@enrolment` (that set-up, and signing out) are open to them until it is on.
 """
 
 from __future__ import annotations
@@ -44,6 +47,7 @@ bp = Blueprint(
 )
 F = TypeVar("F", bound=Callable[..., Any])
 LOGIN_ENDPOINT = "console.auth.login"
+ENROL_ENDPOINT = "console.account.two_factor"
 #: Session key: when this browser signed in (epoch seconds), for the absolute session age.
 SIGNED_IN_AT = "console_signed_in_at"
 
@@ -70,6 +74,12 @@ def requires_role(*roles: Role) -> Callable[[F], F]:
 def public(view: F) -> F:
     """Mark a console view that needs no signed-in user (the sign-in page)."""
     view.console_public = True  # type: ignore[attr-defined]
+    return view
+
+
+def enrolment(view: F) -> F:
+    """Mark a console view open to a user who must still set up two-factor sign-in."""
+    view.console_enrolment = True  # type: ignore[attr-defined]
     return view
 
 
@@ -140,6 +150,13 @@ def guard() -> ResponseReturnValue | None:
             flash("Your session has ended. Please sign in again.", "error")
         target = request.full_path.rstrip("?") if request.method == "GET" else None
         return redirect(url_for(LOGIN_ENDPOINT, next=target))
+    if (
+        current_app.config["SETTINGS"].staff_require_2fa
+        and not current_staff().has_two_factor
+        and not getattr(view, "console_enrolment", False)
+    ):
+        flash("Set up two-factor sign-in first: this console requires it.", "error")
+        return redirect(url_for(ENROL_ENDPOINT), code=303)
     _check_role(roles_for(view))
     return None
 
@@ -155,5 +172,6 @@ def private(response: Response) -> Response:
         "Content-Security-Policy",
         "default-src 'self'; frame-ancestors 'none'; form-action 'self'; base-uri 'none'",
     )
-    response.headers["Referrer-Policy"] = "same-origin"
+    # A view may keep even its own address to itself (a reset link's page: no-referrer).
+    response.headers.setdefault("Referrer-Policy", "same-origin")
     return response

@@ -1,15 +1,18 @@
-"""Admin pages for staff accounts: list, create with a role, change role, disable, enable."""
+"""Admin pages for staff accounts: list, create with a role, change role, disable, enable,
+send a password-reset link, reset two-factor sign-in."""
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
+from typing import Any
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 
 from invites.console.access import client_ip, current_staff, requires_role
 from invites.core.db import db, utcnow
-from invites.staff import Role, StaffError, StaffUser, users
+from invites.staff import Role, StaffError, StaffUser, recovery, twofactor, users
 from invites.staff.errors import UnknownTimeZone
 
 log = logging.getLogger(__name__)
@@ -87,54 +90,100 @@ def create() -> ResponseReturnValue:
     return _back()
 
 
+def _by() -> dict[str, Any]:
+    """Who makes a change, when and from where: the arguments every staff change takes."""
+    return {"actor": current_staff(), "now": utcnow(), "ip": client_ip()}
+
+
+def _apply(
+    user_id: int,
+    change: Callable[[StaffUser], object],
+    done: Callable[[StaffUser], str],
+    refused: str,
+) -> ResponseReturnValue:
+    """Make an admin's change to a staff user and its audit event, and say how it went.
+
+    `change` returns whether it changed anything (nothing to commit or say otherwise); a
+    StaffError it raises is shown after `refused`, and nothing of it is kept.
+    """
+    user = _target(user_id)
+    try:
+        changed = change(user)
+    except StaffError as exc:
+        db.session.rollback()
+        flash(f"{refused}: {exc}.", "error")
+        return _back()
+    if changed:
+        db.session.commit()
+        flash(done(user), "ok")
+    else:
+        db.session.rollback()
+    return _back()
+
+
 @bp.post("/<int:user_id>/role")
 @requires_role(Role.ADMIN)
 def change_role(user_id: int) -> ResponseReturnValue:
     """Give a staff user another role (the last enabled admin keeps theirs)."""
-    user = _target(user_id)
     role = request.form.get("role", "")
     if role not in {r.value for r in Role}:
         flash("Choose a role.", "error")
         return _back()
-    try:
-        changed = users.set_role(
-            db.session, user, Role(role), actor=current_staff(), now=utcnow(), ip=client_ip()
-        )
-    except StaffError as exc:
-        db.session.rollback()
-        flash(f"Role not changed: {exc}.", "error")
-        return _back()
-    db.session.commit()
-    if changed:
-        flash(f"{user.email} is now {user.role.value}.", "ok")
-    return _back()
+    return _apply(
+        user_id,
+        lambda user: users.set_role(db.session, user, Role(role), **_by()),
+        lambda user: f"{user.email} is now {user.role.value}.",
+        "Role not changed",
+    )
 
 
 @bp.post("/<int:user_id>/disable")
 @requires_role(Role.ADMIN)
 def disable(user_id: int) -> ResponseReturnValue:
     """Disable a staff user: they are signed out at their next request and can't sign in."""
-    user = _target(user_id)
-    try:
-        changed = users.disable(
-            db.session, user, actor=current_staff(), now=utcnow(), ip=client_ip()
-        )
-    except StaffError as exc:
-        db.session.rollback()
-        flash(f"Not disabled: {exc}.", "error")
-        return _back()
-    db.session.commit()
-    if changed:
-        flash(f"Disabled {user.email}.", "ok")
-    return _back()
+    return _apply(
+        user_id,
+        lambda user: users.disable(db.session, user, **_by()),
+        lambda user: f"Disabled {user.email}.",
+        "Not disabled",
+    )
 
 
 @bp.post("/<int:user_id>/enable")
 @requires_role(Role.ADMIN)
 def enable(user_id: int) -> ResponseReturnValue:
     """Let a disabled staff user sign in again."""
-    user = _target(user_id)
-    if users.enable(db.session, user, actor=current_staff(), now=utcnow(), ip=client_ip()):
-        db.session.commit()
-        flash(f"Enabled {user.email}.", "ok")
-    return _back()
+    return _apply(
+        user_id,
+        lambda user: users.enable(db.session, user, **_by()),
+        lambda user: f"Enabled {user.email}.",
+        "Not enabled",
+    )
+
+
+@bp.post("/<int:user_id>/reset-link")
+@requires_role(Role.ADMIN)
+def send_reset_link(user_id: int) -> ResponseReturnValue:
+    """Email a staff user a one-hour, single-use link to set a new password."""
+    # The link itself is never shown here: only its owner's mailbox gets it.
+    return _apply(
+        user_id,
+        lambda user: recovery.send_reset_link(db.session, user, **_by()),
+        lambda user: f"A password-reset link is on its way to {user.email}; it works for one hour.",
+        "No link sent",
+    )
+
+
+@bp.post("/<int:user_id>/two-factor/reset")
+@requires_role(Role.ADMIN)
+def reset_two_factor(user_id: int) -> ResponseReturnValue:
+    """Turn off a staff user's two-factor sign-in (a lost phone); their sessions end."""
+    if user_id == current_staff().id:
+        flash("Turn your own two-factor sign-in off on your account page.", "error")
+        return _back()
+    return _apply(
+        user_id,
+        lambda user: twofactor.remove(db.session, user, **_by()),
+        lambda user: f"Two-factor sign-in of {user.email} is off; they sign in with the password.",
+        "Not reset",
+    )

@@ -8,6 +8,10 @@ by Flask-Limiter's app-wide hooks, which cost every request of the app, API incl
 
 Every attempt counts, successful or not: counting only failures means checking first and
 counting after, and a burst of parallel guesses would all pass the check.
+
+Two-factor codes are counted the same way and against the same limits, but in counters of
+their own (`step="code"`): someone who knows the password still has only so many guesses at
+a code, and a person's own sign-in doesn't spend two of their password attempts.
 """
 
 from __future__ import annotations
@@ -39,13 +43,16 @@ class LoginThrottle:
             ("account", parse_many(per_account)),
         )
 
-    def attempt(self, ip: str, email: str) -> int | None:
-        """Count one attempt; None if it may go ahead, else seconds until one may."""
+    def attempt(self, ip: str, email: str, step: str = "password") -> int | None:
+        """Count one attempt at a sign-in step (the password, or a two-factor code); None if
+        it may go ahead, else seconds until one may."""
         keys = {"ip": ip or "unknown", "account": account_key(email)}
         for scope, items in self.rules:
+            # The password step keeps the counters' first names, so a deploy resets nothing.
+            name = scope if step == "password" else f"{step}-{scope}"
             for item in items:
-                if not self.window.hit(item, scope, keys[scope]):
-                    reset_at, _ = self.window.get_window_stats(item, scope, keys[scope])
+                if not self.window.hit(item, name, keys[scope]):
+                    reset_at, _ = self.window.get_window_stats(item, name, keys[scope])
                     return max(1, math.ceil(reset_at - time.time()))
         return None
 

@@ -385,6 +385,12 @@ class Settings:
         "a console sign-in lasts at most this long, however active",
         integer(1),
     )
+    staff_require_2fa: bool = setting(
+        "STAFF_REQUIRE_2FA",
+        False,
+        "`true`: every staff member must set up two-factor sign-in (TOTP) before using the console",
+        boolean,
+    )
 
     @property
     def is_dev(self) -> bool:

@@ -15,6 +15,8 @@ SALTS = {
     "remove": "spotcam.invitation.remove",
     # Names a contact and a category: the preference centre and one-click unsubscribe.
     "preferences": "spotcam.contact.preferences",
+    # Names a staff user and the state of their password: a console password-reset link.
+    "staff_reset": "spotcam.staff.password_reset",
 }
 
 

@@ -80,6 +80,29 @@ class Kind(Protocol):
         """The message may or may not have been delivered, and will not be sent again."""
 
 
+class NothingToRecord:
+    """Outcome hooks of a kind whose outcome changes nothing outside its own outbox row (the
+    row itself records sent, failed or unknown); a kind inherits them and adds `prepare`."""
+
+    def sent(self, session: AnySession, msg: OutboundMessage, now: datetime, ctx: Context) -> None:
+        """Nothing else to record."""
+
+    def failed(
+        self,
+        session: AnySession,
+        msg: OutboundMessage,
+        now: datetime,
+        ctx: Context,
+        verdict: Verdict,
+    ) -> None:
+        """Nothing else to record, and no address suppressed."""
+
+    def unknown(
+        self, session: AnySession, msg: OutboundMessage, now: datetime, ctx: Context
+    ) -> None:
+        """Nothing else to record; never sent again."""
+
+
 _KINDS: dict[str, Kind] = {}
 
 

@@ -29,3 +29,27 @@ class LastAdmin(StaffError):
 
 class SelfLockout(StaffError):
     """An admin tried to disable their own account."""
+
+
+class WrongPassword(StaffError):
+    """The current password given to confirm a change is not the account's password."""
+
+
+class ResetLinkRefused(StaffError):
+    """A password-reset link that can't be used; the message says why, for the page."""
+
+
+class ResetLinkExpired(ResetLinkRefused):
+    """The link is older than an hour."""
+
+
+class ResetLinkInvalid(ResetLinkRefused):
+    """The link was altered, cut short, or made for something else."""
+
+
+class ResetLinkUsed(ResetLinkRefused):
+    """The password changed (or the account signed in, or was disabled) since it was sent."""
+
+
+class TwoFactorError(StaffError):
+    """A two-factor step that can't be carried out, or a code that is not right."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 import enum
 from datetime import datetime
 
-from sqlalchemy import Enum, String
+from sqlalchemy import BigInteger, Enum, ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from invites.core.db import db, utcnow
@@ -54,6 +54,18 @@ class StaffUser(db.Model):  # type: ignore[name-defined]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     last_login_at: Mapped[datetime | None]
     disabled_at: Mapped[datetime | None]
+    #: The TOTP secret, sealed (invites.core.sealed) and bound to this row; None: no
+    #: two-factor. Set but not yet enabled: an enrolment waiting for its first code.
+    totp_secret: Mapped[str | None] = mapped_column(String(255))
+    #: When two-factor sign-in was confirmed with a first code.
+    totp_enabled_at: Mapped[datetime | None]
+    #: The last 30-second time step whose code was accepted; a code never works twice.
+    totp_last_step: Mapped[int | None] = mapped_column(BigInteger)
+
+    @property
+    def has_two_factor(self) -> bool:
+        """Whether sign-in asks this user for a code after the password."""
+        return self.totp_enabled_at is not None and self.totp_secret is not None
 
     # Flask-Login's user protocol, written out so this module needs nothing from HTTP.
     @property
@@ -74,3 +86,19 @@ class StaffUser(db.Model):  # type: ignore[name-defined]
     def get_id(self) -> str:
         """The id a session stores: row id and session token, so a new token ends sessions."""
         return f"{self.id}:{self.session_token}"
+
+
+class StaffRecoveryCode(db.Model):  # type: ignore[name-defined]
+    """A one-time code that stands in for a TOTP code once (a lost phone). Only its hash is
+    kept: the codes are random (80 bits), so a fast hash is as good as a slow one here."""
+
+    __tablename__ = "staff_recovery_codes"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    staff_user_id: Mapped[int] = mapped_column(
+        ForeignKey("staff_users.id", ondelete="CASCADE"), index=True
+    )
+    #: SHA-256 of the code in its one written form (lower case, no dashes or spaces), hex.
+    code_hash: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    #: Set once, by a conditional UPDATE: a code used in two requests at once works in one.
+    used_at: Mapped[datetime | None]

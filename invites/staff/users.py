@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import secrets
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import select
 
@@ -47,6 +48,32 @@ def check_time_zone(name: str | None) -> str | None:
         return zones.check_zone(name)
     except zones.UnknownZone as exc:
         raise UnknownTimeZone(str(exc)) from None
+
+
+def record_event(
+    session: AnySession,
+    user: StaffUser,
+    action: str,
+    *,
+    actor: StaffUser | None,
+    now: datetime,
+    ip: str | None = None,
+    detail: dict[str, Any] | None = None,
+) -> None:
+    """Record something done to a staff account in the audit log (it commits with the change).
+
+    `actor` None is the command line (or nobody signed in); details never hold a password.
+    """
+    audit.record(
+        session,
+        actor=actor,
+        action=action,
+        target_type=TARGET,
+        target_id=user.id,
+        detail=detail,
+        ip=ip,
+        now=now,
+    )
 
 
 def find_by_email(session: AnySession, email: str) -> StaffUser | None:
@@ -97,70 +124,72 @@ def create_user(
     session.add(user)
     session.flush()  # the id, for the audit event
     detail = {"email": login, "role": user.role.value, "via": "console" if actor else "cli"}
-    audit.record(
-        session,
-        actor=actor,
-        action="staff.created",
-        target_type=TARGET,
-        target_id=user.id,
-        detail=detail,
-        ip=ip,
-        now=now,
-    )
+    record_event(session, user, "staff.created", actor=actor, now=now, ip=ip, detail=detail)
     log.info("staff user %s created with role %s", user.id, user.role.value)
     return user
 
 
-def authenticate(
+def check_password(
     session: AnySession, email: str, password: str, *, now: datetime, ip: str | None = None
 ) -> StaffUser | None:
-    """Return the enabled user these credentials name, or None; record the attempt.
+    """The first step of signing in: return the enabled user these credentials name, or None.
 
     Unknown email, wrong password and disabled account take the same time and give the
-    caller the same None; only the audit log (for admins) says which it was. The password
-    is never recorded, nor the typed email unless it names an account.
+    caller the same None; only the audit log (for admins) says which it was (each refusal is
+    recorded here). The password is never recorded, nor the typed email unless it names an
+    account. A right password signs nobody in by itself: `record_sign_in` does, once any
+    second factor the user has was checked too.
     """
     user = find_by_email(session, email)
     if user is None:
         passwords.verify_nothing(password)
-        audit.record(
-            session,
-            actor=None,
-            action="staff.login_failed",
-            target_type=TARGET,
-            target_id=None,
-            detail={"reason": "unknown_account"},
-            ip=ip,
-            now=now,
-        )
+        record_refusal(session, None, "unknown_account", now=now, ip=ip)
         return None
     if not passwords.verify(user.password_hash, password) or not user.is_active:
         reason = "disabled" if user.is_active is False else "wrong_password"
-        audit.record(
-            session,
-            actor=None,
-            action="staff.login_failed",
-            target_type=TARGET,
-            target_id=user.id,
-            detail={"email": user.email, "reason": reason},
-            ip=ip,
-            now=now,
-        )
+        record_refusal(session, user, reason, now=now, ip=ip)
         return None
     if passwords.needs_rehash(user.password_hash):
         # The parameters changed since this hash was made; only now is the password known.
         user.password_hash = passwords.hash_password(password)
-    user.last_login_at = now
+    return user
+
+
+def record_refusal(
+    session: AnySession, user: StaffUser | None, reason: str, *, now: datetime, ip: str | None
+) -> None:
+    """Record a refused sign-in (`staff.login_failed`) with why; the email only of an account."""
     audit.record(
         session,
-        actor=user,
-        action="staff.login",
+        actor=None,
+        action="staff.login_failed",
         target_type=TARGET,
-        target_id=user.id,
+        target_id=user.id if user else None,
+        detail={"email": user.email, "reason": reason} if user else {"reason": reason},
         ip=ip,
         now=now,
     )
-    return user
+
+
+def record_sign_in(
+    session: AnySession,
+    user: StaffUser,
+    *,
+    now: datetime,
+    ip: str | None = None,
+    second_factor: str | None = None,
+) -> None:
+    """Record a completed sign-in (`staff.login`, with the second factor used if any)."""
+    user.last_login_at = now
+    record_event(
+        session,
+        user,
+        "staff.login",
+        actor=user,
+        now=now,
+        ip=ip,
+        detail={"second_factor": second_factor} if second_factor else None,
+    )
 
 
 def load_session_user(session: AnySession, session_id: str) -> StaffUser | None:
@@ -177,15 +206,7 @@ def load_session_user(session: AnySession, session_id: str) -> StaffUser | None:
 def sign_out(session: AnySession, user: StaffUser, *, now: datetime, ip: str | None) -> None:
     """End every session of this user (all devices) and record it."""
     user.session_token = secrets.token_hex(16)
-    audit.record(
-        session,
-        actor=user,
-        action="staff.logout",
-        target_type=TARGET,
-        target_id=user.id,
-        ip=ip,
-        now=now,
-    )
+    record_event(session, user, "staff.logout", actor=user, now=now, ip=ip)
 
 
 def set_role(
@@ -204,15 +225,14 @@ def set_role(
     if user.role == Role.ADMIN and user.is_active:
         _keep_an_admin(session, user)
     before, user.role = user.role, role
-    audit.record(
+    record_event(
         session,
+        user,
+        "staff.role_changed",
         actor=actor,
-        action="staff.role_changed",
-        target_type=TARGET,
-        target_id=user.id,
-        detail={"from": before.value, "to": role.value},
-        ip=ip,
         now=now,
+        ip=ip,
+        detail={"from": before.value, "to": role.value},
     )
     return True
 
@@ -234,15 +254,7 @@ def disable(
         _keep_an_admin(session, user)
     user.disabled_at = now
     user.session_token = secrets.token_hex(16)  # signed-in devices are out at their next request
-    audit.record(
-        session,
-        actor=actor,
-        action="staff.disabled",
-        target_type=TARGET,
-        target_id=user.id,
-        ip=ip,
-        now=now,
-    )
+    record_event(session, user, "staff.disabled", actor=actor, now=now, ip=ip)
     return True
 
 
@@ -258,15 +270,7 @@ def enable(
     if user.is_active:
         return False
     user.disabled_at = None
-    audit.record(
-        session,
-        actor=actor,
-        action="staff.enabled",
-        target_type=TARGET,
-        target_id=user.id,
-        ip=ip,
-        now=now,
-    )
+    record_event(session, user, "staff.enabled", actor=actor, now=now, ip=ip)
     return True
 
 

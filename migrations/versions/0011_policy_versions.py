@@ -1,7 +1,7 @@
 """policy versions: the archive of the privacy policy; consent choices name their version
 
 Revision ID: 0011
-Revises: 0007
+Revises: 0010
 Create Date: 2026-12-07 11:00:00
 
 `policy_versions` and `policy_texts` hold every version of the privacy policy (drafts, then
@@ -22,7 +22,7 @@ from invites.privacy import initial
 
 # revision identifiers, used by Alembic.
 revision = '0011'
-down_revision = '0007'
+down_revision = '0010'
 branch_labels = None
 depends_on = None
 

@@ -21,9 +21,11 @@ from invites.core.config import Settings
 from invites.core.db import db, utcnow
 from invites.core.mail import tokens
 from invites.invitations.models import Invitation
+from invites.staff import StaffUser, recovery
 
 from ..support.campaigns import make_campaign
-from ..support.helpers import auth, invite, make_app, new_key, run_jobs
+from ..support.helpers import auth, invite, make_app, must_get, new_key, run_jobs
+from ..support.staff import make_staff
 
 WRITES = re.compile(r"^\s*(INSERT|UPDATE|DELETE|MERGE|TRUNCATE|ALTER|CREATE|DROP)\b", re.I)
 SCOPES = ["invitations", "stats", "contacts", "messages", "events"]
@@ -47,6 +49,7 @@ def _world(app: Flask) -> dict[str, Any]:
         headers=auth(key),
     )
     message_id = resp.get_json()["id"]
+    staff_id = make_staff(app, "staff@example.com")
     with app.app_context():
         contact, _ = contacts.upsert(
             db.session, "u-1", "fan@example.com", "en", "Fan", app.config["SETTINGS"], utcnow()
@@ -67,6 +70,7 @@ def _world(app: Flask) -> dict[str, Any]:
             "inviter_id": "user-1",
             "entry_id": entry.id,
             **_policy_version(),
+            "reset": recovery.reset_token(t, must_get(StaffUser, staff_id)),
         }
         db.session.remove()
     return {**found, "campaign_id": str(make_campaign(app))}
@@ -89,6 +93,7 @@ def _by_endpoint(w: dict[str, Any]) -> dict[str, dict[str, tuple[str, str]]]:
         "pages.remove_page": {"token": (w["remove"], bad)},
         "pages.removed": {"token": (w["remove"], bad)},
         "preferences.show": {"token": (w["prefs"], bad)},
+        "console.reset.show": {"token": (w["reset"], bad)},
     }
 
 

@@ -47,11 +47,13 @@ def test_a_hash_with_old_parameters_is_replaced_at_sign_in(app: Flask) -> None:
         user.password_hash = weaker
         db.session.commit()
         # A wrong password can't trigger the upgrade: only a verified one is hashed again.
-        refused = users.authenticate(db.session, "ann@example.com", "wrong password", now=utcnow())
+        refused = users.check_password(
+            db.session, "ann@example.com", "wrong password", now=utcnow()
+        )
         assert refused is None
         db.session.commit()
         assert must_get(StaffUser, user_id).password_hash == weaker
-        assert users.authenticate(db.session, "ann@example.com", PASSWORD, now=utcnow())
+        assert users.check_password(db.session, "ann@example.com", PASSWORD, now=utcnow())
         db.session.commit()
         upgraded = must_get(StaffUser, user_id).password_hash
     assert upgraded != weaker and not passwords.needs_rehash(upgraded)
@@ -124,9 +126,10 @@ def test_every_change_is_in_the_audit_log(app: Flask) -> None:
         users.set_role(db.session, mia, Role.ADMIN, actor=boss, now=utcnow(), ip="192.0.2.1")
         users.disable(db.session, mia, actor=boss, now=utcnow(), ip="192.0.2.1")
         users.enable(db.session, mia, actor=boss, now=utcnow(), ip="192.0.2.1")
-        assert users.authenticate(
+        assert users.check_password(
             db.session, "mia@example.com", PASSWORD, now=utcnow(), ip="192.0.2.9"
         )
+        users.record_sign_in(db.session, mia, now=utcnow(), ip="192.0.2.9")
         users.sign_out(db.session, mia, now=utcnow(), ip="192.0.2.9")
         db.session.commit()
         events = audit.events_for(db.session, "staff_user", mia.id)
@@ -153,7 +156,7 @@ def test_failed_logins_are_recorded_without_the_password(app: Flask) -> None:
     typed = "hunter2-but-longer"
     with app.app_context():
         for email in ("ann@example.com", "nobody@example.com", typed):
-            refused = users.authenticate(db.session, email, typed, now=utcnow(), ip="192.0.2.7")
+            refused = users.check_password(db.session, email, typed, now=utcnow(), ip="192.0.2.7")
             assert refused is None
         db.session.commit()
         failed = [e for e in audit.recent(db.session) if e.action == "staff.login_failed"]
@@ -174,7 +177,7 @@ def test_a_disabled_account_is_refused_even_with_its_password(app: Flask) -> Non
         user = must_get(StaffUser, user_id)
         users.disable(db.session, user, actor=None, now=utcnow())
         db.session.commit()
-        assert users.authenticate(db.session, "gone@example.com", PASSWORD, now=utcnow()) is None
+        assert users.check_password(db.session, "gone@example.com", PASSWORD, now=utcnow()) is None
         db.session.commit()
         [last] = audit.recent(db.session, limit=1)
         assert last.details["reason"] == "disabled"

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Mapping
 
+import pyotp
 from flask import Flask
 from flask.testing import FlaskClient
 from werkzeug.test import TestResponse
 
 from invites.core.db import db, utcnow
-from invites.staff import Role, users
+from invites.staff import Role, StaffError, StaffUser, twofactor, users
 
 PASSWORD = "correct horse battery"  # noqa: S105 - a test password
 CSRF_INPUT = re.compile(r'name="csrf_token" value="([^"]+)"')
@@ -81,3 +83,33 @@ def post_form(
 ) -> TestResponse:
     """POST a console form with the hidden fields of the page it is on (`data` wins)."""
     return client.post(path, data={**page_fields(client, page), **data})
+
+
+def enrol_two_factor(app: Flask, user_id: int) -> tuple[str, list[str]]:
+    """Turn on two-factor sign-in for a staff user; return the TOTP secret and recovery codes.
+
+    The set-up is confirmed with the previous time step's code, so the current step's and the
+    next one's codes are still free for signing in (a code is good only once)."""
+    with app.app_context():
+        user = db.session.get(StaffUser, user_id)
+        assert user is not None
+        box = twofactor.sealer(app.config["SETTINGS"])
+        secret = twofactor.begin(db.session, user, box)
+        db.session.commit()
+        codes: list[str] = []
+        for _ in range(2):  # a second try only if the clock crossed a step meanwhile
+            previous = pyotp.TOTP(secret).at(time.time() - 30)
+            try:
+                codes = twofactor.confirm(db.session, user, box, previous, now=utcnow())
+                break
+            except StaffError:
+                db.session.rollback()
+        assert codes, "the set-up was not confirmed"
+        db.session.commit()
+        db.session.remove()
+    return secret, codes
+
+
+def totp_code(secret: str, offset_steps: int = 0) -> str:
+    """The code an authenticator app shows now (or `offset_steps` windows later)."""
+    return str(pyotp.TOTP(secret).at(time.time() + 30 * offset_steps))
