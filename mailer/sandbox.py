@@ -12,7 +12,9 @@ message that also carries a deadline, and renders stop once their output passes 
 from __future__ import annotations
 
 import functools
+import gc
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
 from contextvars import ContextVar, Token
@@ -258,17 +260,39 @@ def run_with_deadline(
 
     The deadline counts this thread's CPU time, not the wall clock: what a template costs is
     the same on a busy server, where other processes' turns would otherwise count against it.
+    A garbage collection that happens to run during the render is the process's cost, not the
+    template's: its time is left out, and the deadline is only ever raised in the template's
+    own code, never inside a finaliser or weakref callback the collector (or a dropped
+    reference) runs meanwhile, where the exception would be lost and the render go on.
     """
+    me = threading.get_ident()
+    collecting: list[float] = []  # the collector's start time while one runs in this thread
+    excluded = [0.0]
+
+    def collector(phase: str, info: dict[str, Any]) -> None:
+        if threading.get_ident() != me:
+            return
+        if phase == "start":
+            collecting.append(time.thread_time())
+        elif collecting:
+            excluded[0] += time.thread_time() - collecting.pop()
+
     end = time.thread_time() + seconds
 
     def tracer(frame: FrameType, event: str, arg: Any) -> Any:
-        if time.thread_time() > end:
+        if (
+            not collecting
+            and "__jinja_template__" in frame.f_globals
+            and time.thread_time() - excluded[0] > end
+        ):
             raise DeadlineExceeded(f"rendering took longer than {seconds:g} s")
         return tracer
 
+    gc.callbacks.append(collector)
     previous = sys.gettrace()
     sys.settrace(tracer)
     try:
         return run(template, variables, max_chars)
     finally:
         sys.settrace(previous)
+        gc.callbacks.remove(collector)

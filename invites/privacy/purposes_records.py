@@ -19,10 +19,21 @@ STAFF_AUDIT = Purpose(
         Holding(
             "staff_users",
             ("id", "email", "password_hash", "role", "time_zone", "session_token")
-            + ("created_at", "last_login_at", "disabled_at"),
+            + ("created_at", "last_login_at", "disabled_at")
+            + ("totp_secret", "totp_enabled_at", "totp_last_step"),
             text(
-                "the staff member's email, password hash, role and time zone",
-                "email сотрудника, хеш пароля, роль и часовой пояс",
+                "the staff member's email, password hash, role and time zone, and their "
+                "two-factor key (encrypted)",
+                "email сотрудника, хеш пароля, роль и часовой пояс, а также ключ двухфакторного "
+                "входа (зашифрованный)",
+            ),
+        ),
+        Holding(
+            "staff_recovery_codes",
+            ("id", "staff_user_id", "code_hash", "created_at", "used_at"),
+            text(
+                "hashes of a staff member's one-time recovery codes, and when each was used",
+                "хеши одноразовых кодов восстановления сотрудника и время их использования",
             ),
         ),
         Holding(

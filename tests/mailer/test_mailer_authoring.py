@@ -8,6 +8,7 @@ Markdown, the sanitiser or the CSS inliner again.
 
 from __future__ import annotations
 
+import gc
 import html
 import json
 import re
@@ -487,6 +488,43 @@ def test_the_trace_deadline_stops_a_loop_the_budget_does_not_count() -> None:
     assert not worker.is_alive() and time.perf_counter() - started < 2
     assert [str(e) for e in outcome] == ["rendering took longer than 0.2 s"]
     assert sys.gettrace() is None or sys.gettrace() is not outcome  # this thread untouched
+
+
+class _SlowGarbage:
+    """A cycle whose finaliser takes 0.3 s of CPU: what a big process's collection can cost."""
+
+    def __init__(self) -> None:
+        self.me = self
+
+    def __del__(self) -> None:
+        end = time.thread_time() + 0.3
+        while time.thread_time() < end:
+            pass
+
+
+class _CollectsWhenPrinted:
+    """A value whose printing runs the garbage collector, as any allocation may."""
+
+    def __str__(self) -> str:
+        gc.collect()
+        return "Alex"
+
+
+def test_a_collection_during_the_render_is_not_the_templates_time() -> None:
+    template = sandbox.TEXT.from_string("Hi {{ name }}, and again {{ name }}.")
+    _SlowGarbage()  # unreachable now: the next collection finalises it, 0.3 s of CPU
+    unraisable: list[object] = []
+    previous, sys.unraisablehook = sys.unraisablehook, unraisable.append
+
+    try:
+        out = sandbox.run_with_deadline(template, {"name": _CollectsWhenPrinted()}, 100, 0.2)
+    finally:
+        sys.unraisablehook = previous
+
+    # Before, the deadline fired inside the finaliser (an exception no one sees) and then in
+    # the template: a template that costs nothing was refused as too slow.
+    assert out == "Hi Alex, and again Alex."
+    assert unraisable == []
 
 
 def test_the_deadline_stops_loops_that_print_nothing_when_the_budget_would_not() -> None:
