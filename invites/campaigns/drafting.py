@@ -134,11 +134,12 @@ def save_content(
     actor: Actor,
     locale: str,
     draft: Draft,
-    compiled_json: str,
+    compiled_json: str | None,
     *,
     seen: Seen | None = None,
 ) -> None:
-    """Store one locale's checked draft and its compiled form (the caller compiled it)."""
+    """Store one locale's draft and its compiled form (the caller compiled it), or, with None,
+    a draft kept with problems to fix: the campaign can't be approved or sent until they are."""
     lock(session, campaign, seen)
     editable(campaign)
     row = session.get(CampaignContent, (campaign.id, locale))
@@ -148,7 +149,15 @@ def save_content(
     row.subject, row.preheader, row.body = draft.subject, draft.preheader, draft.body
     row.body_format, row.text, row.compiled = draft.body_format, draft.text, compiled_json
     _edited(session, campaign, actor)
-    audit_step(session, actor, "edit", campaign, locale=locale, version=campaign.version)
+    audit_step(
+        session,
+        actor,
+        "edit",
+        campaign,
+        locale=locale,
+        version=campaign.version,
+        **({} if compiled_json else {"kept_with_problems": True}),
+    )
 
 
 def approve(
@@ -162,8 +171,10 @@ def approve(
         raise CampaignError(f"version {campaign.version} is approved already")
     if campaign.edited_by is not None and campaign.edited_by == actor.id:
         raise CampaignError("the approval must come from someone other than its last editor")
-    if not _contents(session, campaign):
+    contents = _contents(session, campaign)
+    if not contents:
         raise CampaignError("there is nothing to approve yet: write the content first")
+    _all_checked(contents)
     campaign.approved_version, campaign.approved_by = campaign.version, actor.id
     campaign.approved_at = utcnow()
     audit_step(session, actor, "approve", campaign, version=campaign.version)
@@ -175,10 +186,19 @@ def _contents(session: AnySession, campaign: Campaign) -> list[CampaignContent]:
     )
 
 
+def _all_checked(contents: list[CampaignContent]) -> None:
+    unchecked = sorted(c.locale for c in contents if not c.compiled)
+    if unchecked:
+        raise CampaignError(
+            f"the {', '.join(unchecked)} content has problems to fix first (see its editor)"
+        )
+
+
 def check_ready(session: AnySession, campaign: Campaign, settings: Settings) -> None:
     """Raise CampaignError unless the campaign may be sent or scheduled now."""
     contents = _contents(session, campaign)
-    if not contents or any(not c.compiled for c in contents):
+    if not contents:
         raise CampaignError("write and save the content (at least one locale) first")
+    _all_checked(contents)
     if settings.campaign_approval == "required" and campaign.approved_version != campaign.version:
         raise CampaignError("a second staff member must approve the current content first")

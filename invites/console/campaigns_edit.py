@@ -9,12 +9,12 @@ from __future__ import annotations
 
 from typing import Literal
 
-from flask import abort, current_app, flash, render_template, request
+from flask import abort, current_app, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 
 from invites.campaigns import content, lifecycle
 from invites.campaigns.content import LOCALES
-from invites.campaigns.models import Campaign
+from invites.campaigns.models import Campaign, CampaignStatus
 from invites.console.campaign_forms import content_form, settings_form
 from invites.console.campaigns import (
     actor,
@@ -37,6 +37,7 @@ from mailer.authoring import (
     DraftRejected,
     Problem,
 )
+from mailer.compiled import Limits
 
 #: What a new locale's form starts with: a working example of every variable.
 STARTER = Draft(
@@ -90,17 +91,47 @@ def edit_content(campaign_id: int, locale: str) -> tuple[str, int]:
     """The editor for one locale's subject, preheader, body and text part."""
     campaign = load(campaign_id)
     row = contents(campaign).get(_locale(locale))
-    draft = STARTER
+    draft, problems = STARTER, []
     if row is not None:
         fmt: Literal["markdown", "html"] = "html" if row.body_format == "html" else "markdown"
         draft = Draft(row.subject, row.preheader, row.body, fmt, row.text)
-    return _editor(campaign, locale, draft, [])
+        if not row.compiled:  # kept with its problems: show them again, at their fields
+            problems = _check(campaign, locale, draft)[1]
+    return _editor(campaign, locale, draft, problems)
+
+
+def _check(campaign: Campaign, locale: str, draft: Draft) -> tuple[str | None, list[Problem]]:
+    """The draft's compiled form to store, or None and every problem the checks found."""
+    problems = [
+        Problem(part, None, "is empty")
+        for part in ("subject", "body")
+        if not getattr(draft, part).strip()
+    ]
+    if problems:
+        return None, problems
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    try:
+        compiled = content.compile_locale(app, campaign, locale, draft, sample={})
+    except DraftRejected as exc:
+        return None, list(exc.problems)
+    return content.stored(compiled), []
+
+
+def _may_keep_unchecked(campaign: Campaign, draft: Draft) -> bool:
+    """Whether a draft that failed its checks is still saved, to fix later.
+
+    Only a draft campaign keeps one (a scheduled or held campaign must stay ready to go), and
+    only parts within the length a source may have: the work isn't lost, and it can't be sent.
+    """
+    longest = Limits().source_chars
+    parts = (draft.subject, draft.preheader, draft.body, draft.text or "")
+    return campaign.status == CampaignStatus.DRAFT and all(len(p) <= longest for p in parts)
 
 
 @bp.post("/<int:campaign_id>/content/<locale>")
 @handles_cut_form
 def save_content(campaign_id: int, locale: str) -> ResponseReturnValue:
-    """Check, compile and save one locale's content (refused with every problem found)."""
+    """Check, compile and save one locale's content; a draft that fails is kept to fix."""
     campaign = load(campaign_id)
     _locale(locale)
     seen = seen_on_form(campaign)
@@ -112,22 +143,13 @@ def save_content(campaign_id: int, locale: str) -> ResponseReturnValue:
     if campaign.status not in lifecycle.EDITABLE:
         flash(f"A {campaign.status} campaign can't be edited.", "error")
         return _editor(campaign, locale, draft, [], 409)
-    problems += [
-        Problem(part, None, "is empty")
-        for part in ("subject", "body")
-        if not getattr(draft, part).strip()
-    ]
     if problems:
         return _editor(campaign, locale, draft, problems, 400)
-    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    compiled, problems = _check(campaign, locale, draft)
+    if problems and not _may_keep_unchecked(campaign, draft):
+        return _editor(campaign, locale, draft, problems, 400)
     try:
-        compiled = content.compile_locale(app, campaign, locale, draft, sample={})
-    except DraftRejected as exc:
-        return _editor(campaign, locale, draft, list(exc.problems), 400)
-    try:
-        lifecycle.save_content(
-            db.session, campaign, actor(), locale, draft, content.stored(compiled), seen=seen
-        )
+        lifecycle.save_content(db.session, campaign, actor(), locale, draft, compiled, seen=seen)
     except lifecycle.CampaignError as exc:
         db.session.rollback()
         flash(
@@ -136,6 +158,15 @@ def save_content(campaign_id: int, locale: str) -> ResponseReturnValue:
         )
         return _editor(campaign, locale, draft, [], 409)
     db.session.commit()
+    if problems:
+        flash(
+            f"Saved the {locale} draft (version {campaign.version}) with {len(problems)} "
+            "problem(s) to fix, marked below. Until they are fixed this language can't be "
+            "previewed, tested, approved or sent.",
+            "error",
+        )
+        editor = url_for("console.campaigns.edit_content", campaign_id=campaign.id, locale=locale)
+        return redirect(editor, 303)
     flash(f"Saved the {locale} content (version {campaign.version}).", "ok")
     return to_page(campaign.id)
 

@@ -16,7 +16,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from werkzeug.test import TestResponse
 
-from invites.campaigns.models import Campaign, CampaignDelivery
+from invites.campaigns.models import Campaign, CampaignContent, CampaignDelivery
 from invites.core import audit
 from invites.core.config import Settings
 from invites.core.db import db
@@ -204,22 +204,28 @@ def test_bad_settings_are_refused_and_what_was_typed_is_kept(app: Flask) -> None
         ("{{ (first_name * 99999) * 99999 }}", "body", None, ""),
     ],
 )
-def test_unsafe_or_broken_templates_are_refused_on_save_with_line_and_message(
+def test_unsafe_or_broken_templates_are_kept_to_fix_with_line_and_message_never_compiled(
     app: Flask, body: str, part: str, line: int | None, message: str
 ) -> None:
     client = signed_in(app, "mia@example.com")
     campaign_id = _create(client)
-    refused = _save(client, campaign_id, "en", body=body)
-    assert refused.status_code == 400
-    text = html.unescape(refused.text)
+    kept = _save(client, campaign_id, "en", body=body)
+    assert kept.status_code == 303  # the draft is kept, to fix; it is not compiled
+    editor = client.get(kept.headers["Location"])
+    text = html.unescape(editor.text)
+    assert "problem(s) to fix" in " ".join(_flash(editor.text))
     problems = re.findall(r'<li data-part="([a-z]+)"><strong>([^<]+)</strong>: ([^<]*)</li>', text)
     assert problems, text[-2000:]
     assert any(p == part for p, _, _ in problems)
     if line is not None:
         assert any(where == f"{part}, line {line}" for _, where, _ in problems), problems
     assert any(message in m for _, _, m in problems), problems
-    assert body.strip()[:20] in text  # the draft stays in the form to fix
-    assert _only_campaign(app).version == 1  # nothing saved
+    assert body.strip()[:20] in text  # the draft is in the form to fix
+    assert _only_campaign(app).version == 2
+    with app.app_context():
+        row = db.session.get(CampaignContent, (campaign_id, "en"))
+        assert row is not None and row.body == body and row.compiled is None
+        db.session.remove()
 
 
 def test_a_form_without_its_csrf_token_is_refused(app: Flask) -> None:

@@ -2,15 +2,17 @@
 
 A form URL-encodes a Cyrillic letter as 6 bytes and a CJK one as 9, so content that the
 email's own limits allow (Gmail clips an email over ~100 KB) is far over the API's 16 KiB.
-Such content saves; the 100,000-character source the editor takes gets the check's verdict at
-its field with every character kept; and a form over the console's own limit comes back as
-the editor with what arrived, the reason at the field it was cut in, and nothing saved.
+Such content saves; the 100,000-character source the editor takes is kept as a draft with the
+check's verdict at its field, ready to fix but not to send; and a form over the console's own
+limit comes back as the editor with what arrived, the reason at the field it was cut in, and
+nothing saved.
 """
 
 from __future__ import annotations
 
 import html
 import re
+from datetime import date, timedelta
 from urllib.parse import urlencode
 
 import httpx
@@ -95,23 +97,66 @@ def test_the_longest_content_in_any_script_saves(app: Flask, script: str) -> Non
 
 
 @pytest.mark.parametrize("script", sorted(FULL))
-def test_a_100000_character_source_gets_the_checks_verdict_and_is_kept(
-    app: Flask, script: str
-) -> None:
+def test_a_100000_character_source_saves_as_a_draft_to_fix(app: Flask, script: str) -> None:
     client = signed_in(app, "mia@example.com")
     campaign_id = make_campaign(app)
     version = _stored(app, campaign_id)[0]
     body_format, body = FULL[script]
     assert len(body) == 100_000
     status, page = _save(client, campaign_id, body_format, body)
-    assert status == 400  # the check's answer, not a 413
-    # Too large an email (Gmail clips one over ~100 KB): said of the body itself, or of the
-    # whole email with its layout and styles, as the case may be.
-    assert re.search(r"the limit is 100000|Gmail clips", _errors(page)["body"])
-    assert _textarea(page, "body") == body  # every character back in the form
-    status, page = _save(client, campaign_id, body_format, body + "x")
+    assert status == 303  # saved, not a 413, not a form to type again
+    assert _stored(app, campaign_id) == (version + 1, body)  # every character, kept
+
+    # Opened again later: the check's verdict at the body, the text as saved. Too large an
+    # email (Gmail clips one over ~100 KB): said of the body itself, or of the whole email
+    # with its layout and styles, as the case may be.
+    editor = client.get(f"/console/campaigns/{campaign_id}/content/en")
+    assert re.search(r"the limit is 100000|Gmail clips", _errors(editor.text)["body"])
+    assert _textarea(editor.text, "body") == body
+    shown = client.get(f"/console/campaigns/{campaign_id}").text
+    assert 'id="problems-en"' in shown and 'id="preview-en"' not in shown
+
+    # Kept is not ready: it can't be approved, sent or previewed until it is fixed.
+    approver = signed_in(app, "leo@example.com")
+    page = f"/console/campaigns/{campaign_id}"
+    for who, step in ((approver, "approve"), (client, "send")):
+        refused = who.post(f"{page}/{step}", data=page_fields(who, page), follow_redirects=True)
+        assert "the en content has problems to fix first" in refused.text, step
+    assert client.get(f"{page}/preview/en").status_code == 404
+    status, _ = _save(client, campaign_id, body_format, LONGEST[script][1])
+    assert status == 303 and 'id="problems-en"' not in client.get(page).text
+
+
+def test_a_source_over_100000_characters_is_not_saved_but_comes_back(app: Flask) -> None:
+    client = signed_in(app, "mia@example.com")
+    campaign_id = make_campaign(app)
+    stored = _stored(app, campaign_id)
+    body = FULL["Cyrillic"][1] + "x"
+    status, page = _save(client, campaign_id, "markdown", body)
     assert status == 400 and "longer than 100000 characters" in _errors(page)["body"]
-    assert _stored(app, campaign_id)[0] == version  # nothing saved
+    assert _textarea(page, "body") == body  # every character back in the form
+    assert _stored(app, campaign_id) == stored  # nothing saved
+
+
+def test_a_scheduled_campaign_keeps_only_content_that_passes(app: Flask) -> None:
+    client = signed_in(app, "mia@example.com")
+    campaign_id = make_campaign(app)
+    page = f"/console/campaigns/{campaign_id}"
+    scheduled = client.post(
+        f"{page}/schedule",
+        data={
+            **page_fields(client, page),
+            "date": (date.today() + timedelta(days=30)).isoformat(),
+            "time": "09:00",
+        },
+    )
+    assert scheduled.status_code == 303, _errors(scheduled.text)
+    stored = _stored(app, campaign_id)
+    status, page_text = _save(client, campaign_id, "markdown", FULL["Cyrillic"][1])
+    assert status == 400 and re.search(
+        r"the limit is 100000|Gmail clips", _errors(page_text)["body"]
+    )
+    assert _stored(app, campaign_id) == stored  # it must stay ready to go at its time
 
 
 def test_a_form_over_the_consoles_limit_comes_back_with_what_arrived(
