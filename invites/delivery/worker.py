@@ -12,7 +12,7 @@ import rq.cron as rq_cron
 from flask import current_app
 from rq import Queue, SimpleWorker, Worker
 from rq.cron import CronScheduler
-from rq.exceptions import StopRequested
+from rq.exceptions import SchedulerNotFound, StopRequested
 from rq.serializers import JSONSerializer
 from rq.worker import BaseWorker
 from werkzeug.utils import import_string
@@ -138,9 +138,12 @@ class ResilientCron(CronScheduler):
         except (KeyboardInterrupt, StopRequested):
             self.log.info("CronScheduler %s: stop requested", self.name)
         finally:
-            # Without Redis its registry entry expires on its own.
-            with contextlib.suppress(redis.RedisError):
-                self.register_death()
+            # Stopped before it registered (a signal right at start-up), there is nothing to
+            # take back; without Redis, or after an outage long enough for the entry to have
+            # expired, it is gone already.
+            if registered:
+                with contextlib.suppress(redis.RedisError, SchedulerNotFound):
+                    self.register_death()
             self.log.info("CronScheduler %s: shutdown complete", self.name)
 
 
