@@ -69,12 +69,22 @@ def api_keys() -> None:
 @with_appcontext
 def create_key(name: str, scopes: tuple[str, ...]) -> None:
     """Create an API key and print it once (only its hash is stored)."""
-    from invites.core.apikeys import create_key as make
+    from invites.core import apikeys, audit
+    from invites.core.db import db, utcnow
 
     try:
-        row, secret = make(name, list(scopes))
+        row, secret = apikeys.create(db.session, name, list(scopes), utcnow())
     except ValueError as exc:
         raise click.BadParameter(str(exc)) from exc
+    audit.record(
+        db.session,
+        actor=audit.operator(),
+        action="api_key.created",
+        target_type="api_key",
+        target_id=row.prefix,
+        detail={"name": row.name, "scopes": row.scopes, "via": "cli"},
+    )
+    db.session.commit()
     click.echo(secret)
     click.echo(
         f"created key {row.prefix} '{row.name}' with scopes {row.scopes}; "
@@ -100,13 +110,21 @@ def list_keys() -> None:
 @with_appcontext
 def revoke_key(prefix: str) -> None:
     """Revoke the API key with this prefix."""
+    from invites.core import apikeys, audit
     from invites.core.db import db, utcnow
-    from invites.core.models import ApiKey
 
-    row = db.session.scalar(select(ApiKey).where(ApiKey.prefix == prefix))
+    row = apikeys.revoke(db.session, prefix, utcnow())
     if row is None:
         raise click.ClickException(f"no API key with prefix {prefix}")
-    row.revoked_at = row.revoked_at or utcnow()
+    if db.session.is_modified(row):  # revoking a revoked key again changes nothing to audit
+        audit.record(
+            db.session,
+            actor=audit.operator(),
+            action="api_key.revoked",
+            target_type="api_key",
+            target_id=row.prefix,
+            detail={"name": row.name, "via": "cli"},
+        )
     db.session.commit()
     click.echo(f"revoked {prefix}")
 

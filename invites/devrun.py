@@ -18,7 +18,7 @@ from flask import Flask, current_app
 from flask.cli import ScriptInfo, with_appcontext
 from sqlalchemy import select
 
-from invites.core import apikeys, dbsetup, settings_file
+from invites.core import apikeys, audit, dbsetup, settings_file
 from invites.core.db import db, utcnow
 from invites.core.models import ApiKey
 
@@ -40,6 +40,17 @@ def _active(secret: str) -> bool:
     return row is not None and row.revoked_at is None
 
 
+def _audit_key(action: str, row: ApiKey) -> None:
+    audit.record(
+        db.session,
+        actor=audit.operator(),
+        action=action,
+        target_type="api_key",
+        target_id=row.prefix,
+        detail={"name": row.name, "via": "cli"},
+    )
+
+
 def demo_key(app: Flask, fresh: bool = False) -> tuple[str, bool]:
     """The demo key kept in the instance folder if it still works, else a new one; and if new.
 
@@ -55,7 +66,9 @@ def demo_key(app: Flask, fresh: bool = False) -> tuple[str, bool]:
         select(ApiKey).where(ApiKey.name == DEMO_NAME, ApiKey.revoked_at.is_(None))
     ):
         row.revoked_at = now
-    _row, secret = apikeys.create(db.session, DEMO_NAME, list(apikeys.SCOPES), now)
+        _audit_key("api_key.revoked", row)
+    row, secret = apikeys.create(db.session, DEMO_NAME, list(apikeys.SCOPES), now)
+    _audit_key("api_key.created", row)
     file.unlink(missing_ok=True)
     descriptor = os.open(file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(descriptor, "w", encoding="utf-8") as out:

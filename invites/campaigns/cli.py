@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import getpass
 import time
 
 import click
@@ -13,11 +12,12 @@ from sqlalchemy import select
 from invites.campaigns import jobs, lifecycle
 from invites.campaigns.models import Campaign, CampaignStatus
 from invites.campaigns.progress import progress
+from invites.core import audit
 from invites.core.db import db
 
 
 def _actor() -> lifecycle.Actor:
-    return lifecycle.Actor(None, f"cli ({getpass.getuser()})")
+    return lifecycle.Actor(None, audit.operator().email)
 
 
 def _campaign(campaign_id: int) -> Campaign:

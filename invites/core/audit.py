@@ -8,11 +8,13 @@ name): it is kept for good, long after the person it would name has been erased.
 
 from __future__ import annotations
 
+import getpass
 import json
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
-from sqlalchemy import ForeignKey, Index, String, Text, select
+from sqlalchemy import ForeignKey, Index, String, Text, func, select
 from sqlalchemy.orm import Mapped, mapped_column
 
 from invites.core.db import AnySession, db, utcnow
@@ -29,6 +31,23 @@ class Actor(Protocol):
     @property
     def email(self) -> str:
         """Who it is, as the log shows it."""
+
+
+@dataclass(frozen=True)
+class Operator:
+    """An operator at the command line: no staff account, known by the shell's login name."""
+
+    email: str
+    id: None = None
+
+
+def operator() -> Operator:
+    """The operator running this command, as the log shows them: "cli (deploy)"."""
+    try:
+        name = getpass.getuser()
+    except (OSError, KeyError):  # no USER/LOGNAME and no passwd entry (some containers)
+        name = "unknown"
+    return Operator(f"cli ({name})")
 
 
 class AuditEvent(db.Model):  # type: ignore[name-defined]
@@ -105,3 +124,74 @@ def recent(session: AnySession, limit: int = 200) -> list[AuditEvent]:
     """The latest events about anything, newest first."""
     query = select(AuditEvent).order_by(AuditEvent.at.desc(), AuditEvent.id.desc()).limit(limit)
     return list(session.scalars(query))
+
+
+#: Rows per page of the audit log.
+PAGE_SIZE = 50
+
+
+@dataclass(frozen=True)
+class Filter:
+    """What the audit log page narrows to; an empty field matches everything.
+
+    `actor` and `action` match part of the text (case-insensitive); `since` and `before` are
+    naive UTC bounds (the page turns the viewer's dates into them), `before` exclusive.
+    """
+
+    actor: str = ""
+    action: str = ""
+    target_type: str = ""
+    target_id: str = ""
+    since: datetime | None = None
+    before: datetime | None = None
+
+
+@dataclass(frozen=True)
+class Page:
+    """One page of events, newest first, and where it lies among all that match."""
+
+    events: list[AuditEvent]
+    number: int
+    pages: int
+    total: int
+
+
+def _like(text: str) -> str:
+    # The typed text is matched literally: % and _ are not wildcards to the person typing.
+    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped.lower()}%"
+
+
+def search(session: AnySession, where: Filter, page: int = 1, size: int = PAGE_SIZE) -> Page:
+    """The events matching `where`, newest first, one page of `size` (pages count from 1)."""
+    conditions: list[Any] = []
+    if where.actor:
+        pattern = _like(where.actor)
+        conditions.append(func.lower(AuditEvent.actor).like(pattern, escape="\\"))
+    if where.action:
+        conditions.append(func.lower(AuditEvent.action).like(_like(where.action), escape="\\"))
+    if where.target_type:
+        conditions.append(AuditEvent.target_type == where.target_type)
+    if where.target_id:
+        conditions.append(AuditEvent.target_id == where.target_id)
+    if where.since is not None:
+        conditions.append(AuditEvent.at >= where.since)
+    if where.before is not None:
+        conditions.append(AuditEvent.at < where.before)
+    total = session.scalar(select(func.count()).select_from(AuditEvent).where(*conditions)) or 0
+    pages = max(1, -(-total // size))
+    number = min(max(1, page), pages)
+    query = (
+        select(AuditEvent)
+        .where(*conditions)
+        .order_by(AuditEvent.at.desc(), AuditEvent.id.desc())
+        .offset((number - 1) * size)
+        .limit(size)
+    )
+    return Page(list(session.scalars(query)), number, pages, total)
+
+
+def target_types(session: AnySession) -> list[str]:
+    """The kinds of thing events are about, for the page's filter."""
+    query = select(AuditEvent.target_type).where(AuditEvent.target_type.is_not(None)).distinct()
+    return sorted(t for t in session.scalars(query) if t)

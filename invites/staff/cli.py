@@ -7,6 +7,7 @@ import sys
 import click
 from flask.cli import with_appcontext
 
+from invites.core import audit
 from invites.core.db import db, utcnow
 from invites.staff import recovery, twofactor, users
 from invites.staff.errors import StaffError
@@ -47,7 +48,13 @@ def create(email: str, role: str, password_stdin: bool, time_zone: str | None) -
     password = _password(password_stdin)
     try:
         user = users.create_user(
-            db.session, email, password, Role(role), now=utcnow(), time_zone=time_zone
+            db.session,
+            email,
+            password,
+            Role(role),
+            now=utcnow(),
+            time_zone=time_zone,
+            actor=audit.operator(),
         )
     except StaffError as exc:
         raise click.ClickException(str(exc)) from exc
@@ -80,7 +87,7 @@ def disable(email: str) -> None:
     """Disable a staff user: signed out at their next request, and no new sign-in."""
     user = _user(email)
     try:
-        changed = users.disable(db.session, user, actor=None, now=utcnow())
+        changed = users.disable(db.session, user, actor=audit.operator(), now=utcnow())
     except StaffError as exc:
         raise click.ClickException(str(exc)) from exc
     db.session.commit()
@@ -93,7 +100,7 @@ def disable(email: str) -> None:
 def enable(email: str) -> None:
     """Let a disabled staff user sign in again (their old sessions stay ended)."""
     user = _user(email)
-    changed = users.enable(db.session, user, actor=None, now=utcnow())
+    changed = users.enable(db.session, user, actor=audit.operator(), now=utcnow())
     db.session.commit()
     click.echo(f"enabled {user.email}" if changed else f"{user.email} was enabled already")
 
@@ -111,7 +118,9 @@ def reset_password(email: str, password_stdin: bool) -> None:
     user = _user(email)
     password = _password(password_stdin)
     try:
-        recovery.reset_password(db.session, user, password, actor=None, via="cli", now=utcnow())
+        recovery.reset_password(
+            db.session, user, password, actor=audit.operator(), via="cli", now=utcnow()
+        )
     except StaffError as exc:
         raise click.ClickException(str(exc)) from exc
     db.session.commit()
@@ -124,7 +133,7 @@ def reset_password(email: str, password_stdin: bool) -> None:
 def reset_two_factor(email: str) -> None:
     """Turn off a staff user's two-factor sign-in (a lost phone); ends their sessions."""
     user = _user(email)
-    changed = twofactor.remove(db.session, user, actor=None, now=utcnow())
+    changed = twofactor.remove(db.session, user, actor=audit.operator(), now=utcnow())
     db.session.commit()
     if changed:
         click.echo(f"two-factor sign-in of {user.email} is off; they can set it up again")

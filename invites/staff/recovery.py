@@ -22,6 +22,7 @@ import logging
 import secrets
 from datetime import datetime
 
+from invites.core import audit
 from invites.core.db import AnySession
 from invites.core.tokens import TokenExpired, TokenInvalid, Tokens
 from invites.delivery import relay
@@ -90,7 +91,7 @@ def send_reset_link(
     session: AnySession,
     user: StaffUser,
     *,
-    actor: StaffUser | None,
+    actor: audit.Actor | None,
     now: datetime,
     ip: str | None = None,
 ) -> OutboundMessage:
@@ -121,7 +122,7 @@ def send_reset_link(
         actor=actor,
         now=now,
         ip=ip,
-        detail={"message": msg.public_id, "via": "console" if actor else "cli"},
+        detail={"message": msg.public_id, "via": users.via(actor)},
     )
     log.info("password reset link for staff user %s queued as message %s", user.id, msg.id)
     return msg
@@ -157,7 +158,7 @@ def reset_password(
     user: StaffUser,
     new: str,
     *,
-    actor: StaffUser | None,
+    actor: audit.Actor | None,
     via: str,
     now: datetime,
     ip: str | None = None,

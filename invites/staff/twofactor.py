@@ -25,6 +25,7 @@ import pyotp
 import segno
 from sqlalchemy import delete, func, or_, select, update
 
+from invites.core import audit
 from invites.core.config import Settings
 from invites.core.db import AnySession
 from invites.core.sealed import Sealer, SealError
@@ -202,7 +203,7 @@ def remove(
     session: AnySession,
     user: StaffUser,
     *,
-    actor: StaffUser | None,
+    actor: audit.Actor | None,
     now: datetime,
     ip: str | None = None,
 ) -> bool:
@@ -227,7 +228,7 @@ def remove(
         actor=actor,
         now=now,
         ip=ip,
-        detail=None if by_self else {"via": "console" if actor else "cli"},
+        detail=None if by_self else {"via": users.via(actor)},
     )
     log.info("two-factor sign-in of staff user %s turned off", user.id)
     return True

@@ -50,19 +50,25 @@ def check_time_zone(name: str | None) -> str | None:
         raise UnknownTimeZone(str(exc)) from None
 
 
+def via(actor: audit.Actor | None) -> str:
+    """Where a change to an account came from, for its audit detail: "console" or "cli"."""
+    return "console" if isinstance(actor, StaffUser) else "cli"
+
+
 def record_event(
     session: AnySession,
     user: StaffUser,
     action: str,
     *,
-    actor: StaffUser | None,
+    actor: audit.Actor | None,
     now: datetime,
     ip: str | None = None,
     detail: dict[str, Any] | None = None,
 ) -> None:
     """Record something done to a staff account in the audit log (it commits with the change).
 
-    `actor` None is the command line (or nobody signed in); details never hold a password.
+    `actor` is a staff user, the operator at the command line (`audit.operator()`), or None
+    for nobody signed in; details never hold a password.
     """
     audit.record(
         session,
@@ -104,7 +110,7 @@ def create_user(
     *,
     now: datetime,
     time_zone: str | None = None,
-    actor: StaffUser | None = None,
+    actor: audit.Actor | None = None,
     ip: str | None = None,
 ) -> StaffUser:
     """Add a staff user (the password is checked and hashed; only the hash is stored)."""
@@ -123,7 +129,7 @@ def create_user(
     )
     session.add(user)
     session.flush()  # the id, for the audit event
-    detail = {"email": login, "role": user.role.value, "via": "console" if actor else "cli"}
+    detail = {"email": login, "role": user.role.value, "via": via(actor)}
     record_event(session, user, "staff.created", actor=actor, now=now, ip=ip, detail=detail)
     log.info("staff user %s created with role %s", user.id, user.role.value)
     return user
@@ -214,7 +220,7 @@ def set_role(
     user: StaffUser,
     role: Role,
     *,
-    actor: StaffUser | None,
+    actor: audit.Actor | None,
     now: datetime,
     ip: str | None = None,
 ) -> bool:
@@ -241,7 +247,7 @@ def disable(
     session: AnySession,
     user: StaffUser,
     *,
-    actor: StaffUser | None,
+    actor: audit.Actor | None,
     now: datetime,
     ip: str | None = None,
 ) -> bool:
@@ -262,7 +268,7 @@ def enable(
     session: AnySession,
     user: StaffUser,
     *,
-    actor: StaffUser | None,
+    actor: audit.Actor | None,
     now: datetime,
     ip: str | None = None,
 ) -> bool:
