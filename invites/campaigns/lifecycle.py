@@ -3,7 +3,9 @@
 draft ─schedule→ scheduled ─(its time)→ sending ⇄ paused → done
    └──send now────────────────────────↗     └→ cancelled (from any state but done)
 scheduled ─(its time passed > CAMPAIGN_LATE_GRACE ago)→ held ─confirm→ sending
-done ─retry failed and unknown→ sending
+scheduled, held ─unschedule→ draft;  draft (never started) ─delete→ gone
+done ─retry failed and unknown→ sending;  done, cancelled ─archive⇄ (out of the default list)
+any ─duplicate→ a new draft with the same settings and content
 
 Every step locks the campaign's row first and reads it afresh (invites.campaigns.locking), so
 steps on one campaign happen one after the other, each seeing what the last one did, and the
@@ -40,6 +42,7 @@ from invites.campaigns.models import (
     CampaignStatus,
     Delivery,
 )
+from invites.campaigns.undoing import archive, delete_draft, duplicate, unschedule
 from invites.core.config import Settings
 from invites.core.db import AnySession, db, utcnow
 
@@ -52,11 +55,14 @@ __all__ = [
     "Changed",
     "Seen",
     "approve",
+    "archive",
     "audit_step",
     "cancel",
     "check_ready",
     "confirm_late",
     "create",
+    "delete_draft",
+    "duplicate",
     "editable",
     "lock",
     "pause",
@@ -67,6 +73,7 @@ __all__ = [
     "schedule",
     "send_now",
     "start",
+    "unschedule",
     "update_settings",
 ]
 

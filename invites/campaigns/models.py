@@ -103,6 +103,8 @@ class Campaign(db.Model):  # type: ignore[name-defined]
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
     started_at: Mapped[datetime | None]
     finished_at: Mapped[datetime | None]
+    #: Set when a finished campaign is moved out of the console's default list.
+    archived_at: Mapped[datetime | None]
 
     __table_args__ = (Index("ix_campaigns_status", "status"),)
 

@@ -42,7 +42,7 @@ from invites.console.access import (
     public,
     requires_role,
 )
-from invites.console.display import format_time, localtime
+from invites.console.display import category_name, format_time, language_name, localtime
 
 __all__ = [
     "CHILDREN",
@@ -104,6 +104,8 @@ for _child, _prefix in CHILDREN:
     bp.register_blueprint(_child, url_prefix=_prefix or None)
 
 bp.add_app_template_filter(localtime, "localtime")
+bp.add_app_template_filter(category_name, "category_name")
+bp.add_app_template_filter(language_name, "language_name")
 
 
 @bp.context_processor

@@ -2,21 +2,17 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from typing import Any
 
 from flask import Blueprint, render_template, request, url_for
-from flask_login import current_user
 
 from invites.console.access import requires_role
-from invites.core import audit, zones
+from invites.console.search_forms import SearchForm, page_number
+from invites.core import audit
 from invites.core.db import db
 from invites.staff import Role
 
 bp = Blueprint("audit_log", __name__)
-
-#: The longest text a filter field takes; more is a typing accident, not a search.
-FIELD_LENGTH = 200
 
 #: Where an event's object is shown, by its target type: (endpoint, the id's argument name).
 #: Types not here (or ids that aren't whole numbers where one is needed) show as plain text.
@@ -27,25 +23,7 @@ _TARGET_PAGES: dict[str, tuple[str, str | None]] = {
     "api_key": ("console.api_keys.index", None),
 }
 
-
-def _viewer_zone() -> tzinfo:
-    zone = getattr(current_user, "time_zone", None)
-    return zones.zone(zone) if zones.is_zone(zone) else UTC
-
-
-def _utc_start(day: date, tz: tzinfo) -> datetime:
-    """Midnight starting `day` in the viewer's zone, as the naive UTC time events are kept in."""
-    return datetime.combine(day, time(), tz).astimezone(UTC).replace(tzinfo=None)
-
-
-def _day(typed: str, field: str, problems: dict[str, str]) -> date | None:
-    if not typed:
-        return None
-    try:
-        return date.fromisoformat(typed)
-    except ValueError:
-        problems[field] = "Enter a date as YYYY-MM-DD, for example 2026-12-07."
-        return None
+_FIELDS = ("actor", "action", "target_type", "target_id", "since", "until")
 
 
 def target_link(event: audit.AuditEvent) -> str | None:
@@ -66,51 +44,34 @@ def target_link(event: audit.AuditEvent) -> str | None:
 @requires_role(Role.ADMIN)
 def index() -> tuple[str, int]:
     """Show audit events newest first, filtered by actor, action, object and dates, paged."""
-    args = request.args
     # `type` and `id` are the older names of the object filter (links from other pages).
-    typed = {
-        "actor": args.get("actor", "").strip(),
-        "action": args.get("action", "").strip(),
-        "target_type": (args.get("target_type") or args.get("type") or "").strip(),
-        "target_id": (args.get("target_id") or args.get("id") or "").strip(),
-        "since": args.get("since", "").strip(),
-        "until": args.get("until", "").strip(),
+    args = {
+        **request.args,
+        "target_type": request.args.get("target_type") or request.args.get("type", ""),
+        "target_id": request.args.get("target_id") or request.args.get("id", ""),
     }
-    problems = {
-        name: f"At most {FIELD_LENGTH} characters."
-        for name, value in typed.items()
-        if len(value) > FIELD_LENGTH
-    }
-    since = _day(typed["since"], "since", problems)
-    until = _day(typed["until"], "until", problems)
-    if since and until and until < since:
-        problems["until"] = "The last day comes before the first."
-    page_arg = args.get("page", "1")
-    number = int(page_arg) if page_arg.isdigit() and len(page_arg) < 9 else 1
-    if problems:
+    form = SearchForm.read(args, _FIELDS)
+    since, before = form.day_range("since", "until")
+    if form.problems:
         found = audit.Page([], 1, 1, 0)
     else:
-        tz = _viewer_zone()
         where = audit.Filter(
-            actor=typed["actor"],
-            action=typed["action"],
-            target_type=typed["target_type"],
-            target_id=typed["target_id"],
-            since=_utc_start(since, tz) if since else None,
-            # Up to the end of the last day the viewer named, in their zone.
-            before=_utc_start(until + timedelta(days=1), tz) if until else None,
+            actor=form.typed["actor"],
+            action=form.typed["action"],
+            target_type=form.typed["target_type"],
+            target_id=form.typed["target_id"],
+            since=since,
+            before=before,
         )
-        found = audit.search(db.session, where, number)
-    filtered = any(typed.values())
-    links = {event.id: target_link(event) for event in found.events}
+        found = audit.search(db.session, where, page_number(request.args))
     return render_template(
         "console/audit_log.html",
         found=found,
         events=found.events,
-        links=links,
-        typed=typed,
-        problems=problems,
-        filtered=filtered,
+        links={event.id: target_link(event) for event in found.events},
+        typed=form.typed,
+        problems=form.problems,
+        filtered=form.filtered,
         target_types=audit.target_types(db.session),
-        query={name: value for name, value in typed.items() if value},
-    ), (400 if problems else 200)
+        query=form.query(),
+    ), (400 if form.problems else 200)

@@ -24,11 +24,13 @@ from flask import (
 from flask.typing import ResponseReturnValue
 from sqlalchemy import select
 
-from invites.campaigns import late, lifecycle, planner, progress
+from invites.campaigns import late, lifecycle, listing, planner, progress
 from invites.campaigns.content import LOCALES
+from invites.campaigns.lifecycle import MARKETING_CATEGORIES
 from invites.campaigns.models import Campaign, CampaignContent, CampaignStatus
 from invites.console.access import client_ip, current_staff
 from invites.console.campaign_forms import settings_form
+from invites.console.search_forms import SearchForm, page_number
 from invites.core import audit
 from invites.core.db import db
 from invites.staff import users
@@ -85,13 +87,42 @@ def reach_now(campaign: Campaign) -> int:
 
 
 @bp.get("")
-def index() -> str:
-    """List campaigns, newest first, with status, counts and each one's progress bar."""
-    rows = db.session.scalars(select(Campaign).order_by(Campaign.id.desc()).limit(200)).all()
+def index() -> tuple[str, int]:
+    """List campaigns newest first, with status, schedule, counts and progress bars; search by
+    name, state, category and dates, a page at a time; archived ones on their own list."""
+    form = SearchForm.read(request.args, ("name", "status", "category", "since", "until"))
+    status = form.choice("status", tuple(CampaignStatus), "state")
+    category = form.choice("category", MARKETING_CATEGORIES, "category")
+    since, before = form.day_range("since", "until")
+    archived = request.args.get("archived") == "1"
+    if form.problems:
+        found = listing.Page([], 1, 1, 0)
+    else:
+        where = listing.Filter(
+            name=form.typed["name"],
+            status=status,
+            category=category,
+            since=since,
+            before=before,
+            archived=archived,
+        )
+        found = listing.search(db.session, where, page_number(request.args))
     app = current_app._get_current_object()  # type: ignore[attr-defined]
-    listing = [(c, progress.progress(db.session, app, c)) for c in rows]
-    live = any(c.status in LIVE for c in rows)
-    return render_template("console/campaigns/index.html", listing=listing, live=live)
+    rows = [(c, progress.progress(db.session, app, c)) for c in found.campaigns]
+    query = form.query() | ({"archived": "1"} if archived else {})
+    return render_template(
+        "console/campaigns/index.html",
+        listing=rows,
+        found=found,
+        live=any(c.status in LIVE for c in found.campaigns),
+        typed=form.typed,
+        problems=form.problems,
+        filtered=form.filtered,
+        archived=archived,
+        query=query,
+        statuses=tuple(CampaignStatus),
+        categories=MARKETING_CATEGORIES,
+    ), (400 if form.problems else 200)
 
 
 @bp.get("/progress")

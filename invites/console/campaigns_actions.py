@@ -10,11 +10,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from flask import current_app, flash, request
+from flask import current_app, flash, redirect, request, url_for
 from flask.typing import ResponseReturnValue
 
 from invites.campaigns import jobs, lifecycle
-from invites.campaigns.models import Campaign
+from invites.campaigns.models import Campaign, CampaignStatus
+from invites.campaigns.progress import progress
+from invites.console import campaigns_confirm as confirm
 from invites.console.access import current_staff
 from invites.console.campaign_forms import FormError, schedule_form
 from invites.console.campaigns import actor, bp, campaign_page, load, seen_on_form, to_page
@@ -49,9 +51,45 @@ def _settings() -> Settings:
     return current_app.config["SETTINGS"]
 
 
+def _ask_first(campaign: Campaign, statuses: tuple[str, ...], ready: bool = False) -> bool:
+    """Whether to show the confirmation: only for a step that can be taken now. One that
+    can't (wrong state, a page that's out of date, content not ready) goes straight to the
+    step, which refuses it and says why, without a confirmation that would lead nowhere."""
+    seen = lifecycle.Seen.from_form(request.form)
+    if campaign.status not in statuses or seen != lifecycle.Seen.of(campaign):
+        return False
+    if ready:
+        try:
+            lifecycle.check_ready(db.session, campaign, _settings())
+        except lifecycle.CampaignError:
+            return False
+    return True
+
+
+def _people(count: int) -> str:
+    return f"{count:,} {'person' if count == 1 else 'people'}".replace(",", " ")
+
+
 @bp.post("/<int:campaign_id>/send")
 def send(campaign_id: int) -> ResponseReturnValue:
     """Send now to everyone the campaign may reach (content saved, approved if required)."""
+    campaign = load(campaign_id)
+    if _ask_first(campaign, (CampaignStatus.DRAFT, CampaignStatus.SCHEDULED), ready=True):
+        count = confirm.count_for(campaign, "send")
+        asking = confirm.confirmed(
+            confirm.Ask(
+                "console.campaigns.send",
+                f"Send “{campaign.name}” now?",
+                f"Send to {_people(count)} now",
+                count,
+                "people it will email",
+                "now",
+                "A message that has left can't be called back; you can pause or cancel the rest.",
+            ),
+            campaign,
+        )
+        if asking is not None:
+            return asking
     return _step(
         campaign_id,
         lambda c, seen: lifecycle.send_now(db.session, c, actor(), _settings(), seen=seen),
@@ -84,13 +122,30 @@ def schedule(campaign_id: int) -> ResponseReturnValue:
         )
 
     if when.at is not None:
-        done = f"Scheduled for {format_time(when.at, current_staff().time_zone)}."
+        moment = format_time(when.at, current_staff().time_zone)
     else:
-        done = (
-            f"Scheduled for {when.local_time} on {when.local_date} in each contact's own time "
-            f"(contacts without a zone: {when.default_zone})."
+        moment = (
+            f"{when.local_time} on {when.local_date} in each contact's own time "
+            f"(contacts without a zone: {when.default_zone})"
         )
-    return _step(campaign_id, do, done, kept={"schedule": request.form})
+    if _ask_first(campaign, (CampaignStatus.DRAFT, CampaignStatus.SCHEDULED), ready=True):
+        count = confirm.count_for(campaign, "schedule")
+        asking = confirm.confirmed(
+            confirm.Ask(
+                "console.campaigns.schedule",
+                f"Schedule “{campaign.name}”?",
+                f"Schedule for {_people(count)}",
+                count,
+                "people it would email now",
+                moment,
+                "It starts by itself at that time. Until then you can unschedule it, edit it "
+                "or cancel it; who receives it is decided when it sends.",
+            ),
+            campaign,
+        )
+        if asking is not None:
+            return asking
+    return _step(campaign_id, do, f"Scheduled for {moment}.", kept={"schedule": request.form})
 
 
 @bp.post("/<int:campaign_id>/approve")
@@ -145,10 +200,118 @@ def resume(campaign_id: int) -> ResponseReturnValue:
 @bp.post("/<int:campaign_id>/cancel")
 def cancel(campaign_id: int) -> ResponseReturnValue:
     """Cancel for good: whoever hasn't been sent to yet won't be."""
+    campaign = load(campaign_id)
+    live = (CampaignStatus.SENDING, CampaignStatus.PAUSED)
+    if _ask_first(
+        campaign, (CampaignStatus.DRAFT, CampaignStatus.SCHEDULED, CampaignStatus.HELD, *live)
+    ):
+        if campaign.status in live:
+            now = progress(db.session, current_app._get_current_object(), campaign)  # type: ignore[attr-defined]
+            count = confirm.count_for(campaign, "cancel", now.total - now.done)
+            when = "now; messages already handed to the relay still arrive"
+        else:
+            count = confirm.count_for(campaign, "cancel")
+            when = "now"
+        asking = confirm.confirmed(
+            confirm.Ask(
+                "console.campaigns.cancel",
+                f"Cancel “{campaign.name}” for good?",
+                "Cancel the campaign",
+                count,
+                "people it would still email",
+                when,
+                "A cancelled campaign can't be resumed or sent again (you can duplicate it).",
+                danger=True,
+            ),
+            campaign,
+        )
+        if asking is not None:
+            return asking
     return _step(
         campaign_id,
         lambda c, seen: lifecycle.cancel(db.session, c, actor(), seen=seen),
         "Cancelled.",
+    )
+
+
+@bp.post("/<int:campaign_id>/unschedule")
+def unschedule(campaign_id: int) -> ResponseReturnValue:
+    """Take a scheduled campaign back to draft: it won't start until scheduled or sent again."""
+    return _step(
+        campaign_id,
+        lambda c, seen: lifecycle.unschedule(db.session, c, actor(), seen=seen),
+        "Unscheduled: it is a draft again and won't start by itself.",
+    )
+
+
+@bp.post("/<int:campaign_id>/duplicate")
+def duplicate(campaign_id: int) -> ResponseReturnValue:
+    """Make a new draft with this campaign's settings and content, and open it."""
+    campaign = load(campaign_id)
+    seen = seen_on_form(campaign)
+    try:
+        copy = lifecycle.duplicate(db.session, campaign, actor(), seen=seen)
+    except lifecycle.CampaignError as exc:
+        db.session.rollback()
+        flash(f"Not done: {exc}.", "error")
+        return campaign_page(campaign, 409)
+    db.session.commit()
+    flash(
+        f"This is a new draft, a copy of “{campaign.name}”: nothing is approved or scheduled.", "ok"
+    )
+    return to_page(copy.id)
+
+
+@bp.post("/<int:campaign_id>/delete")
+def delete(campaign_id: int) -> ResponseReturnValue:
+    """Delete a draft that never started, after a confirmation; the audit log keeps its history."""
+    campaign = load(campaign_id)
+    if _ask_first(campaign, (CampaignStatus.DRAFT,)):
+        asking = confirm.confirmed(
+            confirm.Ask(
+                "console.campaigns.delete",
+                f"Delete the draft “{campaign.name}”?",
+                "Delete the draft",
+                None,
+                "",
+                "now",
+                "Its settings and content are deleted; the audit log keeps what was done to it.",
+                danger=True,
+            ),
+            campaign,
+        )
+        if asking is not None:
+            return asking
+    name = campaign.name
+    seen = seen_on_form(campaign)
+    try:
+        lifecycle.delete_draft(db.session, campaign, actor(), seen=seen)
+    except lifecycle.CampaignError as exc:
+        db.session.rollback()
+        flash(f"Not done: {exc}.", "error")
+        return campaign_page(campaign, 409)
+    db.session.commit()
+    flash(f"Deleted the draft “{name}”.", "ok")
+    return redirect(url_for("console.campaigns.index"), code=303)
+
+
+@bp.post("/<int:campaign_id>/archive")
+def archive(campaign_id: int) -> ResponseReturnValue:
+    """Move a done or cancelled campaign out of the default list (it stays readable)."""
+    return _step(
+        campaign_id,
+        lambda c, seen: lifecycle.archive(db.session, c, actor(), seen=seen),
+        "Archived: it is listed under “Archived” now.",
+    )
+
+
+@bp.post("/<int:campaign_id>/unarchive")
+def unarchive(campaign_id: int) -> ResponseReturnValue:
+    """Bring an archived campaign back to the default list."""
+    return _step(
+        campaign_id,
+        lambda c, seen: lifecycle.archive(db.session, c, actor(), archived=False, seen=seen),
+        "Back in the list of campaigns.",
     )
 
 

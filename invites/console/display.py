@@ -1,4 +1,4 @@
-"""How the console shows things: times in the viewer's own time zone."""
+"""How the console shows things: times in the viewer's own time zone, names people use."""
 
 from __future__ import annotations
 
@@ -26,3 +26,27 @@ def localtime(value: datetime | None) -> str:
     """Jinja filter `localtime`: a time in the signed-in staff user's zone."""
     zone = getattr(current_user, "time_zone", None)
     return format_time(value, zone)
+
+
+#: The console's names for the marketing categories (staff vocabulary, not the preference
+#: centre's titles, which are written for the recipients).
+CATEGORY_NAMES = {
+    "promotional": "Promotions",
+    "partner_offers": "Partner offers",
+    "service": "Service",
+}
+
+#: Languages by the name staff know them by.
+LANGUAGE_NAMES = {"en": "English", "ru": "Russian"}
+
+
+def category_name(category: str | None) -> str:
+    """Jinja filter `category_name`: "Promotions" for `promotional`; unknown ones as stored."""
+    return CATEGORY_NAMES.get(category or "", category or "—")
+
+
+def language_name(locale: str | None) -> str:
+    """Jinja filter `language_name`: "English" for `en`; None is every language."""
+    if not locale:
+        return "every language"
+    return LANGUAGE_NAMES.get(locale, locale)

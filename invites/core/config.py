@@ -341,6 +341,13 @@ class Settings:
         "a batch whose worker stopped renewing its lease this long ago is taken over by another",
         integer(1),
     )
+    campaign_confirm_typed_above: int = setting(
+        "CAMPAIGN_CONFIRM_TYPED_ABOVE",
+        1000,
+        "to send, schedule or cancel a campaign for more people than this, the console asks "
+        "for the number to be typed (0: always)",
+        integer(0),
+    )
     campaign_tick_seconds: int = setting(
         "CAMPAIGN_TICK_SECONDS",
         5,

@@ -140,6 +140,11 @@ def test_a_marketer_writes_tests_sends_and_follows_a_campaign(
             smtp_sink.messages.clear()
 
             page.click("#send-now")
+            # First a confirmation: who, which category, when; nothing has changed yet.
+            assert page.inner_text("#confirm-count") == str(len(expected(audience)))
+            assert page.inner_text("#confirm-category") == "Promotions"
+            assert page.inner_text("#confirm-when") == "now"
+            page.click("#confirm-step")
             assert "Sending has started." in page.inner_text("main")
             # The page polls; when the campaign is done it shows itself afresh.
             expect(page.locator("#status")).to_have_text("done", timeout=60_000)
@@ -198,4 +203,5 @@ def test_the_two_person_rule_in_the_browser(app: Flask, settings: Settings, page
 
         _open_campaign(page, base, "mia@example.com", "Needs two")
         page.click("#send-now")
+        page.click("#confirm-step")
         assert page.inner_text("#status") == "sending"

@@ -45,7 +45,8 @@ def form_of(client: httpx.Client, path: str) -> dict[str, str]:
     assert page.status_code == 200, (path, page.status_code)
     token = CSRF_INPUT.search(page.text)
     assert token, f"no CSRF token on {path}"
-    return {"csrf_token": token.group(1), **dict(SEEN_INPUT.findall(page.text))}
+    # `confirmed`: as the confirmation page before Send and Cancel adds it (see page_fields).
+    return {"csrf_token": token.group(1), **dict(SEEN_INPUT.findall(page.text)), "confirmed": "yes"}
 
 
 def flash(page: str) -> list[str]:

@@ -70,12 +70,18 @@ def signed_in(app: Flask, email: str, role: Role = Role.MARKETING) -> FlaskClien
 
 def page_fields(client: FlaskClient, path: str) -> dict[str, str]:
     """The hidden fields a browser would submit with a form of this page: the CSRF token and,
-    on a campaign's pages, the version and status the page shows."""
+    on a campaign's pages, the version and status the page shows (and a confirmation)."""
     page = client.get(path)
     assert page.status_code == 200, (path, page.status_code)
     found = CSRF_INPUT.search(page.text)
     assert found, f"no CSRF token on {path}"
-    return {"csrf_token": found.group(1), **dict(SEEN_INPUT.findall(page.text))}
+    # `confirmed`: as the confirmation page before Send, Schedule and Cancel adds it. Tests of
+    # a step take the confirmation as given; test_console_confirm tests the confirmation.
+    return {
+        "csrf_token": found.group(1),
+        **dict(SEEN_INPUT.findall(page.text)),
+        "confirmed": "yes",
+    }
 
 
 def post_form(
