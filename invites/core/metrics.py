@@ -85,6 +85,9 @@ def configure(directory: str) -> str:
             # process knew the directory. One class per process: each holds its open files.
             values.ValueClass = values.MultiProcessValue()
         _directory = directory
+        # An RQ worker forks a work horse per job, and waits for it before the next: folding
+        # before each fork leaves at most one exited horse's files, scraped or not.
+        os.register_at_fork(before=_fold_before_fork)
     elif directory != _directory:
         log.warning("metrics go to %s in this process; not to %s", _directory, directory)
     return _directory
@@ -188,6 +191,23 @@ def _fold(path: str) -> int:
     for pid in pids:
         mark_process_dead(pid, path)
     return sum(len(files) for files in exited.values())
+
+
+def _exited_files(path: str) -> bool:
+    return any(
+        (match := _PER_PROCESS.match(name)) and not _alive(int(match.group(2)))
+        for name in os.listdir(path)
+    )
+
+
+def _fold_before_fork() -> None:
+    try:
+        path = current_directory()
+        if _exited_files(path):  # most forks: nothing to fold, and no lock taken
+            with _locked(path):
+                _fold(path)
+    except Exception:  # noqa: BLE001 - a fork must happen whatever the metrics files say
+        log.warning("metrics files of exited processes not folded", exc_info=True)
 
 
 def process_exited(pid: int, path: str | None = None) -> None:

@@ -215,6 +215,31 @@ def test_exited_processes_files_are_folded_and_their_totals_kept(tmp_path: Path)
     assert [p.name for p in path.glob("counter_*.db")] == ["counter_exited.db"]
 
 
+_FORKING = """
+import os
+import sys
+from invites.core import metrics
+metrics.configure(sys.argv[1])
+for _ in range(int(sys.argv[2])):  # as an RQ worker does: a child per job, waited for
+    child = os.fork()
+    if child == 0:
+        metrics.outcome("campaign", "sent")
+        os._exit(0)
+    os.waitpid(child, 0)
+"""
+
+
+def test_a_forking_worker_leaves_one_exited_childs_files_scraped_or_not(tmp_path: Path) -> None:
+    path = tmp_path / "metrics"
+    env = {**os.environ, "SPOTCAM_ENV": "test"}
+    subprocess.run([sys.executable, "-c", _FORKING, str(path), "30"], env=env, check=True)
+
+    # Each fork folded the files of the child before it: the last child's are left.
+    assert len(list(path.glob("counter_[0-9]*.db"))) == 1
+    sent = ("spotcam_messages_total", (("kind", "campaign"), ("outcome", "sent")))
+    assert _parse(metrics.exposition(str(path)).decode())[sent] == 30
+
+
 def _scrape(app: Flask, **kwargs: object) -> tuple[int, dict[str, str], str]:
     resp = app.test_client().get("/metrics", **kwargs)
     return resp.status_code, dict(resp.headers), resp.get_data(as_text=True)
