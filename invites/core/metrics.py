@@ -118,7 +118,8 @@ def outcome(kind: str, status: str | Enum) -> None:
 
 
 def _started() -> None:
-    g.metrics_started = time.perf_counter()
+    # Kept if the hooks run again (a request retried after a dead database connection).
+    g.setdefault("metrics_started", time.perf_counter())
 
 
 def _finished(response: Response) -> Response:
