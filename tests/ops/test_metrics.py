@@ -7,6 +7,7 @@ campaign sends and after, and compares the counters with the campaign's ledger.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
 import signal
@@ -89,7 +90,7 @@ def test_metrics_add_up_across_gunicorn_workers_and_the_campaign_worker(
     campaign_id = make_campaign(camp)
     key = new_key(camp, ["invitations"])
 
-    with gunicorn(run, workers=2) as base:
+    with contextlib.ExitStack() as stack, gunicorn(run, workers=2) as base:
 
         def scrape() -> tuple[str, Samples]:
             resp = httpx.get(f"{base}/metrics", timeout=10)
@@ -110,13 +111,14 @@ def test_metrics_add_up_across_gunicorn_workers_and_the_campaign_worker(
         # Queue depth, read from Redis: the invitation's job waits, as no worker runs yet.
         assert samples[("spotcam_queue_jobs", (("queue", "mail"), ("state", "queued")))] == 1
         assert samples[("spotcam_metrics_source_up", (("source", "redis"),))] == 1
+        log = stack.enter_context((tmp_path / "worker.log").open("w"))
         worker_procs.append(
             subprocess.Popen(
                 [str(ROOT / ".venv" / "bin" / "invites"), "worker", "--queues", "mail,campaigns"],
                 env=env_for(run),
                 cwd=ROOT,
                 stdout=subprocess.DEVNULL,
-                stderr=subprocess.PIPE,
+                stderr=log,  # a file: an unread pipe could fill and stop the worker
                 text=True,
                 start_new_session=True,
             )
@@ -125,7 +127,7 @@ def test_metrics_add_up_across_gunicorn_workers_and_the_campaign_worker(
         # Slow enough to scrape mid-campaign; one refused recipient, one reply that never comes.
         smtp_sink.fail_next(550, "5.1.1 mailbox unavailable")
         smtp_sink.store_then_drop()
-        smtp_sink.store_then_reply_late(0.05, times=10_000)
+        smtp_sink.store_then_reply_late(0.1, times=10_000)
         send_now(camp, campaign_id)
 
         sent_seen: list[float] = []
