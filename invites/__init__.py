@@ -9,7 +9,7 @@ from typing import Any
 from flask import Flask
 from flask.typing import ResponseReturnValue
 
-from invites.core import logs
+from invites.core import logs, metrics
 from invites.core.config import Settings, from_env
 
 TEMPLATE_ROOT = Path(__file__).resolve().parent.parent / "templates"
@@ -65,6 +65,7 @@ def create_app(config: dict[str, Any] | Settings | None = None) -> Flask:
         app.config.update(config)
     os.makedirs(app.instance_path, exist_ok=True)
     logs.init_app(app)
+    metrics.init_app(app)  # first, so its timing hook runs before every other
 
     from invites import (
         accounts,

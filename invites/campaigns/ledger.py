@@ -25,6 +25,7 @@ from psycopg import pq
 from sqlalchemy import Engine
 
 from invites.campaigns.models import Delivery
+from invites.core import metrics
 from mailer import redact
 
 
@@ -246,6 +247,7 @@ class LedgerWriter:
 
     @staticmethod
     def _outcome_values(outcome: Outcome, now: datetime) -> dict[str, Any]:
+        metrics.outcome("campaign", outcome.status)  # every outcome write comes through here
         return {
             "status": outcome.status.value,
             "reason": redact(outcome.reason) if outcome.reason else None,

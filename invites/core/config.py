@@ -103,6 +103,22 @@ def rate_limit(name: str, raw: str) -> str:
     return raw
 
 
+def networks(name: str, raw: str) -> list[str]:
+    """Comma-separated IP networks or addresses (`10.0.0.0/8, ::1`), or `none`."""
+    import ipaddress
+
+    if raw.strip().lower() == "none":
+        return []
+    found = comma_list(name, raw)
+    for part in found:
+        try:
+            ipaddress.ip_network(part, strict=False)
+        except ValueError as exc:
+            message = f"{name} must list IP networks like 10.0.0.0/8, got {part!r}"
+            raise ConfigError(message) from exc
+    return found
+
+
 def base_url(_name: str, raw: str) -> str:
     """A URL without its trailing slash."""
     return raw.rstrip("/")
@@ -199,6 +215,28 @@ class Settings:
         "`json`: one JSON object per line (time, level, logger, message, the RQ job id, the "
         "request id and path), addresses redacted as in text (see [Logs](#logs))",
         choice("text", "json"),
+    )
+    metrics_dir: str | None = setting(
+        "METRICS_DIR",
+        None,
+        "where every process of this host keeps its metrics for `/metrics` (see "
+        "[Metrics](#metrics))",
+        optional,
+        shown="`instance/metrics`",
+    )
+    metrics_allow: list[str] = setting(
+        "METRICS_ALLOW",
+        ["127.0.0.1", "::1"],
+        "networks whose direct requests may read `/metrics` (never one through a proxy); `none`: "
+        "only with the token",
+        networks,
+        shown="`127.0.0.1, ::1`",
+    )
+    metrics_token: str = setting(
+        "METRICS_TOKEN",
+        "",
+        "a scraper sending `Authorization: Bearer` this token may read `/metrics` from anywhere",
+        shown="unset",
     )
     app_signup_url: str = setting(
         "APP_SIGNUP_URL",
@@ -446,7 +484,8 @@ def to_env(settings: Settings) -> dict[str, str]:
         elif isinstance(value, bool):
             raw = "true" if value else "false"
         elif isinstance(value, list):
-            raw = ",".join(value)
+            # An empty list of networks is spelt `none`: empty would read back as the default.
+            raw = ",".join(value) or ("none" if f.metadata["parse"] is networks else "")
         else:
             raw = str(value)
         env[f.metadata["env"]] = raw

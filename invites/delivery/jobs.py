@@ -14,7 +14,7 @@ from flask import Flask, current_app
 from sqlalchemy import or_, select, text, update
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError, SQLAlchemyError
 
-from invites.core import queue
+from invites.core import metrics, queue
 from invites.core.db import db, utcnow
 from invites.core.mail import renderer, tokens
 from invites.core.singletons import per_app
@@ -190,10 +190,11 @@ def _record(message_id: int, status: Status, reason: str | None, hook: Hook) -> 
             if msg is None or msg.status != Status.SENDING:
                 db.session.rollback()
                 return  # erased meanwhile, or the reconciler already closed it
-            now = utcnow()
+            now, kind = utcnow(), msg.kind  # read before the commit expires it
             hook(msg, now)
             _set_final(msg, status, reason)
             db.session.commit()
+            metrics.outcome(kind, status)
             if attempt:
                 log.info("outcome of message %s recorded on a new connection", message_id)
             return
