@@ -29,6 +29,7 @@ from flask import (
 from flask_wtf.csrf import validate_csrf
 from wtforms.validators import ValidationError
 
+from invites.accounts.categories import CATEGORIES
 from invites.core import audit
 from invites.core.addresses import InvalidAddress, address_hash, normalize
 from invites.core.csrf import csrf
@@ -170,6 +171,7 @@ def _data_page(
         status,
         held=held,
         archived=archived,
+        titles={name: c.title.get(locale, c.title["en"]) for name, c in CATEGORIES.items()},
         notice=notice,
         form={"new_email": "", "problem": None, **form},
     )

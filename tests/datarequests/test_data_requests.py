@@ -96,7 +96,7 @@ def test_the_whole_story_from_the_email(smtp_app: Flask, smtp_sink: SMTPSink) ->
     open_data(app, client, path)
     shown = client.get("/privacy/data")
     assert shown.status_code == 200
-    assert ADDRESS in shown.text and "Dana Private" in shown.text and "partner_offers" in shown.text
+    assert ADDRESS in shown.text and "Dana Private" in shown.text and "Partner offers" in shown.text
     assert "/privacy/policy/" in shown.text  # the consent links to its policy version
     assert shown.headers["Cache-Control"] == "no-store"
     assert client.get("/privacy/data?lang=ru").text.count("Что SpotCam хранит о вас") >= 1

@@ -4,7 +4,9 @@ record "stop all marketing"; they never see what is held."""
 from __future__ import annotations
 
 import json
+import logging
 
+import pytest
 from flask import Flask
 from sqlalchemy import select
 
@@ -119,3 +121,34 @@ def test_requests_not_answered_in_time_are_flagged(app: Flask) -> None:
     only = staff.get("/console/privacy?overdue=1").text
     assert only.count("<tr data-id=") == 1
     assert staff.get("/console/privacy?status=opened").text.count("<tr data-id=") == 1
+
+
+def test_request_records_are_kept_as_long_as_the_register_says(
+    app: Flask, caplog: pytest.LogCaptureFixture
+) -> None:
+    from datetime import timedelta
+
+    from invites.core.db import utcnow
+    from invites.datarequests.jobs import forget_data_requests
+    from invites.privacy import register
+
+    settings = app.config["SETTINGS"]
+    keep = register.period("data_request_records", settings)
+    assert keep == timedelta(days=settings.data_request_keep_days)
+    with app.app_context():
+        now = utcnow()
+        for n, age in enumerate((keep + timedelta(hours=1), keep - timedelta(hours=1))):
+            db.session.add(
+                DataRequest(
+                    public_id=f"k{n}",
+                    email_hash=f"{n:064d}",
+                    source="self",
+                    status="opened",
+                    created_at=now - age,
+                )
+            )
+        db.session.commit()
+        caplog.set_level(logging.INFO)
+        assert forget_data_requests() == 1
+        assert db.session.scalars(select(DataRequest.public_id)).all() == ["k1"]
+    assert "1 data request record(s) past 1095 days erased" in caplog.text

@@ -47,7 +47,7 @@ def test_request_link_page_download_erase(
     page.wait_for_selector("#contact")
     assert ADDRESS in page.inner_text("#lead")
     assert "Bea Browser" in page.inner_text("#contact")
-    assert "partner_offers" in page.inner_text("#consents")
+    assert "Partner offers" in page.inner_text("#consents")
     page.screenshot(path="/tmp/hreq-data.png", full_page=True)
 
     with page.expect_download() as download:
