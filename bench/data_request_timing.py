@@ -98,7 +98,8 @@ def main() -> None:
                     f"  p90 {p90:7.2f} ms"
                 )
             print(
-                f"floor {floor:>3} ms  held − unknown: {medians['held'] - medians['unknown']:+.2f} ms"
+                f"floor {floor:>3} ms  held − unknown: "
+                f"{medians['held'] - medians['unknown']:+.2f} ms"
             )
 
 
