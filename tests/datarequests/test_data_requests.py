@@ -308,3 +308,34 @@ def test_api_deletion_erases_the_same_set_campaign_deliveries_included(app: Flas
         assert db.session.scalars(select(CampaignDelivery.contact_id)).all() == [None]
     stored = all_database_text(app)
     assert ADDRESS not in stored and "Dana Private" not in stored
+
+
+def test_two_clicks_at_once_open_the_page_once(smtp_app: Flask, smtp_sink: SMTPSink) -> None:
+    import threading
+
+    account(smtp_app)
+    ask(smtp_app.test_client(), ADDRESS)
+    run_jobs(smtp_app)
+    path = link_to(smtp_sink.wait_for(1)[0], "/privacy/request/")
+    clients = [smtp_app.test_client() for _ in range(2)]
+    tokens = [csrf(c, path) for c in clients]
+    start = threading.Barrier(2)
+    codes: list[int] = []
+
+    def click(client: FlaskClient, token: str) -> None:
+        start.wait()
+        codes.append(client.post(path, data={"csrf_token": token}).status_code)
+
+    threads = [threading.Thread(target=click, args=pair) for pair in zip(clients, tokens)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(codes) == [303, 410]
+    opened = [c for c in clients if c.get("/privacy/data").status_code == 200]
+    assert len(opened) == 1
+    with smtp_app.app_context():
+        events = db.session.scalars(
+            select(AuditEvent.action).where(AuditEvent.action == "data_request.open")
+        ).all()
+        assert len(events) == 1

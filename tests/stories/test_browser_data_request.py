@@ -48,7 +48,7 @@ def test_request_link_page_download_erase(
     assert ADDRESS in page.inner_text("#lead")
     assert "Bea Browser" in page.inner_text("#contact")
     assert "Partner offers" in page.inner_text("#consents")
-    page.screenshot(path="/tmp/hreq-data.png", full_page=True)
+    page.screenshot(path=str(tmp_path / "data.png"), full_page=True)
 
     with page.expect_download() as download:
         page.click("#download")
