@@ -326,7 +326,9 @@ def test_two_clicks_at_once_open_the_page_once(smtp_app: Flask, smtp_sink: SMTPS
         start.wait()
         codes.append(client.post(path, data={"csrf_token": token}).status_code)
 
-    threads = [threading.Thread(target=click, args=pair) for pair in zip(clients, tokens)]
+    threads = [
+        threading.Thread(target=click, args=pair) for pair in zip(clients, tokens, strict=True)
+    ]
     for thread in threads:
         thread.start()
     for thread in threads:
