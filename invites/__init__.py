@@ -73,6 +73,7 @@ def create_app(config: dict[str, Any] | Settings | None = None) -> Flask:
         campaigns,
         cli,
         console,
+        datarequests,
         delivery,
         feedback,
         invitations,
@@ -96,6 +97,7 @@ def create_app(config: dict[str, Any] | Settings | None = None) -> Flask:
     feedback.init_app(app)
     staff.init_app(app)
     campaigns.init_app(app)
+    datarequests.init_app(app)
     api.init_app(app)
     public.init_app(app)
     console.init_app(app)

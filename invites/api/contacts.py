@@ -17,6 +17,7 @@ from invites.api.schemas import NAME_MAX, Strict, parse_body, respond, valid_ema
 from invites.core.db import db, utcnow
 from invites.core.errors import ApiProblem, invalid
 from invites.core.text import clean_line
+from invites.datarequests import erasure
 from invites.privacy.consent import UnknownPolicyVersion
 
 bp = Blueprint("api_contacts", __name__, url_prefix="/api/v1/contacts")
@@ -167,10 +168,14 @@ def get_contact(user_id: str) -> Response:
 @bp.delete("/<user_id>")
 @require("contacts")
 def delete_contact(user_id: str) -> Response:
-    """Erase an account holder and everything tied to them (idempotent)."""
+    """Erase an account holder and everything tied to them (idempotent).
+
+    The same code path as "Erase everything" on the data page: the contact, preferences,
+    consent history, invitations and message history tied to the address, campaign delivery
+    records included."""
     contact = contacts.find(db.session, user_id)
     if contact is not None:
-        contacts.erase(db.session, contact)
+        erasure.erase_contact(db.session, contact, utcnow())
         db.session.commit()
     return Response(status=204)
 

@@ -30,6 +30,7 @@ from invites.console import (
     forms,
     home,
     policies,
+    privacy_requests,
     reset,
     staff_users,
 )
@@ -79,6 +80,7 @@ CHILDREN: tuple[tuple[Blueprint, str], ...] = (
     (api_keys.bp, "/api-keys"),
     (audit_log.bp, "/audit"),
     (policies.bp, "/policies"),
+    (privacy_requests.bp, "/privacy"),
 )
 
 #: What the home page and the nav bar list, in order; each is shown only to the roles its
@@ -92,6 +94,12 @@ SECTIONS: tuple[Section, ...] = (
         "Privacy policy",
         "console.policies.index",
         "Versions of the privacy policy: write, publish, and the public archive.",
+    ),
+    Section(
+        "Data requests",
+        "console.privacy_requests.index",
+        "Start a data request for someone who wrote in, stop marketing to an address, follow "
+        "requests.",
     ),
 )
 

@@ -83,16 +83,29 @@ def enrolment(view: F) -> F:
     return view
 
 
-def roles_for(view: Callable[..., Any] | None) -> frozenset[Role]:
-    """The roles a console view allows (every role unless it was marked)."""
-    return frozenset(getattr(view, "console_roles", ALL_ROLES))
+#: Roles a whole group of pages allows when its views say nothing (endpoint prefix → roles):
+#: the campaign pages are marketing's and admins', not the privacy role's.
+GROUP_ROLES: dict[str, frozenset[Role]] = {
+    "console.campaigns.": frozenset({Role.MARKETING, Role.ADMIN}),
+}
+
+
+def roles_for(view: Callable[..., Any] | None, endpoint: str = "") -> frozenset[Role]:
+    """The roles a console view allows: its mark, else its group's, else every role."""
+    marked = getattr(view, "console_roles", None)
+    if marked is not None:
+        return frozenset(marked)
+    for prefix, roles in GROUP_ROLES.items():
+        if endpoint.startswith(prefix):
+            return roles
+    return ALL_ROLES
 
 
 def may_open(endpoint: str, user: StaffUser | None = None) -> bool:
     """Whether the user (default: the signed-in one) may use the route with this endpoint."""
     user = user or current_staff()
     view = current_app.view_functions.get(endpoint)
-    return view is not None and user.role in roles_for(view)
+    return view is not None and user.role in roles_for(view, endpoint)
 
 
 def current_staff() -> StaffUser:
@@ -157,7 +170,7 @@ def guard() -> ResponseReturnValue | None:
     ):
         flash("Set up two-factor sign-in first: this console requires it.", "error")
         return redirect(url_for(ENROL_ENDPOINT), code=303)
-    _check_role(roles_for(view))
+    _check_role(roles_for(view, request.endpoint or ""))
     return None
 
 

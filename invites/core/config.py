@@ -424,6 +424,39 @@ class Settings:
         "console sign-in attempts per client IP, likewise",
         rate_limit,
     )
+    data_request_limit_per_address: str = setting(
+        "DATA_REQUEST_LIMIT_PER_ADDRESS",
+        "3 per hour;6 per day",
+        "data requests (`/privacy/request`) per email address, counted in Redis (a 429 page with "
+        "Retry-After over it; staff requests count too)",
+        rate_limit,
+    )
+    data_request_limit_per_ip: str = setting(
+        "DATA_REQUEST_LIMIT_PER_IP",
+        "10 per hour",
+        "data requests per client IP, likewise",
+        rate_limit,
+    )
+    data_request_answer_ms: int = setting(
+        "DATA_REQUEST_ANSWER_MS",
+        400,
+        "milliseconds a data request's answer takes at least, whether or not anything is held "
+        "(so timing can't tell)",
+        integer(0),
+    )
+    data_request_keep_days: int = setting(
+        "DATA_REQUEST_KEEP_DAYS",
+        1095,
+        "how long the record of a data request (keyed hash, dates, outcome) is kept, as proof "
+        "it was answered",
+        integer(31),
+    )
+    data_request_due_days: int = setting(
+        "DATA_REQUEST_DUE_DAYS",
+        30,
+        "a data request not completed this many days after it was made is flagged in the console",
+        integer(1),
+    )
     console_session_hours: int = setting(
         "CONSOLE_SESSION_HOURS",
         12,

@@ -17,6 +17,10 @@ SALTS = {
     "preferences": "spotcam.contact.preferences",
     # Names a staff user and the state of their password: a console password-reset link.
     "staff_reset": "spotcam.staff.password_reset",
+    # Names a data request: opens the page of everything held about an address, once.
+    "data_request": "spotcam.privacy.data_request",
+    # Names a pending address change: confirms the new address before it replaces the old.
+    "address_change": "spotcam.privacy.address_change",
 }
 
 

@@ -369,6 +369,19 @@ def close_for_address(session: AnySession, email_hash: str, now: datetime) -> in
     return _close(session, Invitation.email_hash == email_hash, InvitationStatus.BOUNCED, now)
 
 
+def erase_for_address(session: AnySession, email_hash: str, now: datetime) -> int:
+    """Erase every invitation to an address (its owner asked): open ones close as removed and
+    lose their unsent mail, and no row keeps the keyed hash; return how many there were."""
+    _close(session, Invitation.email_hash == email_hash, InvitationStatus.REMOVED, now)
+    every = session.execute(
+        update(Invitation)
+        .where(Invitation.email_hash == email_hash)
+        .values(email=None, inviter_name=None, note=None, email_hash=None)
+        .execution_options(synchronize_session=False)
+    )
+    return int(every.rowcount)  # type: ignore[attr-defined]
+
+
 def _close(
     session: AnySession, condition: Any, status: str, now: datetime, batch: int | None = None
 ) -> int:

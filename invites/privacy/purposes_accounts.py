@@ -6,6 +6,8 @@ Column lists are exact: a new column stays out of every purpose until someone cl
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from invites.privacy.purposes_invitations import HOURLY, IDEMPOTENCY, IDEMPOTENCY_DATA
 from invites.privacy.register import Holding, Purpose, Retention, text
 
@@ -231,6 +233,26 @@ DATA_REQUESTS = Purpose(
                 "адрес человека без аккаунта, которому мы пишем о его запросе",
             ),
         ),
+        Holding(
+            "data_requests",
+            ("id", "public_id", "email_hash", "source", "staff_user_id", "status", "locale")
+            + ("created_at", "opened_at", "closed_at", "actions"),
+            text(
+                "each request: a keyed hash of the address (never the address), whether it came "
+                "from the person or from staff, its state and dates, and what the person did",
+                "каждый запрос: хеш адреса с ключом (но не сам адрес), от кого он — от человека "
+                "или от сотрудника, его состояние и даты, и что человек сделал",
+            ),
+        ),
+        Holding(
+            "address_changes",
+            ("id", "public_id", "contact_id", "new_email", "created_at"),
+            text(
+                "a new address asked for on the data page, until a link sent to it confirms it",
+                "новый адрес, указанный на странице данных, пока ссылка, отправленная на него, "
+                "не подтвердит его",
+            ),
+        ),
     ),
     ("requesters",),
     text(
@@ -238,6 +260,28 @@ DATA_REQUESTS = Purpose(
         "обязанность по закону (GDPR ст. 6(1)(c); ст. 12–22)",
     ),
     (
+        Retention.days_in(
+            "data_request_records",
+            text(
+                "The record of a request (keyed hash, dates, outcome): {days} days, as proof "
+                "that it was answered.",
+                "Запись о запросе (хеш с ключом, даты, результат): {days} дн., как "
+                "подтверждение того, что на него ответили.",
+            ),
+            "data_request_keep_days",
+            "invites.datarequests.jobs.forget_data_requests",
+            HOURLY,
+        ),
+        Retention(
+            "address_changes",
+            text(
+                "A new address not yet confirmed: {hours} hours; then erased.",
+                "Неподтверждённый новый адрес: {hours} ч.; затем удаляется.",
+            ),
+            period=lambda _settings: timedelta(hours=24),
+            job="invites.datarequests.jobs.forget_data_requests",
+            every_seconds=HOURLY,
+        ),
         Retention(
             "request_address",
             text(

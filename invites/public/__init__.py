@@ -7,8 +7,9 @@ from flask import Flask
 
 def init_app(app: Flask) -> None:
     """Register the invitation pages, the preference centre and the privacy pages."""
-    from invites.public import pages, preferences, privacy_pages
+    from invites.public import data_requests, pages, preferences, privacy_pages
 
     pages.init_app(app)
     preferences.init_app(app)
     privacy_pages.init_app(app)
+    data_requests.init_app(app)

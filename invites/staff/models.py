@@ -18,6 +18,9 @@ class Role(enum.StrEnum):
     MARKETING = "marketing"
     #: Everything marketing may, plus staff users, API keys and the audit log.
     ADMIN = "admin"
+    #: Support for people's data requests: start one for someone who wrote in, record "stop
+    #: all marketing", follow requests. Never sees the data itself.
+    PRIVACY = "privacy"
 
 
 #: Every role, for routes open to all signed-in staff.

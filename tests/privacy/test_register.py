@@ -122,6 +122,7 @@ def test_the_scheduler_runs_every_erasing_job_the_register_names(app: Flask) -> 
         "invites.invitations.jobs.expire_invitations",
         "invites.feedback.jobs.forget_soft_bounce_windows",
         "invites.privacy.jobs.forget_idempotency_answers",
+        "invites.datarequests.jobs.forget_data_requests",
     }
     for job, seconds in jobs.items():
         assert scheduled[job] == seconds

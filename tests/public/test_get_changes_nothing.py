@@ -20,6 +20,7 @@ from invites.accounts import contacts
 from invites.core.config import Settings
 from invites.core.db import db, utcnow
 from invites.core.mail import tokens
+from invites.datarequests import corrections, flow
 from invites.invitations.models import Invitation
 from invites.staff import StaffUser, recovery
 
@@ -54,6 +55,12 @@ def _world(app: Flask) -> dict[str, Any]:
         contact, _ = contacts.upsert(
             db.session, "u-1", "fan@example.com", "en", "Fan", app.config["SETTINGS"], utcnow()
         )
+        asked = flow.start(
+            db.session, "fan@example.com", app.config["SETTINGS"], utcnow(), locale="en"
+        )
+        change = corrections.ask_address_change(
+            db.session, contact, "fan.new@example.com", "en", utcnow()
+        )
         db.session.commit()
         inv = db.session.scalars(db.select(Invitation)).one()
         t = tokens()
@@ -71,6 +78,8 @@ def _world(app: Flask) -> dict[str, Any]:
             "entry_id": entry.id,
             **_policy_version(),
             "reset": recovery.reset_token(t, must_get(StaffUser, staff_id)),
+            "data_request": flow.link_token(t, asked),
+            "address_change": corrections.change_token(t, change),
         }
         db.session.remove()
     return {**found, "campaign_id": str(make_campaign(app))}
@@ -94,6 +103,8 @@ def _by_endpoint(w: dict[str, Any]) -> dict[str, dict[str, tuple[str, str]]]:
         "pages.removed": {"token": (w["remove"], bad)},
         "preferences.show": {"token": (w["prefs"], bad)},
         "console.reset.show": {"token": (w["reset"], bad)},
+        "data_requests.link_page": {"token": (w["data_request"], bad)},
+        "data_requests.address_page": {"token": (w["address_change"], bad)},
     }
 
 
