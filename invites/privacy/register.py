@@ -193,7 +193,8 @@ NOT_PERSONAL: dict[str, tuple[str, tuple[str, ...]]] = {
         ("id", "name", "category", "partner_name", "locale", "sender", "status", "version")
         + ("approved_version", "anchor", "scheduled_at", "local_date", "local_time")
         + ("default_zone", "rate_per_second", "paused_reason", "audience_at_start")
-        + ("planning_done", "created_at", "updated_at", "started_at", "finished_at"),
+        + ("planning_done", "created_at", "updated_at", "started_at", "finished_at")
+        + ("archived_at",),
     ),
     "campaign_contents": (
         "what staff wrote, per language",
