@@ -18,7 +18,7 @@ from rq.worker import BaseWorker
 from werkzeug.utils import import_string
 
 from invites.core import periodic, queue
-from invites.core.db import db
+from invites.core.db import clean_slate, db
 from invites.delivery import relay
 from mailer import redact
 
@@ -26,12 +26,42 @@ log = logging.getLogger(__name__)
 
 #: Longest pause between attempts while Redis is unreachable (seconds).
 MAX_BACKOFF_SECONDS = 5.0
+#: A worker idle this long (seconds) tries its database connection before the next job: a
+#: busy one finds a dead connection through the job that meets it, at no cost per job.
+PROBE_AFTER_IDLE_SECONDS = 1.0
+#: What core.logs tags every record with: a caller's `extra` must not name them again.
+_RECORD_TAGS = frozenset({"job_id", "job", "request_id", "path"})
 #: A traceback kept in Redis for a failed job: long enough to debug, addresses blanked out.
 _TRACEBACK_LIMIT = 20_000
 
 
+class _ClashFree(logging.LoggerAdapter):
+    """A logger that leaves out `extra` fields every record of ours carries already."""
+
+    def process(self, msg: Any, kwargs: Any) -> tuple[Any, Any]:
+        """Drop the clashing fields (the record has them, with the same values)."""
+        extra = kwargs.get("extra")
+        if extra:
+            kwargs["extra"] = {k: v for k, v in extra.items() if k not in _RECORD_TAGS}
+        return msg, kwargs
+
+
 class _Redacting:
     """Worker behaviour shared by both kinds: no address in the failed-job record RQ keeps."""
+
+    log: Any
+
+    def handle_exception(self, job: Any, *exc_info: Any) -> Any:
+        """Log a failed job as RQ does, without ending the worker over the log line."""
+        # RQ passes `extra={"job_id": ...}`, and every record here is tagged with its job id
+        # already (core.logs): logging refuses to overwrite it with a KeyError that escaped the
+        # failure handling and ended an in-process worker at its first failed job.
+        plain = self.log
+        self.log = _ClashFree(plain, {})
+        try:
+            return super().handle_exception(job, *exc_info)  # type: ignore[misc]
+        finally:
+            self.log = plain
 
     def handle_job_failure(self, job: Any, queue: Any, *args: Any, **kwargs: Any) -> Any:
         """Record the failure as RQ does, with addresses removed from the traceback text."""
@@ -60,6 +90,32 @@ class _StopsPromptly:
         super().unsubscribe()  # type: ignore[misc]
 
 
+class _Heals:
+    """In-process worker behaviour: each job starts on a clean session and a live pool.
+
+    A forked work-horse starts with a fresh pool anyway (MailWorker); a worker that runs jobs
+    in its own process keeps one app context, one session and one pool for its whole life.
+    """
+
+    _ended_at: float = 0.0
+    _last_failed: bool = False
+
+    def perform_job(self, job: Any, queue: Any, *args: Any, **kwargs: Any) -> bool:
+        """Run the job after clearing what the last one left; clear again after it."""
+        idle = time.monotonic() - self._ended_at
+        # Probe after a pause (the database may have restarted meanwhile) or a failed job
+        # (it may have died of a dead connection): back-to-back jobs pay no round trip.
+        clean_slate(probe=self._last_failed or idle >= PROBE_AFTER_IDLE_SECONDS)
+        ok = False
+        try:
+            ok = bool(super().perform_job(job, queue, *args, **kwargs))  # type: ignore[misc]
+            return ok
+        finally:
+            self._last_failed = not ok
+            clean_slate(probe=False)
+            self._ended_at = time.monotonic()
+
+
 class MailWorker(_StopsPromptly, _Redacting, Worker):
     """A forking worker whose child never reuses the parent's database connections."""
 
@@ -70,7 +126,7 @@ class MailWorker(_StopsPromptly, _Redacting, Worker):
         super().main_work_horse(*args, **kwargs)
 
 
-class InProcessWorker(_StopsPromptly, _Redacting, SimpleWorker):
+class InProcessWorker(_Heals, _StopsPromptly, _Redacting, SimpleWorker):
     """Runs each job in the worker's own process (`--simple`, and the tests' burst runs)."""
 
 
