@@ -139,9 +139,11 @@ def make_worker(names: list[str], simple: bool = False) -> BaseWorker:
 
 def run_worker(names: list[str], burst: bool = False, simple: bool = False) -> bool:
     """Work the queues until stopped (or until empty with burst)."""
-    # Through a Redis outage the worker, RQ's bookkeeping and the jobs' counters wait for it
-    # to come back; RQ's own loop would end the process at the first failed command.
-    queue.ride_out_outages()
+    if not burst:
+        # Through a Redis outage the worker, RQ's bookkeeping and the jobs' counters wait for
+        # it to come back; RQ's own loop would end the process at the first failed command. A
+        # burst run is a one-off, and says at once that Redis is away.
+        queue.ride_out_outages()
     worker = make_worker(names, simple)
     if burst:
         # "Drain the queues" includes messages whose jobs the relay has yet to enqueue.
