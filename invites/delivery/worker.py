@@ -15,6 +15,7 @@ from rq.cron import CronScheduler
 from rq.exceptions import SchedulerNotFound, StopRequested
 from rq.serializers import JSONSerializer
 from rq.worker import BaseWorker
+from sqlalchemy.exc import DBAPIError, PendingRollbackError
 from werkzeug.utils import import_string
 
 from invites.core import periodic, queue
@@ -91,7 +92,8 @@ class _StopsPromptly:
 
 
 class _Heals:
-    """In-process worker behaviour: each job starts on a clean session and a live pool.
+    """In-process worker behaviour: each job starts on a clean session and a live pool, and a
+    job that died of a dead database connection runs once more.
 
     A forked work-horse starts with a fresh pool anyway (MailWorker); a worker that runs jobs
     in its own process keeps one app context, one session and one pool for its whole life.
@@ -99,6 +101,7 @@ class _Heals:
 
     _ended_at: float = 0.0
     _last_failed: bool = False
+    _dead_connection: bool = False
 
     def perform_job(self, job: Any, queue: Any, *args: Any, **kwargs: Any) -> bool:
         """Run the job after clearing what the last one left; clear again after it."""
@@ -106,6 +109,7 @@ class _Heals:
         # Probe after a pause (the database may have restarted meanwhile) or a failed job
         # (it may have died of a dead connection): back-to-back jobs pay no round trip.
         clean_slate(probe=self._last_failed or idle >= PROBE_AFTER_IDLE_SECONDS)
+        self._dead_connection = False
         ok = False
         try:
             ok = bool(super().perform_job(job, queue, *args, **kwargs))  # type: ignore[misc]
@@ -114,6 +118,33 @@ class _Heals:
             self._last_failed = not ok
             clean_slate(probe=False)
             self._ended_at = time.monotonic()
+            if not ok and self._dead_connection:
+                _once_more(job)
+
+    def handle_exception(self, job: Any, *exc_info: Any) -> Any:
+        """Note whether the job died of a dead database connection, then log it as RQ does."""
+        self._dead_connection = _is_dead_connection(exc_info[1])
+        return super().handle_exception(job, *exc_info)  # type: ignore[misc]
+
+
+def _is_dead_connection(exc: BaseException | None) -> bool:
+    # A terminated backend, a restart or failover: the driver's error with the connection
+    # invalidated, or the session's refusal to go on after one.
+    if isinstance(exc, DBAPIError):
+        return bool(exc.connection_invalidated)
+    return isinstance(exc, PendingRollbackError)
+
+
+def _once_more(job: Any) -> None:
+    """Queue a job that died of a dead connection again, once: every job here may run twice
+    (a claim, a lease or the ledger's unique keys see to it), and this one may have died
+    before doing anything, on a connection the database dropped while the worker was busy."""
+    if job.meta.get("reconnected"):
+        return
+    job.meta["reconnected"] = 1
+    job.save_meta()
+    job.requeue()
+    log.warning("job %s met a dead database connection; queued once more", job.id)
 
 
 class MailWorker(_StopsPromptly, _Redacting, Worker):
