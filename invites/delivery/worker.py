@@ -15,10 +15,11 @@ from rq.cron import CronScheduler
 from rq.exceptions import SchedulerNotFound, StopRequested
 from rq.serializers import JSONSerializer
 from rq.worker import BaseWorker
+from sqlalchemy.exc import DBAPIError, PendingRollbackError
 from werkzeug.utils import import_string
 
 from invites.core import periodic, queue
-from invites.core.db import db
+from invites.core.db import clean_slate, db
 from invites.delivery import relay
 from mailer import redact
 
@@ -26,12 +27,42 @@ log = logging.getLogger(__name__)
 
 #: Longest pause between attempts while Redis is unreachable (seconds).
 MAX_BACKOFF_SECONDS = 5.0
+#: A worker idle this long (seconds) tries its database connection before the next job: a
+#: busy one finds a dead connection through the job that meets it, at no cost per job.
+PROBE_AFTER_IDLE_SECONDS = 1.0
+#: What core.logs tags every record with: a caller's `extra` must not name them again.
+_RECORD_TAGS = frozenset({"job_id", "job", "request_id", "path"})
 #: A traceback kept in Redis for a failed job: long enough to debug, addresses blanked out.
 _TRACEBACK_LIMIT = 20_000
 
 
+class _ClashFree(logging.LoggerAdapter):
+    """A logger that leaves out `extra` fields every record of ours carries already."""
+
+    def process(self, msg: Any, kwargs: Any) -> tuple[Any, Any]:
+        """Drop the clashing fields (the record has them, with the same values)."""
+        extra = kwargs.get("extra")
+        if extra:
+            kwargs["extra"] = {k: v for k, v in extra.items() if k not in _RECORD_TAGS}
+        return msg, kwargs
+
+
 class _Redacting:
     """Worker behaviour shared by both kinds: no address in the failed-job record RQ keeps."""
+
+    log: Any
+
+    def handle_exception(self, job: Any, *exc_info: Any) -> Any:
+        """Log a failed job as RQ does, without ending the worker over the log line."""
+        # RQ passes `extra={"job_id": ...}`, and every record here is tagged with its job id
+        # already (core.logs): logging refuses to overwrite it with a KeyError that escaped the
+        # failure handling and ended an in-process worker at its first failed job.
+        plain = self.log
+        self.log = _ClashFree(plain, {})
+        try:
+            return super().handle_exception(job, *exc_info)  # type: ignore[misc]
+        finally:
+            self.log = plain
 
     def handle_job_failure(self, job: Any, queue: Any, *args: Any, **kwargs: Any) -> Any:
         """Record the failure as RQ does, with addresses removed from the traceback text."""
@@ -60,6 +91,62 @@ class _StopsPromptly:
         super().unsubscribe()  # type: ignore[misc]
 
 
+class _Heals:
+    """In-process worker behaviour: each job starts on a clean session and a live pool, and a
+    job that died of a dead database connection runs once more.
+
+    A forked work-horse starts with a fresh pool anyway (MailWorker); a worker that runs jobs
+    in its own process keeps one app context, one session and one pool for its whole life.
+    """
+
+    _ended_at: float = 0.0
+    _last_failed: bool = False
+    _dead_connection: bool = False
+
+    def perform_job(self, job: Any, queue: Any, *args: Any, **kwargs: Any) -> bool:
+        """Run the job after clearing what the last one left; clear again after it."""
+        idle = time.monotonic() - self._ended_at
+        # Probe after a pause (the database may have restarted meanwhile) or a failed job
+        # (it may have died of a dead connection): back-to-back jobs pay no round trip.
+        clean_slate(probe=self._last_failed or idle >= PROBE_AFTER_IDLE_SECONDS)
+        self._dead_connection = False
+        ok = False
+        try:
+            ok = bool(super().perform_job(job, queue, *args, **kwargs))  # type: ignore[misc]
+            return ok
+        finally:
+            self._last_failed = not ok
+            clean_slate(probe=False)
+            self._ended_at = time.monotonic()
+            if not ok and self._dead_connection:
+                _once_more(job)
+
+    def handle_exception(self, job: Any, *exc_info: Any) -> Any:
+        """Note whether the job died of a dead database connection, then log it as RQ does."""
+        self._dead_connection = _is_dead_connection(exc_info[1])
+        return super().handle_exception(job, *exc_info)  # type: ignore[misc]
+
+
+def _is_dead_connection(exc: BaseException | None) -> bool:
+    # A terminated backend, a restart or failover: the driver's error with the connection
+    # invalidated, or the session's refusal to go on after one.
+    if isinstance(exc, DBAPIError):
+        return bool(exc.connection_invalidated)
+    return isinstance(exc, PendingRollbackError)
+
+
+def _once_more(job: Any) -> None:
+    """Queue a job that died of a dead connection again, once: every job here may run twice
+    (a claim, a lease or the ledger's unique keys see to it), and this one may have died
+    before doing anything, on a connection the database dropped while the worker was busy."""
+    if job.meta.get("reconnected"):
+        return
+    job.meta["reconnected"] = 1
+    job.save_meta()
+    job.requeue()
+    log.warning("job %s met a dead database connection; queued once more", job.id)
+
+
 class MailWorker(_StopsPromptly, _Redacting, Worker):
     """A forking worker whose child never reuses the parent's database connections."""
 
@@ -70,7 +157,7 @@ class MailWorker(_StopsPromptly, _Redacting, Worker):
         super().main_work_horse(*args, **kwargs)
 
 
-class InProcessWorker(_StopsPromptly, _Redacting, SimpleWorker):
+class InProcessWorker(_Heals, _StopsPromptly, _Redacting, SimpleWorker):
     """Runs each job in the worker's own process (`--simple`, and the tests' burst runs)."""
 
 
@@ -83,6 +170,11 @@ def make_worker(names: list[str], simple: bool = False) -> BaseWorker:
 
 def run_worker(names: list[str], burst: bool = False, simple: bool = False) -> bool:
     """Work the queues until stopped (or until empty with burst)."""
+    if not burst:
+        # Through a Redis outage the worker, RQ's bookkeeping and the jobs' counters wait for
+        # it to come back; RQ's own loop would end the process at the first failed command. A
+        # burst run is a one-off, and says at once that Redis is away.
+        queue.ride_out_outages()
     worker = make_worker(names, simple)
     if burst:
         # "Drain the queues" includes messages whose jobs the relay has yet to enqueue.

@@ -1,4 +1,5 @@
-"""Every surface survives a database that dropped its connections (a restart or a failover).
+"""Every surface survives a database that dropped its connections (a restart or a failover),
+and so does a worker's job.
 
 Each request runs right after `pg_terminate_backend` killed every pooled connection: before,
 the first request of each process answered 500, and a one-click unsubscribe or a removal was
@@ -7,6 +8,7 @@ lost while the queued mail still went out.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from typing import Any
 
@@ -16,9 +18,11 @@ from flask.testing import FlaskClient
 
 from invites.accounts import contacts
 from invites.accounts.models import Contact, Preference
+from invites.core import queue
 from invites.core.db import db, utcnow
 from invites.core.mail import tokens
 from invites.core.models import Suppression
+from invites.delivery.worker import make_worker
 from invites.invitations.models import Invitation
 
 from ..support.helpers import auth, invite, new_key, terminate_backends
@@ -127,3 +131,26 @@ def test_the_api_survives(app: Flask, story: dict[str, Any]) -> None:
         assert resp.status_code == expected, resp.get_data(as_text=True)
     with app.app_context():
         assert db.session.scalars(db.select(Contact.user_id)).all() == ["u-1"]
+
+
+def test_a_job_that_meets_a_dead_connection_runs_once_more_and_the_next_one_works(
+    app: Flask, caplog: pytest.LogCaptureFixture
+) -> None:
+    # An in-process worker, busy: the first job cuts every connection (as a failover would
+    # while jobs run back to back), so the next one meets a dead pooled connection. Before,
+    # it failed with OperationalError and every later job with PendingRollbackError.
+    url = app.config["SETTINGS"].database_url
+    with app.app_context():
+        q = queue.queue(queue.MAIL_QUEUE)
+        cut = q.enqueue("tests.support.helpers.terminate_backends", url)
+        met = q.enqueue("invites.campaigns.jobs.campaign_tick")
+        after = q.enqueue("invites.campaigns.jobs.campaign_tick")
+        with caplog.at_level(logging.WARNING):
+            make_worker([queue.MAIL_QUEUE], simple=True).work(burst=True)
+        assert cut.get_status(refresh=True) == "finished"
+        assert int(cut.return_value() or 0) >= 1  # the worker's pooled connection among them
+        assert met.get_status(refresh=True) == "finished"  # on its second run
+        assert met.get_meta(refresh=True) == {"reconnected": 1}
+        assert after.get_status(refresh=True) == "finished"
+        assert after.get_meta(refresh=True) == {}  # it met a live pool the first time
+    assert f"job {met.id} met a dead database connection; queued once more" in caplog.text

@@ -1,9 +1,12 @@
-"""A worker stops at once: its command thread never holds up an exit (RQ 3 with redis-py 8.2)."""
+"""A worker stops at once when told (RQ 3 with redis-py 8.2), and not before: a failed job
+leaves it running."""
 
 from __future__ import annotations
 
+import logging
 import time
 
+import pytest
 from flask import Flask
 from rq.cron import CronScheduler
 from rq.exceptions import StopRequested
@@ -43,3 +46,22 @@ def test_a_scheduler_stopped_before_it_registered_stops_cleanly(app: Flask) -> N
         cron._install_signal_handlers = lambda: None  # type: ignore[method-assign]
         cron.start()  # returns: no exception
         assert cron.name not in [s.name for s in CronScheduler.all(queue.connection())]
+
+
+def test_a_failed_job_does_not_end_an_in_process_worker(
+    app: Flask, caplog: pytest.LogCaptureFixture
+) -> None:
+    # RQ logs a failure with extra={"job_id": ...}, a field every record here carries already;
+    # logging's KeyError ("Attempt to overwrite 'job_id'") escaped RQ's failure handling and
+    # ended the worker at its first failed job, leaving the rest of the queue to nobody.
+    with app.app_context():
+        q = queue.queue(queue.CAMPAIGN_QUEUE)
+        failing = q.enqueue("invites.core.db.utcnow", "an argument it does not take")
+        after = q.enqueue("invites.core.db.utcnow")
+        with caplog.at_level(logging.ERROR, logger="rq.worker"):
+            make_worker([queue.CAMPAIGN_QUEUE], simple=True).work(burst=True)
+        assert failing.get_status(refresh=True) == "failed"
+        assert after.get_status(refresh=True) == "finished"
+        assert len(q) == 0
+    logged = [r.getMessage() for r in caplog.records if "exception raised" in r.getMessage()]
+    assert len(logged) == 1 and failing.id in logged[0]  # the line names the job it was about
