@@ -385,8 +385,9 @@ def test_scheduler_jobs_run_on_json_workers(smtp_app: Flask, smtp_sink: SMTPSink
             "invites.invitations.jobs.expire_invitations",
             "invites.feedback.jobs.forget_soft_bounce_windows",
             "invites.campaigns.jobs.campaign_tick",
+            "invites.datarequests.jobs.forget_data_requests",
         }
         enqueued = cron.enqueue_jobs()
-        assert len(enqueued) == 5
+        assert len(enqueued) == 6
     run_jobs(smtp_app)  # runs the reconciler, which enqueues the delivery; the burst runs it too
     assert smtp_sink.wait_for(1)[0].rcpt_tos == ["sched@example.com"]
