@@ -89,7 +89,7 @@ def index() -> str:
     """List campaigns, newest first, with status, counts and each one's progress bar."""
     rows = db.session.scalars(select(Campaign).order_by(Campaign.id.desc()).limit(200)).all()
     app = current_app._get_current_object()  # type: ignore[attr-defined]
-    listing = [(c, progress.progress(db.session, app, c)) for c in rows]
+    listing = progress.progress_of(db.session, app, rows)
     live = any(c.status in LIVE for c in rows)
     return render_template("console/campaigns/index.html", listing=listing, live=live)
 
@@ -102,7 +102,9 @@ def index_progress() -> ResponseReturnValue:
     # Asked by id, so a campaign that has just finished still gets its last, full bar.
     which = Campaign.id.in_(wanted) if wanted else Campaign.status.in_(LIVE)
     rows = db.session.scalars(select(Campaign).where(which)).all()
-    return jsonify({str(c.id): progress.progress(db.session, app, c).as_json() for c in rows})
+    return jsonify(
+        {str(c.id): now.as_json() for c, now in progress.progress_of(db.session, app, rows)}
+    )
 
 
 @bp.get("/new")
