@@ -98,6 +98,26 @@ class CampaignRun:
             start_new_session=True,
         )
 
+    def _wait_ready(self, procs: list[subprocess.Popen[bytes]], timeout: float = 120) -> None:
+        """Wait until every worker has registered with RQ (imported the app, waits on the
+        queue), and a little more: a loaded host can take seconds to import, and that CPU and
+        time are not the campaign's."""
+        from rq import Worker
+
+        from invites.core import queue
+
+        deadline = time.monotonic() + timeout
+        pids = {p.pid for p in procs}
+        with self.app.app_context():
+            conn = queue.connection(self.app)
+            while len({w.pid for w in Worker.all(connection=conn)} & pids) < len(pids):
+                if time.monotonic() > deadline:
+                    raise BenchError("the workers did not start")
+                if any(p.poll() is not None for p in procs):
+                    raise BenchError("a worker exited on start")
+                time.sleep(0.1)
+        time.sleep(0.5)
+
     def _status(self, campaign_id: int) -> str:
         from invites.campaigns.models import Campaign
         from invites.core.db import db
@@ -175,7 +195,7 @@ class CampaignRun:
         procs: list[subprocess.Popen[bytes]] = []
         try:  # whatever fails from here on, the workers are stopped
             procs.extend(self._worker(i, simple) for i in range(workers))
-            time.sleep(2.0)  # the workers have imported the app and wait on the queue
+            self._wait_ready(procs)
             user_before, sys_before = _cpu(procs)
             actor = lifecycle.Actor(None, "bench")
             started = time.time()
