@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
+import statistics
 import subprocess
 import time
 import urllib.request
@@ -97,6 +98,26 @@ class CampaignRun:
             start_new_session=True,
         )
 
+    def _wait_ready(self, procs: list[subprocess.Popen[bytes]], timeout: float = 120) -> None:
+        """Wait until every worker has registered with RQ (imported the app, waits on the
+        queue), and a little more: a loaded host can take seconds to import, and that CPU and
+        time are not the campaign's."""
+        from rq import Worker
+
+        from invites.core import queue
+
+        deadline = time.monotonic() + timeout
+        pids = {p.pid for p in procs}
+        with self.app.app_context():
+            conn = queue.connection(self.app)
+            while len({w.pid for w in Worker.all(connection=conn)} & pids) < len(pids):
+                if time.monotonic() > deadline:
+                    raise BenchError("the workers did not start")
+                if any(p.poll() is not None for p in procs):
+                    raise BenchError("a worker exited on start")
+                time.sleep(0.1)
+        time.sleep(0.5)
+
     def _status(self, campaign_id: int) -> str:
         from invites.campaigns.models import Campaign
         from invites.core.db import db
@@ -106,6 +127,36 @@ class CampaignRun:
             status = found.status if found else "gone"
             db.session.remove()
         return str(status)
+
+    def progress_poll_ms(self, campaign_id: int, reads: int = 25) -> dict[str, float]:
+        """Median milliseconds of one progress read as the console's progress JSON makes it
+        (the campaign, its counts, its rate), and of the ledger GROUP BY it replaced."""
+        from invites.campaigns import progress
+        from invites.campaigns.models import Campaign
+        from invites.core.db import db
+
+        def one(read: Any) -> float:
+            with self.app.app_context():
+                start = time.perf_counter()
+                campaign = db.session.get(Campaign, campaign_id)
+                assert campaign is not None
+                read(campaign)
+                took = time.perf_counter() - start
+                db.session.remove()
+            return took * 1000
+
+        def poll(campaign: Campaign) -> None:
+            progress.progress(db.session, self.app, campaign).as_json()
+
+        def group_by(campaign: Campaign) -> None:
+            progress.ledger_counts(db.session, campaign.id)
+
+        found = {}
+        for name, read in (("progress_poll_ms", poll), ("ledger_group_by_ms", group_by)):
+            for _ in range(3):  # warm: connections made, statements cached
+                one(read)
+            found[name] = round(statistics.median(one(read) for _ in range(reads)), 2)
+        return found
 
     def _unsubscribe_url(self, campaign_id: int, contact_id: int) -> str:
         from invites.accounts.models import Contact
@@ -144,7 +195,7 @@ class CampaignRun:
         procs: list[subprocess.Popen[bytes]] = []
         try:  # whatever fails from here on, the workers are stopped
             procs.extend(self._worker(i, simple) for i in range(workers))
-            time.sleep(2.0)  # the workers have imported the app and wait on the queue
+            self._wait_ready(procs)
             user_before, sys_before = _cpu(procs)
             actor = lifecycle.Actor(None, "bench")
             started = time.time()
@@ -195,6 +246,7 @@ class CampaignRun:
             time.sleep(0.5)
             user, system = _cpu(procs)
             user, system = user - user_before, system - sys_before
+            polls = self.progress_poll_ms(campaign_id)
         finally:
             for p in procs:
                 with_signal(p, signal.SIGTERM)
@@ -209,6 +261,7 @@ class CampaignRun:
             should = should | ({target_address} if counts[target_address] else set())
         sent = sum(counts.values())
         elapsed = arrivals[-1] - started if arrivals else 0.0
+        gaps = [b - a for a, b in zip(arrivals, arrivals[1:], strict=False)]
         return {
             "workers": workers,
             "mode": "simple" if simple else "forking",
@@ -220,6 +273,13 @@ class CampaignRun:
             "cpu_us_per_message": round((user + system) / sent * 1e6) if sent else None,
             "cpu_system_us_per_message": round(system / sent * 1e6) if sent else None,
             "peak_rss_mb": round(peak, 1),
+            "max_gap_s": round(max(gaps), 3) if gaps else None,
+            # Where the longest pauses fell (the message after each, counted from 0): planning
+            # slices, a job's start, or the sink.
+            "longest_gaps": [
+                [i + 1, round(g, 3)] for i, g in sorted(enumerate(gaps), key=lambda x: -x[1])[:8]
+            ],
+            **polls,
             "duplicates": sum(c - 1 for c in counts.values() if c > 1),
             "missing": len(should - set(counts)),
             "unexpected": len(set(counts) - should - {target_address}),

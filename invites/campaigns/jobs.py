@@ -15,7 +15,7 @@ from rq import get_current_job
 from sqlalchemy import and_, exists, or_, select, update
 
 from invites.campaigns import late, planner
-from invites.campaigns.models import Anchor, BatchStatus, Campaign, CampaignBatch, CampaignStatus
+from invites.campaigns.models import BatchStatus, Campaign, CampaignBatch, CampaignStatus
 from invites.campaigns.sender import BatchRun
 from invites.core import queue
 from invites.core.db import db, utcnow
@@ -79,15 +79,14 @@ def plan_campaign(campaign_id: int) -> str:
         with db.engine.connect() as conn:
             size = settings.campaign_batch_size
             after = planner.planned_up_to(conn, campaign)
-            # A fresh one-moment campaign: plan its first batch only, and leave the rest to a
-            # job queued behind that batch, so that a lone worker sends the first message
-            # within a second of "send" instead of after planning a million contacts.
-            first_only = after == 0 and campaign.anchor == Anchor.MOMENT
+            # A slice at a time, the rest left to a job queued behind its batches: a lone
+            # worker never stops sending for long to plan (planner.Slice).
+            part = planner.Slice(campaign, after)
             for batch_id, due in planner.plan(conn, campaign, settings, size=size, after=after):
                 planned += 1
                 if due <= utcnow():
                     enqueue_batches([batch_id])  # later ones: the tick, when they are due
-                if first_only:
+                if part.over():
                     more = True
                     break
             if not more:
@@ -98,8 +97,8 @@ def plan_campaign(campaign_id: int) -> str:
                 )
             conn.commit()
         if more:
-            log.info("%scampaign %s: first batch planned", _tag(), campaign_id)
-            return "planned the first batch; the rest is queued"
+            log.info("%scampaign %s: %d batch(es) planned", _tag(), campaign_id, planned)
+            return f"planned {planned} batch(es); the rest is queued"
         log.info("%scampaign %s planned in %d batch(es)", _tag(), campaign_id, planned)
         finish_if_done(campaign_id)
         return f"planned {planned} batch(es)"

@@ -144,7 +144,6 @@ class CampaignBatch(db.Model):  # type: ignore[name-defined]
     lease_token: Mapped[str | None] = mapped_column(String(32))
     leased_until: Mapped[datetime | None]
     enqueued_at: Mapped[datetime | None]
-    runs: Mapped[int] = mapped_column(default=0)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     finished_at: Mapped[datetime | None]
 
@@ -180,6 +179,34 @@ class CampaignDelivery(db.Model):  # type: ignore[name-defined]
         Index("ix_campaign_deliveries_batch_status", "batch_id", "status"),
         Index("ix_campaign_deliveries_campaign_status", "campaign_id", "status"),
     )
+
+
+class CampaignProgress(db.Model):  # type: ignore[name-defined]
+    """Ledger rows per status of one campaign, as a few shards whose sum is the count.
+
+    Database triggers on the ledger (migration 0012) keep them, in the same transaction as the
+    ledger row that changes, whoever writes it: a poll of a campaign's progress reads these
+    few rows instead of counting its ledger. On PostgreSQL each connection writes the shard of
+    its backend's pid, so two workers don't queue on one row, and one transaction changes one
+    row (no deadlock between shards); SQLite has one writer at a time and one shard. A shard's
+    count alone means nothing (it may be negative): only the sum does.
+    """
+
+    __tablename__ = "campaign_progress"
+    campaign_id: Mapped[int] = mapped_column(
+        ForeignKey("campaigns.id", ondelete="CASCADE"), primary_key=True
+    )
+    shard: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    # One column per Delivery status (a test holds them equal).
+    queued: Mapped[int] = mapped_column(default=0)
+    sending: Mapped[int] = mapped_column(default=0)
+    sent: Mapped[int] = mapped_column(default=0)
+    failed: Mapped[int] = mapped_column(default=0)
+    unknown: Mapped[int] = mapped_column(default=0)
+    skipped: Mapped[int] = mapped_column(default=0)
+    suppressed: Mapped[int] = mapped_column(default=0)
+
+    __table_args__ = ({"postgresql_with": {"fillfactor": 50}},)
 
 
 class CampaignCount(db.Model):  # type: ignore[name-defined]

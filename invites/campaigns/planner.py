@@ -5,13 +5,20 @@ chunk, a batch and its ledger rows in one transaction; only then is the batch's 
 Nothing is marked done when it is fetched: a ledger row leaves `queued` only when its message
 has been tried. A planner that dies is run again and skips contacts already in the ledger, so
 planning twice plans nobody twice (the ledger is unique per campaign and contact).
+
+A one-moment campaign is planned in slices (`Slice`): the first job plans one batch, each later
+one plans for about SLICE_SECONDS, then queues the rest of the planning behind the batches it
+planned. A lone worker so alternates short planning with sending, instead of stopping for
+seconds (2.5 s at 100,000 contacts) while it plans the whole audience.
 """
 
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Iterator
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime
+from datetime import time as clock
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -36,6 +43,10 @@ log = logging.getLogger(__name__)
 _LEDGER = CampaignDelivery.__table__
 _BATCHES = CampaignBatch.__table__
 _CONTACTS = Contact.__table__
+
+#: How long one planning job of a one-moment campaign plans before its batches go first: the
+#: longest a lone worker stops sending to plan (with a job's start and end, under 0.5 s).
+SLICE_SECONDS = 0.1
 
 
 def audience(campaign: Campaign, settings: Settings) -> Any:
@@ -67,7 +78,7 @@ def local_due(day: date, at: str, zone: ZoneInfo) -> datetime:
     the change, so it falls within the hour after it, as zoneinfo's `fold=0` does.
     """
     hour, minute = (int(part) for part in at.split(":"))
-    local = datetime.combine(day, time(hour, minute), tzinfo=zone)
+    local = datetime.combine(day, clock(hour, minute), tzinfo=zone)
     return local.astimezone(ZoneInfo("UTC")).replace(tzinfo=None)
 
 
@@ -141,7 +152,6 @@ def plan_chunk(
                 first_contact_id=0,
                 last_contact_id=0,
                 planned=0,
-                runs=0,
             )
             .returning(_BATCHES.c.id)
         ).scalar_one()
@@ -237,6 +247,17 @@ def plan(
             yield batch_id, due_at
 
 
-def due_in(due_at: datetime, now: datetime) -> timedelta:
-    """How long until a batch may start (zero when due)."""
-    return max(due_at - now, timedelta(0))
+class Slice:
+    """When a planning job stops and leaves the rest of the planning to a job queued behind
+    the batches it planned: a fresh one-moment campaign after its first batch (its first
+    message leaves within a second of "send"), later ones after SLICE_SECONDS. A local-time
+    campaign is planned whole (each zone group is walked from the start)."""
+
+    def __init__(self, campaign: Campaign, after: int, seconds: float | None = None) -> None:
+        self.sliced = campaign.anchor == Anchor.MOMENT
+        self.first = after == 0
+        self.ends = time.monotonic() + (SLICE_SECONDS if seconds is None else seconds)
+
+    def over(self) -> bool:
+        """Whether the job should stop planning now (checked after each planned batch)."""
+        return self.sliced and (self.first or time.monotonic() >= self.ends)

@@ -3,10 +3,16 @@
 The bar's denominator is the ledger itself (everyone the campaign reached for), so it follows
 eligibility as it changes and reaches 100% exactly when nobody is left queued — listmonk fixes
 the denominator at the start, and its bar rarely gets there (#1789).
+
+The counts per status come from `campaign_progress`, which triggers on the ledger keep in the
+same transaction as each ledger row (migration 0012): a poll reads at most 16 rows per
+campaign, whether the campaign has 10,000 contacts or 1,000,000 (a GROUP BY over the ledger
+took 236 ms of PostgreSQL per poll at 1,000,000).
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -20,12 +26,14 @@ from invites.campaigns.models import (
     Campaign,
     CampaignCount,
     CampaignDelivery,
+    CampaignProgress,
     CampaignStatus,
     Delivery,
 )
 from invites.core.db import AnySession
 
 _LEDGER = CampaignDelivery.__table__
+_COUNTS = CampaignProgress.__table__
 
 
 @dataclass(frozen=True)
@@ -59,6 +67,29 @@ class Progress:
 
 def counts(session: AnySession, campaign_id: int) -> dict[str, int]:
     """Ledger rows per status (every status present, zeros included)."""
+    return counts_of(session, [campaign_id])[campaign_id]
+
+
+def counts_of(session: AnySession, campaign_ids: Iterable[int]) -> dict[int, dict[str, int]]:
+    """Ledger rows per status of each of these campaigns, in one query of their counter rows."""
+    ids = list(campaign_ids)
+    found: dict[int, dict[str, int]] = {i: {status.value: 0 for status in Delivery} for i in ids}
+    if not ids:
+        return found
+    columns = [func.coalesce(func.sum(_COUNTS.c[s.value]), 0) for s in Delivery]
+    rows = session.execute(
+        select(_COUNTS.c.campaign_id, *columns)
+        .where(_COUNTS.c.campaign_id.in_(ids))
+        .group_by(_COUNTS.c.campaign_id)
+    ).all()
+    for campaign_id, *values in rows:
+        found[campaign_id] = {s.value: int(v) for s, v in zip(Delivery, values, strict=True)}
+    return found
+
+
+def ledger_counts(session: AnySession, campaign_id: int) -> dict[str, int]:
+    """The same counts from the ledger itself, by GROUP BY: what the counters must equal
+    (slow on a large campaign; for checks, never for a page)."""
     found: dict[str, int] = dict(
         session.execute(
             select(_LEDGER.c.status, func.count())
@@ -69,9 +100,12 @@ def counts(session: AnySession, campaign_id: int) -> dict[str, int]:
     return {status.value: int(found.get(status.value, 0)) for status in Delivery}
 
 
-def progress(session: AnySession, app: Flask, campaign: Campaign) -> Progress:
-    """Where the campaign stands now."""
-    by_status = counts(session, campaign.id)
+def progress(
+    session: AnySession, app: Flask, campaign: Campaign, by_status: dict[str, int] | None = None
+) -> Progress:
+    """Where the campaign stands now (from `by_status` when the caller read them already)."""
+    if by_status is None:
+        by_status = counts(session, campaign.id)
     total = sum(by_status.values())
     if not campaign.planning_done and campaign.audience_at_start:
         total = max(total, campaign.audience_at_start)  # planning still under way
@@ -96,6 +130,14 @@ def progress(session: AnySession, app: Flask, campaign: Campaign) -> Progress:
         eta_seconds=eta,
         paused_reason=campaign.paused_reason,
     )
+
+
+def progress_of(
+    session: AnySession, app: Flask, campaigns: Sequence[Campaign]
+) -> list[tuple[Campaign, Progress]]:
+    """Each campaign with its progress, their counts read in one query (the campaign list)."""
+    by_id = counts_of(session, [c.id for c in campaigns])
+    return [(c, progress(session, app, c, by_id[c.id])) for c in campaigns]
 
 
 def failure_reasons(

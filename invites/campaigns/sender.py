@@ -137,7 +137,6 @@ def claim(conn: Connection, batch_id: int, token: str, now: datetime, lease: tim
             status=BatchStatus.RUNNING,
             lease_token=token,
             leased_until=now + lease,
-            runs=_BATCHES.c.runs + 1,
         )
     ).rowcount
     conn.commit()

@@ -108,7 +108,7 @@ def index() -> tuple[str, int]:
         )
         found = listing.search(db.session, where, page_number(request.args))
     app = current_app._get_current_object()  # type: ignore[attr-defined]
-    rows = [(c, progress.progress(db.session, app, c)) for c in found.campaigns]
+    rows = progress.progress_of(db.session, app, found.campaigns)
     query = form.query() | ({"archived": "1"} if archived else {})
     return render_template(
         "console/campaigns/index.html",
@@ -133,7 +133,9 @@ def index_progress() -> ResponseReturnValue:
     # Asked by id, so a campaign that has just finished still gets its last, full bar.
     which = Campaign.id.in_(wanted) if wanted else Campaign.status.in_(LIVE)
     rows = db.session.scalars(select(Campaign).where(which)).all()
-    return jsonify({str(c.id): progress.progress(db.session, app, c).as_json() for c in rows})
+    return jsonify(
+        {str(c.id): now.as_json() for c, now in progress.progress_of(db.session, app, rows)}
+    )
 
 
 @bp.get("/new")

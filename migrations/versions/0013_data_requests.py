@@ -1,7 +1,7 @@
 """data requests: request records, pending address changes, the privacy staff role
 
 Revision ID: 0013
-Revises: 0011
+Revises: 0012
 Create Date: 2026-12-07 14:00:00
 
 `data_requests` keeps, per request to see, correct or erase one's data, the keyed hash of the
@@ -15,7 +15,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = '0013'
-down_revision = '0011'
+down_revision = '0012'
 branch_labels = None
 depends_on = None
 
