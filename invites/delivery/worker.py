@@ -12,7 +12,7 @@ import rq.cron as rq_cron
 from flask import current_app
 from rq import Queue, SimpleWorker, Worker
 from rq.cron import CronScheduler
-from rq.exceptions import SchedulerNotFound, StopRequested
+from rq.exceptions import InvalidJobOperationError, SchedulerNotFound, StopRequested
 from rq.serializers import JSONSerializer
 from rq.worker import BaseWorker
 from sqlalchemy.exc import DBAPIError, PendingRollbackError
@@ -141,9 +141,14 @@ def _once_more(job: Any) -> None:
     before doing anything, on a connection the database dropped while the worker was busy."""
     if job.meta.get("reconnected"):
         return
-    job.meta["reconnected"] = 1
-    job.save_meta()
-    job.requeue()
+    try:
+        job.meta["reconnected"] = 1
+        job.save_meta()
+        job.requeue()
+    except (redis.RedisError, InvalidJobOperationError) as exc:
+        # Best effort: the periodic jobs (the tick, the reconciler) redo what is left undone.
+        log.warning("job %s met a dead database connection; not queued again: %s", job.id, exc)
+        return
     log.warning("job %s met a dead database connection; queued once more", job.id)
 
 
