@@ -205,10 +205,15 @@ NOT_PERSONAL: dict[str, tuple[str, tuple[str, ...]]] = {
         "aggregate counts per campaign",
         ("campaign_id", "name", "count"),
     ),
+    "campaign_progress": (
+        "per-status counts of a campaign's delivery records, in shards (no contact)",
+        ("campaign_id", "shard", "queued", "sending", "sent", "failed", "unknown")
+        + ("skipped", "suppressed"),
+    ),
     "campaign_batches": (
         "how a campaign is cut into jobs (the contact ids bounding a batch are delivery records)",
         ("id", "campaign_id", "planned", "due_at", "status", "lease_token", "leased_until")
-        + ("enqueued_at", "runs", "created_at", "finished_at"),
+        + ("enqueued_at", "created_at", "finished_at"),
     ),
     "outbox_wakeups": ("an outbox row's id, until its job is queued", ("message_id",)),
     "policy_versions": (
