@@ -12,6 +12,7 @@ import subprocess
 import time
 from collections import Counter
 from collections.abc import Iterator
+from datetime import timedelta
 
 import pytest
 from flask import Flask
@@ -31,6 +32,7 @@ from ..support.campaigns import (
     received,
     seed,
     send_now,
+    start_and_plan,
     status,
     tick,
     until_done,
@@ -238,3 +240,56 @@ def test_a_rate_limited_run_keeps_its_lease_and_sends_what_its_round_read(
     for p in audience:  # each person once, at the address they had when their round read it
         assert got[p.email] + got["new-" + p.email] == 1, p.email
     assert any(r.startswith("new-") for r in got)
+
+
+def test_a_run_taking_the_next_batches_claims_no_held_or_future_one_and_holds_a_late_one(
+    camp: Flask, smtp_sink: SMTPSink
+) -> None:
+    audience = [p for p in people(260) if p.gets("promotional")]
+    seed(camp, audience)
+    campaign_id = make_campaign(camp)
+    start_and_plan(camp, campaign_id, whole=True)
+    now = utcnow()
+    with camp.app_context():
+        batches = db.session.scalars(
+            db.select(CampaignBatch)
+            .where(CampaignBatch.campaign_id == campaign_id)
+            .order_by(CampaignBatch.id)
+        ).all()
+        assert len(batches) >= 5
+        first, held, future, late = batches[0], batches[1], batches[2], batches[3]
+        held.status = "held"  # waits for a person's confirmation
+        future.due_at = now + timedelta(hours=3)  # a later zone's hour
+        # A group whose hour passed two hours ago, never woken (the service was down): the
+        # tick would hold it when it woke it, and so must a run passing by.
+        campaign = db.session.get(Campaign, campaign_id)
+        assert campaign is not None
+        campaign.started_at = campaign.scheduled_at = now - timedelta(hours=3)
+        late.due_at, late.enqueued_at = now - timedelta(hours=2), None
+        db.session.commit()
+        ids = {"held": held.id, "future": future.id, "late": late.id}
+
+        result = jobs.send_batch(first.id)
+
+        states = {
+            b.id: b.status
+            for b in db.session.scalars(
+                db.select(CampaignBatch).where(CampaignBatch.campaign_id == campaign_id)
+            )
+        }
+        queued = set(
+            db.session.scalars(
+                db.select(CampaignDelivery.batch_id).where(
+                    CampaignDelivery.campaign_id == campaign_id,
+                    CampaignDelivery.status == "queued",
+                )
+            )
+        )
+        db.session.remove()
+    assert states.pop(ids["held"]) == "held"
+    assert states.pop(ids["future"]) == "pending"
+    assert states.pop(ids["late"]) == "held"
+    assert set(states.values()) == {"done"}
+    assert queued == set(ids.values())  # none of theirs was sent
+    assert f"{len(batches) - 3} batch(es) done" in result
+    assert smtp_sink.messages
