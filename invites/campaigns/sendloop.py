@@ -36,6 +36,7 @@ from enum import StrEnum
 from typing import Any
 
 from flask import Flask
+from redis import RedisError
 from sqlalchemy import Connection, select, update
 from sqlalchemy.orm import Session
 
@@ -254,8 +255,7 @@ class BatchRun:
                 self._built.clear()
         self._flush_outcome()
         self.lease.renew(control)
-        ratelimit.count_sent(self.app, self.campaign_id, self.tally.sent_seconds)
-        self.tally.sent_seconds = []
+        self._count_sent()
         self._judge_renders()
         if wait and not self.tally.stopped:
             time.sleep(min(wait, 1.0, self.lease.length.total_seconds() / 4))
@@ -398,17 +398,30 @@ class BatchRun:
             self.tally.stop(Stop.CAMPAIGN_CHANGED, f"campaign {status or 'deleted'}")
         return bool(self.tally.stopped)
 
+    def _count_sent(self) -> None:
+        try:
+            ratelimit.count_sent(self.app, self.campaign_id, self.tally.sent_seconds)
+        except RedisError as exc:
+            # Only the page's one-minute rate misses these; sending must not stop for it.
+            log.warning("campaign %s: sends not counted for the rate: %s", self.campaign_id, exc)
+        self.tally.sent_seconds = []
+
     def _failures_key(self) -> str:
         return f"spotcam:campaign:{self.campaign_id}:failures"
 
     def _consecutive_failure(self) -> None:
-        # Counted in Redis, so failures on every worker add up to one run of them.
+        # Counted in Redis, so failures on every worker add up to one run of them. While
+        # Redis is away the run is not counted (each failure is still recorded in the ledger).
         conn = queue.connection(self.app)
-        with conn.pipeline(transaction=False) as pipe:
-            pipe.incr(self._failures_key())
-            pipe.expire(self._failures_key(), 3600)
-            failures = int(pipe.execute()[0])
         self._failures_seen = True
+        try:
+            with conn.pipeline(transaction=False) as pipe:
+                pipe.incr(self._failures_key())
+                pipe.expire(self._failures_key(), 3600)
+                failures = int(pipe.execute()[0])
+        except RedisError as exc:
+            log.warning("campaign %s: failure not counted: %s", self.campaign_id, exc)
+            return
         if failures >= self.settings.campaign_max_consecutive_failures:
             pause_for_failures(self.campaign_id, failures)
             self.tally.stop(Stop.FAILURES, f"{failures} consecutive failures")
@@ -417,7 +430,10 @@ class BatchRun:
         # Any success ends the run of failures. A Redis call only when a run may be going on:
         # one this worker saw, or one the round found when it started.
         if self._failures_seen:
-            queue.connection(self.app).delete(self._failures_key())
+            try:
+                queue.connection(self.app).delete(self._failures_key())
+            except RedisError:
+                return  # tried again after the next success
             self._failures_seen = False
 
 
