@@ -41,7 +41,7 @@ from mailer.placeholders import Placeholders
 from mailer.render import _INLINER
 from mailer.sandbox import FILTERS
 from mailer.staff_html import html_to_text, markdown_to_html, sanitise
-from mailer.template_checks import Problem
+from mailer.template_checks import Problem, edge_samples
 
 __all__ = [
     "CAMPAIGN_VARIABLES",
@@ -131,6 +131,9 @@ def compile_draft(
     values = {name: "" for name in CAMPAIGN_VARIABLES}
     values.update(check_values(constants, CAMPAIGN_VARIABLES, "campaign"))
     samples = samples_for(values, sample)
+    # Saving also tries the names real audiences have (one to three letters, each script):
+    # a template that fails for one of them is refused now, not at send time.
+    samples += edge_samples(samples[0][1])
     problems = _check_parts(draft, samples, limits)
     if problems:
         raise DraftRejected(problems)

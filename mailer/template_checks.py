@@ -9,6 +9,7 @@ sandbox's operations allow.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from difflib import get_close_matches
 
@@ -29,6 +30,36 @@ class Problem:
     def __str__(self) -> str:
         where = f"{self.part}, line {self.line}" if self.line else self.part
         return f"{where}: {self.message}"
+
+
+#: First names every part of a draft is also rendered for when it is saved, besides the
+#: sample, the longest recipient and the nameless one: what real audiences have and a sample
+#: misses. A template that divides by `first_name|length - 3` or indexes `first_name[3]` is
+#: refused here, not found out at send time for every Bob (the send would record each such
+#: contact failed, `render_failed`). Names of each locale's script, and scripts that write
+#: right to left or without spaces, since string methods and lengths behave differently there.
+EDGE_NAMES: tuple[tuple[str, str], ...] = (
+    ("a one-letter name", "A"),
+    ("a two-letter name", "Al"),
+    ("a three-letter name", "Bob"),
+    ("a very long name", "Wolfeschlegelsteinhausenbergerdorff" * 2 + "Maximilian"),
+    ("a hyphenated name", "Jean-Luc"),
+    ("a name with an apostrophe", "O'Brien"),
+    ("an English name", "Alexander"),
+    ("a one-letter Cyrillic name", "Я"),
+    ("a two-letter Cyrillic name", "Ян"),
+    ("a three-letter Cyrillic name", "Лев"),
+    ("a Russian name", "Екатерина"),
+    ("a Chinese name", "王秀英"),
+    ("a Japanese name", "さくら"),
+    ("an Arabic name (right to left)", "محمد"),
+    ("a Hebrew name (right to left)", "דוד"),
+)
+
+
+def edge_samples(base: Mapping[str, str]) -> list[tuple[str, dict[str, str]]]:
+    """`base` (a recipient's values) with each of EDGE_NAMES as its first name."""
+    return [(f"{who}, {name}", {**base, "first_name": name}) for who, name in EDGE_NAMES]
 
 
 _TAG_NAMES: dict[type[nodes.Node], str] = {

@@ -16,7 +16,7 @@ from sqlalchemy import and_, exists, or_, select, update
 
 from invites.campaigns import late, planner
 from invites.campaigns.models import BatchStatus, Campaign, CampaignBatch, CampaignStatus
-from invites.campaigns.sender import BatchRun
+from invites.campaigns.sendloop import BatchRun, Stop
 from invites.core import queue
 from invites.core.db import db, utcnow
 from invites.delivery.jobs import transport
@@ -117,7 +117,7 @@ def send_batch(batch_id: int) -> str:
     batch = db.session.get(CampaignBatch, run.batch_id)  # the batch the run ended in
     db.session.rollback()
     if batch is not None:
-        if tally.stopped == "time budget":
+        if tally.stopped is Stop.TIME_BUDGET:
             enqueue_batches([run.batch_id])  # its turn again, after other campaigns' batches
         finish_if_done(batch.campaign_id)
     return str(tally)

@@ -26,6 +26,7 @@ from sqlalchemy import Engine
 
 from invites.campaigns.models import Delivery
 from invites.core import metrics
+from invites.delivery import rules
 from mailer import redact
 
 
@@ -35,9 +36,11 @@ class Outcome:
 
     #: The ledger row's id (its primary key).
     row_id: int
+    #: QUEUED (with `retry_at`): refused for now, to be tried again then.
     status: Delivery
     reason: str | None = None
     sent_at: datetime | None = None
+    retry_at: datetime | None = None
 
 
 # Rows are addressed by primary key alone. Once (campaign_id, ...) was in the WHERE clause, a
@@ -136,8 +139,7 @@ class _Statement:
 class LedgerWriter:
     """One batch run's ledger connection (autocommit; on PostgreSQL, commits wait for disk)."""
 
-    def __init__(self, engine: Engine, campaign_id: int) -> None:
-        self.campaign_id = campaign_id
+    def __init__(self, engine: Engine) -> None:
         self.raw = engine.raw_connection()
         self.driver: Any = cast(Any, self.raw.driver_connection)
         self.pg = engine.dialect.name == "postgresql"
@@ -150,9 +152,8 @@ class LedgerWriter:
         self._statements = (self.both, self.sending_only, self.closing, self.deferring)
         if self.pg:
             self.driver.autocommit = True
-            # Each "sending" must be on disk before its message is on the wire, whatever the
-            # server's default: a crash of PostgreSQL must not forget it and send again.
-            self.driver.execute("SET synchronous_commit = on")
+            # Each "sending" must be on disk before its message is on the wire.
+            rules.durable(self.driver)
             for statement in self._statements:
                 self.driver.execute(f"PREPARE {statement.name} AS {statement.pg_sql}")
             self.pgconn: pq.abc.PGconn = self.driver.pgconn
@@ -215,6 +216,9 @@ class LedgerWriter:
         if not self.pg:
             done = self.sending(row_id, previous, now)
             return Pending(lambda: done)
+        if previous is not None and previous.retry_at is not None:
+            self.outcome(previous, now)  # a deferral has a statement of its own
+            previous = None
         if previous is None:
             self._send(self.sending_only, {"row": row_id, "now": now})
             return Pending(lambda: self._collect().command_tuples)
@@ -238,6 +242,9 @@ class LedgerWriter:
 
     def outcome(self, outcome: Outcome, now: datetime) -> None:
         """Record what happened to one message (or why it was not sent)."""
+        if outcome.retry_at is not None:
+            self.defer(outcome.row_id, outcome.retry_at, outcome.reason or "", now)
+            return
         self._run(self.closing, {"row": outcome.row_id, **self._outcome_values(outcome, now)})
 
     def defer(self, row_id: int, at: datetime, reason: str, now: datetime) -> None:

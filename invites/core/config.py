@@ -360,6 +360,12 @@ class Settings:
         "failed sends in a row (all workers together) after which a campaign pauses itself",
         integer(1),
     )
+    campaign_max_render_failure_percent: int = setting(
+        "CAMPAIGN_MAX_RENDER_FAILURE_PERCENT",
+        20,
+        "percent of one round's messages that may fail to render before the campaign pauses itself",
+        integer(1),
+    )
     campaign_late_grace_seconds: int = setting(
         "CAMPAIGN_LATE_GRACE",
         3600,

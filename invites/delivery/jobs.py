@@ -19,6 +19,7 @@ from invites.core.db import db, utcnow
 from invites.core.mail import renderer, tokens
 from invites.core.singletons import per_app
 from invites.delivery import kinds as delivery
+from invites.delivery import rules
 from invites.delivery.kinds import Context, Kind, Ready, Status
 from invites.delivery.models import OutboundMessage
 from mailer import (
@@ -29,7 +30,6 @@ from mailer import (
     redact,
     transport_from_url,
 )
-from mailer.classify import Reason, Verdict, classify_reply
 
 log = logging.getLogger(__name__)
 
@@ -37,8 +37,6 @@ log = logging.getLogger(__name__)
 STALE_SENDING = timedelta(minutes=10)
 #: How long an outcome is retried against a database that lost its connection (seconds).
 RECORD_BACKOFF = (0.2, 0.5, 1, 2, 4, 8, 15)
-#: A transient failure that runs out of attempts: not the address's fault.
-GAVE_UP = Verdict(None, Reason.UNDEFINED, permanent=False, dead_address=False)
 
 
 def _transport(app: Flask) -> Transport:
@@ -73,11 +71,10 @@ def _claim(message_id: int, token: str) -> bool:
         try:
             if db.session.get_bind().dialect.name == "postgresql":
                 # Invitations may commit without waiting for the disk
-                # (INVITATION_SYNCHRONOUS_COMMIT). This commit waits, whatever the server's
-                # default: WAL is flushed in order, so once it returns, the message's own row
-                # is durable too, and no email is ever sent for an invitation a crash could
-                # still take back.
-                db.session.execute(text("SET LOCAL synchronous_commit = on"))
+                # (INVITATION_SYNCHRONOUS_COMMIT). This commit waits (rules.DURABLE): WAL is
+                # flushed in order, so once it returns, the message's own row is durable too,
+                # and no email is ever sent for an invitation a crash could still take back.
+                db.session.execute(text(rules.DURABLE_TRANSACTION))
             claimed = db.session.execute(
                 update(OutboundMessage)
                 .where(
@@ -134,7 +131,7 @@ def deliver_message(message_id: int) -> str:
     except TransientError as exc:
         return _transient(kind, ctx, msg, exc)
     except PermanentError as exc:
-        verdict = classify_reply(exc.code, exc.message)
+        verdict = rules.after_permanent(exc)
 
         def failed(m: OutboundMessage, now: datetime) -> None:
             kind.failed(db.session, m, now, ctx, verdict)
@@ -215,6 +212,7 @@ def _record(message_id: int, status: Status, reason: str | None, hook: Hook) -> 
 
 
 def _set_final(msg: OutboundMessage, status: Status, reason: str | None) -> None:
+    """Every final outcome of an outbox message is set here (one place to count them)."""
     # A final state no longer needs a bare recipient address, and no reply text may keep one.
     msg.status, msg.to_email = status, None
     msg.last_error = redact(reason) if reason else None
@@ -229,34 +227,28 @@ def _internal_error(message_id: int, exc: Exception) -> None:
     # A bug must not leave the row "sending" forever; record it, and let RQ keep the traceback
     # (the worker redacts addresses from it).
     _forget_connection()
-    db.session.execute(
-        update(OutboundMessage)
-        .where(OutboundMessage.id == message_id)
-        .values(
-            status=Status.FAILED,
-            to_email=None,
-            last_error=redact(f"internal error: {type(exc).__name__}: {exc}"),
-        )
-    )
+    msg = db.session.get(OutboundMessage, message_id)
+    if msg is not None:
+        _set_final(msg, Status.FAILED, f"internal error: {type(exc).__name__}: {exc}")
     db.session.commit()
 
 
 def _transient(kind: Kind, ctx: Context, msg: OutboundMessage, exc: TransientError) -> str:
-    if msg.attempts >= ctx.settings.max_send_attempts:
-        reason = f"gave up after {msg.attempts} attempts: {exc}"
+    then = rules.after_transient(msg.attempts, exc, ctx.settings, utcnow())
+    if isinstance(then, rules.GiveUp):
+        verdict = then.verdict
 
         def gave_up(m: OutboundMessage, now: datetime) -> None:
-            kind.failed(db.session, m, now, ctx, GAVE_UP)
+            kind.failed(db.session, m, now, ctx, verdict)
 
-        _record(msg.id, Status.FAILED, reason, gave_up)
+        _record(msg.id, Status.FAILED, then.reason, gave_up)
         log.warning("message %s gave up: %s", msg.id, exc)
         return Status.FAILED
-    delay = timedelta(seconds=ctx.settings.retry_base_seconds * 2 ** (msg.attempts - 1))
-    msg.status, msg.last_error = Status.PENDING, redact(str(exc))
-    msg.next_attempt_at = utcnow() + delay
+    msg.status, msg.last_error = Status.PENDING, redact(then.reason)
+    msg.next_attempt_at = then.at
     db.session.commit()
-    queue.enqueue_retry(msg.id, delay, kind.queue)
-    log.info("message %s will retry in %ss: %s", msg.id, delay.total_seconds(), exc)
+    queue.enqueue_retry(msg.id, then.delay, kind.queue)
+    log.info("message %s will retry in %ss: %s", msg.id, then.delay.total_seconds(), exc)
     return "retry"
 
 
@@ -283,7 +275,7 @@ def reconcile_outbox() -> int:
         kind = delivery.kind_of(msg.kind)
         if kind is not None:
             kind.unknown(session, msg, now, ctx)
-        _set_final(msg, Status.UNKNOWN, "interrupted during delivery; not resent")
+        _set_final(msg, Status.UNKNOWN, rules.INTERRUPTED)
     due = session.execute(
         select(OutboundMessage.id, OutboundMessage.kind)
         .where(

@@ -570,6 +570,41 @@ def test_size_is_checked_for_the_longest_recipient_not_only_the_sample() -> None
     assert "for the longest recipient; the limit is 5000" in error.problems[0].message
 
 
+@pytest.mark.parametrize(
+    ("part", "source", "who"),
+    [
+        ("body", "Hello {{ 10 // (first_name|length - 3) }}", "a three-letter name, Bob"),
+        ("body", "Hello {{ 10 // (first_name|length - 1) }}", "a one-letter name, A"),
+        ("body", "Hi {{ first_name[3] }}", "a recipient without a name"),
+        ("subject", "{{ 1 // (first_name|length - 2) }} news", "a two-letter name, Al"),
+        ("body", "{{ 10 // (first_name|length - 9) }}", "an English name, Alexander"),
+        (
+            "body",
+            "{% if first_name|length == 1 and first_name > 'z' %}{{ first_name[1] }}{% endif %}",
+            "Cyrillic name, Я",
+        ),
+    ],
+)
+def test_a_template_that_fails_for_a_common_name_is_refused_on_save(
+    part: str, source: str, who: str
+) -> None:
+    kwargs: dict[str, Any] = {"subject": source} if part == "subject" else {}
+    error = refused("Hi" if part == "subject" else source, **kwargs)
+
+    assert error.problems[0].part == part
+    assert who in error.problems[0].message
+
+
+def test_edge_names_of_every_script_and_length_render_when_the_template_is_sound() -> None:
+    compiled = build(
+        "Hello {{ first_name|default('friend', true)|title }}, "
+        "{{ first_name[:1]|upper }} {{ first_name|length }}"
+    )
+
+    for name in ("", "A", "Ян", "王秀英", "محمد", "Wolfeschlegelsteinhausenbergerdorff"):
+        assert "Hello" in send(compiled, name).text
+
+
 def test_the_whole_email_must_fit_too() -> None:
     error = refused("word " * 900, limits=Limits(html_bytes=4_600))
 
