@@ -74,8 +74,9 @@ def test_transient_failure_then_success_delivers_once(smtp_app: Flask, smtp_sink
 
 
 def test_transient_failures_give_up_after_max_attempts(
-    settings: Settings, smtp_sink: SMTPSink
+    app: Flask, settings: Settings, smtp_sink: SMTPSink
 ) -> None:
+    # Through the `app` fixture: on clean tables, so its one message is the only one.
     app = make_app(settings, smtp_url=smtp_sink.url, max_send_attempts=2)
     key = new_key(app, ["invitations"])
     smtp_sink.fail_next(421, "4.7.0 busy", times=5)

@@ -52,6 +52,7 @@ def test_sign_in_see_home_sign_out(live: tuple[Flask, str], page: Page, tmp_path
         "API keys",
         "Audit log",
         "Privacy policy",
+        "Data requests",
     ]
     page.set_viewport_size({"width": 390, "height": 800})  # a phone: nothing wider than it
     assert page.evaluate("document.documentElement.scrollWidth") <= 390

@@ -194,12 +194,20 @@ def send_now(app: Flask, campaign_id: int) -> None:
 
 def start_and_plan(app: Flask, campaign_id: int, *, whole: bool = False) -> None:
     """Start the campaign and run its planner here, so its ledger rows exist on return: the
-    first batch's, or with `whole` every batch's (the planner's second run plans the rest)."""
+    first batch's, or with `whole` every batch's (the planner plans in time slices, so as many
+    runs as it takes to finish, however slow the machine is)."""
     with app.app_context():
         _start(app, campaign_id)
-        for _ in range(2 if whole else 1):
+        jobs.plan_campaign(campaign_id)
+        while whole and not _planning_done(campaign_id):
             jobs.plan_campaign(campaign_id)
         db.session.remove()
+
+
+def _planning_done(campaign_id: int) -> bool:
+    db.session.expire_all()
+    campaign = db.session.get(Campaign, campaign_id)
+    return campaign is not None and campaign.planning_done
 
 
 def ledger(app: Flask, campaign_id: int) -> dict[int | None, str]:
