@@ -8,11 +8,13 @@ enqueues work that a claim will sort out.
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from flask import current_app
 from rq import get_current_job
 from sqlalchemy import and_, exists, or_, select, update
+from sqlalchemy.orm import Session
 
 from invites.campaigns import late, planner
 from invites.campaigns.models import BatchStatus, Campaign, CampaignBatch, CampaignStatus
@@ -61,20 +63,44 @@ def enqueue_plan(campaign_id: int) -> None:
 
 def plan_campaign(campaign_id: int) -> str:
     """Write the campaign's ledger batch by batch, enqueueing each batch as it commits."""
+    done = plan_slice(campaign_id)
+    if done.more:
+        enqueue_plan(campaign_id)  # after the lock is free, or it would find it taken
+    return done.said
+
+
+@dataclass(frozen=True)
+class Planned:
+    """What one planning slice did: said (for the job's result), batches made, more to plan."""
+
+    said: str
+    batches: int = 0
+    more: bool = False
+
+
+def plan_slice(campaign_id: int, *, from_a_run: bool = False) -> Planned:
+    """Plan one slice of the campaign (planner.Slice); return what was done and whether some
+    is left to plan. `from_a_run`: a batch run that ran out of batches plans the next slice
+    itself and takes its batches, instead of ending and leaving a lone worker to switch jobs
+    (a pause at each batch boundary); their batch jobs are then not enqueued."""
     settings = current_app.config["SETTINGS"]
     lock = queue.connection().lock(f"spotcam:campaign:{campaign_id}:planner", timeout=600)
     if not lock.acquire(blocking=False):
-        return "another planner runs"
+        return Planned("another planner runs")
     more = False
     try:
-        campaign = db.session.get(Campaign, campaign_id)
+        # Read in a session of its own: a run that plans keeps its own session's objects.
+        with Session(db.engine, expire_on_commit=False) as own:
+            campaign = own.get(Campaign, campaign_id)
+            if campaign is not None:
+                own.expunge(campaign)
         if campaign is None or campaign.status not in (
             CampaignStatus.SENDING,
             CampaignStatus.PAUSED,
         ):
-            return "not sending"
-        db.session.expunge(campaign)
-        db.session.remove()
+            return Planned("not sending")
+        if campaign.planning_done:
+            return Planned("planned already")
         planned = 0
         with db.engine.connect() as conn:
             size = settings.campaign_batch_size
@@ -84,7 +110,7 @@ def plan_campaign(campaign_id: int) -> str:
             part = planner.Slice(campaign, after)
             for batch_id, due in planner.plan(conn, campaign, settings, size=size, after=after):
                 planned += 1
-                if due <= utcnow():
+                if due <= utcnow() and not from_a_run:
                     enqueue_batches([batch_id])  # later ones: the tick, when they are due
                 if part.over():
                     more = True
@@ -98,20 +124,21 @@ def plan_campaign(campaign_id: int) -> str:
             conn.commit()
         if more:
             log.info("%scampaign %s: %d batch(es) planned", _tag(), campaign_id, planned)
-            return f"planned {planned} batch(es); the rest is queued"
+            return Planned(f"planned {planned} batch(es); the rest is queued", planned, True)
         log.info("%scampaign %s planned in %d batch(es)", _tag(), campaign_id, planned)
-        finish_if_done(campaign_id)
-        return f"planned {planned} batch(es)"
+        if not from_a_run:
+            finish_if_done(campaign_id)
+        return Planned(f"planned {planned} batch(es)", planned)
     finally:
         lock.release()
-        if more:
-            enqueue_plan(campaign_id)  # after the lock is free, or it would find it taken
 
 
 def send_batch(batch_id: int) -> str:
     """Send one batch's due contacts (then the campaign's next due ones, while time allows)."""
     app = current_app._get_current_object()  # type: ignore[attr-defined]
-    run = BatchRun(app, batch_id, transport())
+    run = BatchRun(
+        app, batch_id, transport(), plan_more=lambda c: plan_slice(c, from_a_run=True).batches
+    )
     tally = run.run()
     log.info("%sbatch %s: %s", _tag(), batch_id, tally)
     batch = db.session.get(CampaignBatch, run.batch_id)  # the batch the run ended in

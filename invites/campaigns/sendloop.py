@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
 from enum import StrEnum
@@ -121,8 +122,17 @@ class Tally:
 class BatchRun:
     """One job's run of one batch (and of its campaign's next ones, while time allows)."""
 
-    def __init__(self, app: Flask, batch_id: int, transport: Any) -> None:
+    def __init__(
+        self,
+        app: Flask,
+        batch_id: int,
+        transport: Any,
+        plan_more: Callable[[int], int] | None = None,
+    ) -> None:
         self.app = app
+        #: Plans the campaign's next slice when the run finds no batch left (jobs.plan_slice);
+        #: returns how many batches it made.
+        self.plan_more = plan_more
         self.settings = app.config["SETTINGS"]
         self.batch_id = batch_id
         self.transport = transport
@@ -175,6 +185,11 @@ class BatchRun:
                     self.lease.settle(control)
         return self.tally
 
+    def _planned_more(self) -> bool:
+        """Whether planning one more slice (if any is left) made a batch."""
+        assert self.plan_more is not None
+        return self.plan_more(self.campaign_id) > 0
+
     def _prepare(self, campaign: Campaign) -> None:
         self.campaign_id = campaign.id
         self.builder = MessageBuilder(self.app, campaign)
@@ -212,7 +227,13 @@ class BatchRun:
                 return
             now = utcnow()
             if not self.lease.take_next(control, self.campaign_id, now, self._grace):
-                return
+                # Out of planned batches: plan the next slice here and go on, rather than
+                # end and leave a lone worker a job switch at every batch boundary.
+                if self.plan_more is None or not self._planned_more():
+                    return
+                now = utcnow()
+                if not self.lease.take_next(control, self.campaign_id, now, self._grace):
+                    return
             self.batch_id = self.lease.batch_id or self.batch_id
             self._settled = False
             self.tally.count(Delivery.UNKNOWN, self.lease.close_interrupted(control, now))
