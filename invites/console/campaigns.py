@@ -144,7 +144,10 @@ def index_progress() -> ResponseReturnValue:
     which = Campaign.id.in_(wanted) if wanted else Campaign.status.in_(LIVE)
     rows = db.session.scalars(select(Campaign).where(which)).all()
     return jsonify(
-        {str(c.id): live_json(app, c, now) for c, now in progress.progress_of(db.session, app, rows)}
+        {
+            str(c.id): live_json(app, c, now)
+            for c, now in progress.progress_of(db.session, app, rows)
+        }
     )
 
 

@@ -260,7 +260,8 @@ def test_every_form_error_at_once_at_its_field(
     # Typed as text, as an older browser without date and time pickers sends them.
     page.evaluate(
         "for (const id of ['schedule-date', 'schedule-time']) {"
-        " const el = document.getElementById(id); el.type = 'text'; el.removeAttribute('required'); }"
+        " const el = document.getElementById(id);"
+        " el.type = 'text'; el.removeAttribute('required'); }"
     )
     page.fill("#schedule-date", "31/12/2026")
     page.fill("#schedule-time", "25:00")
@@ -273,5 +274,6 @@ def test_every_form_error_at_once_at_its_field(
         ("default_zone", "IANA time zone"),
     ):
         assert words in page.inner_text(f"#error-{field}"), field
-    assert page.input_value("#schedule-date") == "31/12/2026"
+    # Kept in the page as typed (a date picker shows an impossible date as empty).
+    assert page.get_attribute("#schedule-date", "value") == "31/12/2026"
     assert page.input_value("#default-zone") == "Mars/Base"
