@@ -182,7 +182,7 @@ def test_progress_tells_the_truth_young_slow_paused_cancelled_finished(
         rows = list(csv.reader(io.StringIO(Path(download.value.path()).read_text("utf-8-sig"))))
         assert rows[0] == ["section", "item", "count"]
         assert ["outcome", "sent", str(reach)] in rows
-        _shot(page, tmp_path, "console-campaign.png")
+        _shot(page, tmp_path, "console-campaign-done.png")
 
         page.click("nav >> text=Campaigns")
         listed = page.locator(f'tr[data-campaign="{slow}"]')
