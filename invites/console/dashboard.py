@@ -67,8 +67,9 @@ class Attention:
     count: int
 
 
-def under_way(session: AnySession, app: Flask) -> list[Live]:
-    """Campaigns sending, paused, scheduled or held: sending first, then by when they start."""
+def under_way(session: AnySession, app: Flask) -> list[Live] | None:
+    """Campaigns sending, paused, scheduled or held: sending first, then by when they start
+    (None: Redis, which keeps their rates, didn't answer)."""
     rows = session.scalars(
         select(Campaign)
         .where(
@@ -87,10 +88,14 @@ def under_way(session: AnySession, app: Flask) -> list[Live]:
     order = {"sending": 0, "paused": 1, "held": 2, "scheduled": 3}
     ordered = sorted(rows, key=lambda c: order.get(c.status, 9))
     out = []
-    # Their counts in one query (progress_of), whatever the campaigns' sizes.
-    for campaign, now in progress.progress_of(session, app, ordered):
-        shown = pace.pace(app, campaign, done=now.done, left=now.total - now.done, limit=now.limit)
-        out.append(Live(campaign, now, shown))
+    try:
+        # Their counts in one query (progress_of), whatever the campaigns' sizes.
+        for campaign, now in progress.progress_of(session, app, ordered):
+            left = now.total - now.done
+            shown = pace.pace(app, campaign, done=now.done, left=left, limit=now.limit)
+            out.append(Live(campaign, now, shown))
+    except redis.RedisError:
+        return None  # the rest of the page still shows (it is when an admin looks)
     return out
 
 

@@ -121,13 +121,19 @@ def test_the_home_page_per_role_counts_only(app: Flask) -> None:
 def test_the_home_page_says_when_redis_is_away(app: Flask, own_redis: OwnRedis) -> None:
     port, procs = own_redis
     away = make_app(app.config["SETTINGS"], redis_url=f"redis://127.0.0.1:{port}/0")
+    seed(away, people(12))
+    campaign_id = make_campaign(away)
+    start_and_plan(away, campaign_id)  # sending: its rate is read from Redis
     admin = signed_in(away, "boss@example.com", Role.ADMIN)
-    assert 'id="rq-queues"' in admin.get("/console/").text
+    shown = admin.get("/console/").text
+    assert 'id="rq-queues"' in shown and f'data-campaign="{campaign_id}"' in shown
     for proc in procs:
         proc.kill()
         proc.wait()
     page = admin.get("/console/")
-    assert page.status_code == 200 and 'id="queues-down"' in page.text
+    assert page.status_code == 200
+    assert 'id="queues-down"' in page.text and 'id="under-way-down"' in page.text
+    assert re.search(r'data-feedback="unsubscribed">', page.text)  # the rest still shows
 
 
 def test_results_as_csv_counts_only_and_safe_in_a_spreadsheet(app: Flask) -> None:
