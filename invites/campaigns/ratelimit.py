@@ -170,3 +170,13 @@ def rate_last_minute(app: Flask, campaign_id: int) -> float:
     keys = [f"spotcam:campaign:{campaign_id}:sent:{s}" for s in range(now - 60, now)]
     values: list[bytes | None] = queue.connection(app).mget(keys)  # type: ignore[assignment]
     return sum(int(v) for v in values if v) / 60.0
+
+
+def sent_per_second(app: Flask, campaign_id: int, seconds: int, now: int) -> list[int]:
+    """Messages this campaign sent in each of the `seconds` whole seconds before `now` (epoch),
+    oldest first, all workers together (zeros where nothing left; at most what the counters
+    keep)."""
+    seconds = max(1, min(seconds, _RATE_KEY_TTL))
+    keys = [f"spotcam:campaign:{campaign_id}:sent:{s}" for s in range(now - seconds, now)]
+    values: list[bytes | None] = queue.connection(app).mget(keys)  # type: ignore[assignment]
+    return [int(v) if v else 0 for v in values]

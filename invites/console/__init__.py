@@ -26,6 +26,7 @@ from invites.console import (
     campaigns_actions,
     campaigns_edit,
     campaigns_preview,
+    campaigns_results,
     errors,
     forms,
     home,
@@ -43,7 +44,14 @@ from invites.console.access import (
     public,
     requires_role,
 )
-from invites.console.display import category_name, format_time, language_name, localtime
+from invites.console.display import (
+    category_name,
+    detail_value,
+    duration,
+    format_time,
+    language_name,
+    localtime,
+)
 
 __all__ = [
     "CHILDREN",
@@ -105,7 +113,7 @@ SECTIONS: tuple[Section, ...] = (
 
 # The campaign pages' other modules add their routes to campaigns.bp when imported; errors
 # and forms add their hooks to bp.
-_CAMPAIGN_PAGES = (campaigns_actions, campaigns_edit, campaigns_preview)
+_CAMPAIGN_PAGES = (campaigns_actions, campaigns_edit, campaigns_preview, campaigns_results)
 _HOOKS = (errors, forms)
 
 for _child, _prefix in CHILDREN:
@@ -114,6 +122,8 @@ for _child, _prefix in CHILDREN:
 bp.add_app_template_filter(localtime, "localtime")
 bp.add_app_template_filter(category_name, "category_name")
 bp.add_app_template_filter(language_name, "language_name")
+bp.add_app_template_filter(duration, "duration")
+bp.add_app_template_filter(detail_value, "detail_value")
 
 
 @bp.context_processor

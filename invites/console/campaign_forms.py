@@ -30,13 +30,17 @@ class FormError(ValueError):
     """A field that can't be used: the message says why, `field` names it (the page shows the
     message at that field)."""
 
-    def __init__(self, message: str, field: str | None = None) -> None:
+    def __init__(
+        self, message: str, field: str | None = None, others: dict[str, str] | None = None
+    ) -> None:
         super().__init__(message)
         self.field = field
+        #: More fields refused by the same form: every error is shown at once, at its field.
+        self.others = others or {}
 
     def as_errors(self) -> dict[str, str]:
         """{field: message}, as the templates show errors."""
-        return {self.field or "form": str(self)}
+        return {self.field or "form": str(self), **self.others}
 
 
 @dataclass
@@ -141,24 +145,38 @@ class Schedule:
 
 
 def schedule_form(form: Mapping[str, str], viewer_zone: str | None) -> Schedule:
-    """The schedule form: a date and a time, in the viewer's zone or in each contact's."""
+    """The schedule form: a date and a time, in the viewer's zone or in each contact's. Every
+    field that can't be used is named at once (FormError with the others)."""
+    errors: dict[str, str] = {}
     day_text, time_text = _text(form, "date").strip(), _text(form, "time").strip()
+    day: date | None = None
     try:
         day = date.fromisoformat(day_text)
     except ValueError:
-        raise FormError("Give the date as YYYY-MM-DD.", "date") from None
+        errors["date"] = "Give the date as YYYY-MM-DD."
     today = datetime.now(UTC).date()
-    if day < today - timedelta(days=1):  # a day back: it is still that day somewhere
-        raise FormError("That date has passed; choose a later one, or send now.", "date")
-    if day > today + MAX_AHEAD:
-        raise FormError("Choose a date within the next two years.", "date")
+    if day is not None and day < today - timedelta(days=1):  # still that day somewhere
+        errors["date"] = "That date has passed; choose a later one, or send now."
+    elif day is not None and day > today + MAX_AHEAD:
+        errors["date"] = "Choose a date within the next two years."
+    at: time | None = None
     try:
         at = time.fromisoformat(time_text)
     except ValueError:
-        raise FormError("Give the time as HH:MM.", "time") from None
+        errors["time"] = "Give the time as HH:MM."
+    local = _text(form, "anchor") == "local"
+    zone = "UTC"
+    if local:
+        try:
+            zone = check_zone(_text(form, "default_zone").strip() or "UTC")
+        except FormError as exc:
+            errors["default_zone"] = str(exc)
+    if errors:
+        first, *rest = errors.items()
+        raise FormError(first[1], first[0], dict(rest))
+    assert day is not None and at is not None  # no errors: both were read
     clock = f"{at.hour:02d}:{at.minute:02d}"
-    if _text(form, "anchor") == "local":
-        zone = check_zone(_text(form, "default_zone").strip() or "UTC")
+    if local:
         return Schedule(local_date=day, local_time=clock, default_zone=zone)
     # The staff user's own zone, checked when it was set; UTC if it no longer reads.
     tz: tzinfo = zones.zone(viewer_zone) if zones.is_zone(viewer_zone) else UTC

@@ -24,7 +24,7 @@ from flask import (
 from flask.typing import ResponseReturnValue
 from sqlalchemy import select
 
-from invites.campaigns import late, lifecycle, listing, planner, progress
+from invites.campaigns import late, lifecycle, listing, pace, planner, progress
 from invites.campaigns.content import LOCALES
 from invites.campaigns.lifecycle import MARKETING_CATEGORIES
 from invites.campaigns.models import Campaign, CampaignContent, CampaignStatus
@@ -81,6 +81,16 @@ def contents(campaign: Campaign) -> dict[str, CampaignContent]:
     return {row.locale: row for row in rows}
 
 
+def pace_of(app: Any, campaign: Campaign, now: progress.Progress) -> pace.Pace:
+    """How fast and how long still, from the progress counts (see invites.campaigns.pace)."""
+    return pace.pace(app, campaign, done=now.done, left=now.total - now.done, limit=now.limit)
+
+
+def live_json(app: Any, campaign: Campaign, now: progress.Progress) -> dict[str, Any]:
+    """What a page polls: the counts, with the rate, time left and state from `pace`."""
+    return now.as_json() | pace_of(app, campaign, now).as_json()
+
+
 def reach_now(campaign: Campaign) -> int:
     """How many contacts the campaign would reach if it were sent now."""
     return planner.count_audience(db.session.connection(), campaign, current_app.config["SETTINGS"])
@@ -134,7 +144,10 @@ def index_progress() -> ResponseReturnValue:
     which = Campaign.id.in_(wanted) if wanted else Campaign.status.in_(LIVE)
     rows = db.session.scalars(select(Campaign).where(which)).all()
     return jsonify(
-        {str(c.id): now.as_json() for c, now in progress.progress_of(db.session, app, rows)}
+        {
+            str(c.id): live_json(app, c, now)
+            for c, now in progress.progress_of(db.session, app, rows)
+        }
     )
 
 
@@ -203,6 +216,8 @@ def campaign_page(
         "console/campaigns/show.html",
         campaign=campaign,
         progress=now,
+        pace=pace_of(app, campaign, now),
+        started=campaign.status not in pace.NOT_STARTED,
         contents=contents(campaign),
         reach=reach_now(campaign) if campaign.status in lifecycle.EDITABLE else None,
         reasons=progress.failure_reasons(db.session, campaign.id),
@@ -228,4 +243,4 @@ def show_progress(campaign_id: int) -> ResponseReturnValue:
     """The campaign's live progress as JSON (the page polls it every second)."""
     campaign = load(campaign_id)
     app = current_app._get_current_object()  # type: ignore[attr-defined]
-    return jsonify(progress.progress(db.session, app, campaign).as_json())
+    return jsonify(live_json(app, campaign, progress.progress(db.session, app, campaign)))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime, tzinfo
 
 from flask_login import current_user
@@ -50,3 +51,36 @@ def language_name(locale: str | None) -> str:
     if not locale:
         return "every language"
     return LANGUAGE_NAMES.get(locale, locale)
+
+
+def duration(seconds: int | None, basis: str | None = None) -> str:
+    """Jinja filter `duration`: a time left as people say it ("3 min 30 s"); '—' for none to
+    show, "none" for nothing left; "about … at the limit" when estimated from the rate limit
+    (campaign.js words it the same)."""
+    if seconds is None:
+        return "—"
+    if seconds == 0:
+        return "none"
+    if seconds < 60:
+        text = f"{seconds} s"
+    elif seconds < 3600:
+        text = f"{seconds // 60} min {seconds % 60} s"
+    else:
+        text = f"{seconds // 3600} h {seconds % 3600 // 60} min"
+    return f"about {text} at the limit" if basis == "limit" else text
+
+
+#: A time as the audit log's details store it: ISO 8601, naive UTC ("2026-12-08T07:00:00").
+_STORED_TIME = re.compile(r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?")
+
+
+def detail_value(value: object) -> str:
+    """Jinja filter `detail_value`: an audit detail as text, a stored time in the viewer's
+    zone with its abbreviation (details keep UTC without a marker)."""
+    text = str(value)
+    if isinstance(value, str) and _STORED_TIME.fullmatch(value):
+        try:
+            return localtime(datetime.fromisoformat(value))
+        except ValueError:
+            return text
+    return text

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, String, Text, UniqueConstraint
+from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from invites.core.db import db, utcnow
@@ -32,7 +32,11 @@ class Suppression(db.Model):  # type: ignore[name-defined]
     reason: Mapped[str] = mapped_column(String(32))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
-    __table_args__ = (UniqueConstraint("email_hash", "reason", name="uq_suppression_reason"),)
+    __table_args__ = (
+        UniqueConstraint("email_hash", "reason", name="uq_suppression_reason"),
+        # The console's home page counts bounces and complaints of the last 7 and 30 days.
+        Index("ix_suppressions_reason_created", "reason", "created_at"),
+    )
 
 
 class IdempotencyRecord(db.Model):  # type: ignore[name-defined]

@@ -4,10 +4,15 @@
   "use strict";
   var FINAL = { done: true, cancelled: true };
 
-  function eta(seconds) {
-    if (seconds === null) return "\u2014";
+  // The same words as the `duration` filter of the page (invites/console/display.py).
+  function duration(seconds, basis) {
+    if (seconds === null || seconds === undefined) return "\u2014";
     if (seconds === 0) return "none";
-    return Math.floor(seconds / 60) + " min " + (seconds % 60) + " s";
+    var text;
+    if (seconds < 60) text = seconds + " s";
+    else if (seconds < 3600) text = Math.floor(seconds / 60) + " min " + (seconds % 60) + " s";
+    else text = Math.floor(seconds / 3600) + " h " + Math.floor((seconds % 3600) / 60) + " min";
+    return basis === "limit" ? "about " + text + " at the limit" : text;
   }
 
   function fill(root, p) {
@@ -24,9 +29,10 @@
     set("done", p.done);
     set("total", p.total);
     set("percent", p.percent);
-    set("rate", p.rate.toFixed(1));
-    set("limit", p.limit ? p.limit : "no limit");
-    set("eta", eta(p.eta_seconds));
+    set("rate", p.rate === null ? "starting" : p.rate.toFixed(1) + "/s");
+    set("rate-window", p.rate_window >= 60 || !p.rate_window ? "(last minute)" : "(last " + p.rate_window + " s)");
+    set("limit", p.limit ? p.limit + "/s" : "no limit");
+    set("eta", duration(p.eta_seconds, p.eta_basis));
     set("status", p.status);
     Object.keys(p.counts).forEach(function (name) { set(name, p.counts[name]); });
   }
@@ -40,13 +46,13 @@
     }, 1000);
   }
 
-  var one = document.querySelector("#progress[data-progress-url]");
+  var one = document.querySelector("#progress[data-progress-url], #progress-watch[data-progress-url]");
   if (one) {
     var shown = one.getAttribute("data-status");
     poll(one.getAttribute("data-progress-url"), function (p) {
       fill(document, p);
-      if (p.status !== shown && (FINAL[p.status] || p.status === "paused" || shown === "scheduled")) {
-        // The actions and results depend on the state: show the page as it is now.
+      if (p.status !== shown) {
+        // The actions, the progress and the results depend on the state: show the page as it is now.
         window.location.reload();
         return false;
       }
