@@ -251,11 +251,7 @@ def test_a_run_taking_the_next_batches_claims_no_held_or_future_one_and_holds_a_
     audience = [p for p in people(260) if p.gets("promotional")]
     seed(camp, audience)
     campaign_id = make_campaign(camp)
-    start_and_plan(camp, campaign_id)
-    with camp.app_context():  # the rest of the planning, slice by slice, here
-        while not db.session.get(Campaign, campaign_id).planning_done:  # type: ignore[union-attr]
-            jobs.plan_campaign(campaign_id)
-            db.session.remove()
+    start_and_plan(camp, campaign_id, whole=True)
     now = utcnow()
     with camp.app_context():
         batches = db.session.scalars(
