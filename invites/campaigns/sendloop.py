@@ -63,8 +63,9 @@ STATUS_EVERY_SECONDS = 0.2
 RUN_SECONDS = 60.0
 #: The reason a contact's message could not be built starts with this.
 RENDER_FAILED = "render_failed"
-#: A round judges its share of render failures only once it built this many messages: a
-#: last round of two contacts, one of them failing, says nothing about the template.
+#: The share of render failures is judged at the end of a round over at least this many
+#: messages (a short round, cut by ROUND_SECONDS or a rate limit, is judged with the next):
+#: a last round of two contacts, one of them failing, says nothing about the template.
 RENDER_JUDGED_FROM = 10
 
 
@@ -145,7 +146,8 @@ class BatchRun:
         #: Messages built ahead (while the receiver took in the one before), by ledger row;
         #: a build that failed keeps its exception, raised when the row's turn comes.
         self._built: dict[int, Outgoing | Exception] = {}
-        #: This round's messages built, and how many of them failed to render.
+        #: Messages built since the share of render failures was last judged, and how many of
+        #: them failed to render.
         self._round_built = 0
         self._round_render_failed = 0
         self._render_example = ""
@@ -246,7 +248,6 @@ class BatchRun:
         outcome is written and the lease renewed before anything else happens.
         """
         started = time.monotonic()
-        self._round_built = self._round_render_failed = 0
         wait = 0.0
         with db.engine.connect() as locks:
             now = utcnow()
@@ -358,7 +359,10 @@ class BatchRun:
         """Pause the campaign if more than the set share of this round's messages failed to
         render: a template broken for many is for a person to fix, not to record one by one."""
         built, failed = self._round_built, self._round_render_failed
-        if built < RENDER_JUDGED_FROM or not failed:
+        if built < RENDER_JUDGED_FROM:
+            return
+        self._round_built = self._round_render_failed = 0
+        if not failed:
             return
         if failed * 100 <= built * self.settings.campaign_max_render_failure_percent:
             return
