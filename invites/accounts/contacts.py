@@ -10,8 +10,9 @@ from typing import Any
 from sqlalchemy import delete, select, update
 
 from invites.accounts import eligibility
+from invites.accounts.attributes import ATTRIBUTES
 from invites.accounts.categories import CATEGORIES, MARKETING
-from invites.accounts.models import ConsentEvent, Contact, Preference
+from invites.accounts.models import ConsentEvent, Contact, ContactAttribute, Preference
 from invites.core.addresses import address_hash
 from invites.core.config import Settings
 from invites.core.db import AnySession
@@ -87,7 +88,40 @@ def erase(session: AnySession, contact: Contact) -> None:
     )
     session.execute(delete(ConsentEvent).where(ConsentEvent.contact_id == contact.id))
     session.execute(delete(Preference).where(Preference.contact_id == contact.id))
+    session.execute(delete(ContactAttribute).where(ContactAttribute.contact_id == contact.id))
     session.delete(contact)
+
+
+def attributes(session: AnySession, contact: Contact) -> dict[str, str]:
+    """The contact's declared attributes, as stored (canonical text), by name."""
+    rows = session.execute(
+        select(ContactAttribute.name, ContactAttribute.value).where(
+            ContactAttribute.contact_id == contact.id
+        )
+    )
+    return {name: value for name, value in rows if name in ATTRIBUTES}
+
+
+def set_attributes(
+    session: AnySession, contact: Contact, values: dict[str, str | None], now: datetime
+) -> None:
+    """Make `values` (checked, canonical: invites.accounts.attributes.parse_all) the contact's
+    whole set of attributes: a name left out or given as None is no longer held."""
+    kept = {name: value for name, value in values.items() if value is not None}
+    session.execute(
+        delete(ContactAttribute).where(
+            ContactAttribute.contact_id == contact.id, ContactAttribute.name.not_in(kept)
+        )
+    )
+    for name, value in kept.items():
+        row = session.get(ContactAttribute, (contact.id, name))
+        if row is None:
+            row = ContactAttribute(contact_id=contact.id, name=name)
+            session.add(row)
+        if row.value != value:
+            row.value, row.number = value, ATTRIBUTES[name].number_of(value)
+            row.updated_at = now
+    session.flush()
 
 
 def current(session: AnySession, contact: Contact, settings: Settings) -> dict[str, bool]:

@@ -60,3 +60,24 @@ class ConsentEvent(db.Model):  # type: ignore[name-defined]
 
     #: The console's home page counts withdrawals of the last 7 and 30 days.
     __table_args__ = (Index("ix_consent_events_created", "created_at"),)
+
+class ContactAttribute(db.Model):  # type: ignore[name-defined]
+    """One declared attribute's value for a contact (invites.accounts.attributes).
+
+    A narrow table rather than a JSON column: the same indexed SQL selects an audience on
+    SQLite and PostgreSQL, an undeclared name can't hide inside a document, and the rows go
+    with the contact (cascade, and explicitly on erasure).
+    """
+
+    __tablename__ = "contact_attributes"
+    contact_id: Mapped[int] = mapped_column(
+        ForeignKey("contacts.id", ondelete="CASCADE"), primary_key=True
+    )
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    #: The canonical text (ISO date, "true"/"false", a number's shortest form).
+    value: Mapped[str] = mapped_column(String(200))
+    #: A number attribute's value as a number, for before/after; None for other kinds.
+    number: Mapped[float | None]
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    __table_args__ = (Index("ix_contact_attributes_name_value", "name", "value"),)

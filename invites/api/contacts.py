@@ -8,6 +8,7 @@ from flask import Blueprint, Response, current_app, request
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, create_model, field_validator
 
 from invites.accounts import contacts
+from invites.accounts.attributes import ATTRIBUTES, parse_all
 from invites.accounts.categories import CATEGORIES, MARKETING
 from invites.accounts.models import Contact
 from invites.api import spec
@@ -15,7 +16,7 @@ from invites.api.auth import require
 from invites.api.fields import Email, Text, TimeZone, UtcDateTime
 from invites.api.schemas import NAME_MAX, Strict, parse_body, respond, valid_email
 from invites.core.db import db, utcnow
-from invites.core.errors import ApiProblem, invalid
+from invites.core.errors import ApiProblem, invalid, invalid_fields
 from invites.core.text import clean_line
 from invites.datarequests import erasure
 from invites.privacy.consent import UnknownPolicyVersion
@@ -24,6 +25,21 @@ bp = Blueprint("api_contacts", __name__, url_prefix="/api/v1/contacts")
 
 #: Sources an API caller may name; pages and complaints record their own.
 API_SOURCES = ("app", "api", "support")
+
+
+def _document_attributes(schema: dict[str, Any]) -> None:
+    """Each declared attribute with its type; any other name is a 422."""
+    schema.clear()
+    schema.update(
+        {
+            "type": "object",
+            "description": "Declared attributes (the attribute register): when given, the "
+            "contact's whole set (a name left out or null is no longer held); when absent, "
+            "unchanged. An undeclared name is a 422 naming it.",
+            "properties": {name: a.schema() for name, a in ATTRIBUTES.items()},
+            "additionalProperties": False,
+        }
+    )
 
 
 class ContactIn(Strict):
@@ -39,6 +55,8 @@ class ContactIn(Strict):
         description="IANA time zone, for campaigns sent at a local hour (e.g. Europe/Moscow); "
         "one of the names listed.",
     )
+    # Checked against the register in the view, so that every bad name and value is named.
+    attributes: dict[str, Any] | None = Field(None, json_schema_extra=_document_attributes)
 
     @field_validator("name")
     @classmethod
@@ -59,6 +77,10 @@ class ContactOut(BaseModel):
     locale: str
     name: str | None
     time_zone: str | None
+    attributes: dict[str, str] = Field(
+        description='Declared attributes held, as stored: ISO dates, "true"/"false", '
+        "numbers as text."
+    )
     preferences: dict[str, bool] = Field(description="Whether each category may be sent now.")
     created_at: UtcDateTime
     updated_at: UtcDateTime
@@ -132,6 +154,7 @@ def _out(contact: Contact) -> ContactOut:
         locale=contact.locale,
         name=contact.name,
         time_zone=contact.time_zone,
+        attributes=contacts.attributes(db.session, contact),
         preferences=contacts.current(db.session, contact, settings),
         created_at=contact.created_at,
         updated_at=contact.updated_at,
@@ -143,6 +166,13 @@ def _out(contact: Contact) -> ContactOut:
 def put_contact(user_id: str) -> Response:
     """Create or update an account holder (an address change keeps their choices)."""
     body = parse_body(ContactIn)
+    values: dict[str, str | None] | None = None
+    if body.attributes is not None:
+        values, errors = parse_all(body.attributes)
+        if errors:
+            raise invalid_fields(
+                [{"field": f"attributes.{n}", "message": m} for n, m in sorted(errors.items())]
+            )
     settings = current_app.config["SETTINGS"]
     contact, created = contacts.upsert(
         db.session,
@@ -154,6 +184,8 @@ def put_contact(user_id: str) -> Response:
         utcnow(),
         time_zone=body.time_zone,
     )
+    if values is not None:
+        contacts.set_attributes(db.session, contact, values, utcnow())
     db.session.commit()
     return respond(_out(contact), 201 if created else 200)
 

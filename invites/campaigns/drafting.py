@@ -111,10 +111,12 @@ def update_settings(
     seen: Seen | None = None,
     **fields: Any,
 ) -> None:
-    """Change name, category, partner, locale, sender or rate (a draft or scheduled one)."""
+    """Change name, category, partner, locale, sender, rate or segment (the JSON of
+    invites.campaigns.segments) of a draft or scheduled campaign."""
     lock(session, campaign, seen)
     editable(campaign)
     allowed = {"name", "category", "partner_name", "locale", "sender", "rate_per_second"}
+    allowed |= {"segment"}
     unknown = set(fields) - allowed
     if unknown:
         raise CampaignError(f"unknown field(s): {', '.join(sorted(unknown))}")

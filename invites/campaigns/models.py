@@ -105,6 +105,8 @@ class Campaign(db.Model):  # type: ignore[name-defined]
     finished_at: Mapped[datetime | None]
     #: Set when a finished campaign is moved out of the console's default list.
     archived_at: Mapped[datetime | None]
+    #: Conditions on contact attributes, as JSON (invites.campaigns.segments); None: none.
+    segment: Mapped[str | None] = mapped_column(Text)
 
     __table_args__ = (Index("ix_campaigns_status", "status"),)
 
@@ -218,3 +220,17 @@ class CampaignCount(db.Model):  # type: ignore[name-defined]
     )
     name: Mapped[str] = mapped_column(String(32), primary_key=True)
     count: Mapped[int] = mapped_column(default=0)
+
+
+class SavedSegment(db.Model):  # type: ignore[name-defined]
+    """Named conditions on contact attributes that a campaign can start from (copied into it,
+    so a later change to the saved one never alters a campaign already approved)."""
+
+    __tablename__ = "saved_segments"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(120), unique=True)
+    #: The segment as JSON (invites.campaigns.segments.Segment.to_json).
+    definition: Mapped[str] = mapped_column(Text)
+    created_by: Mapped[int | None]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)

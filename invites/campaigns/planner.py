@@ -22,10 +22,11 @@ from datetime import time as clock
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Connection, exists, func, insert, literal, select, update
+from sqlalchemy import Connection, and_, exists, func, insert, literal, select, update
 
 from invites.accounts import eligibility
 from invites.accounts.models import Contact
+from invites.campaigns import segments
 from invites.campaigns.models import (
     Anchor,
     BatchStatus,
@@ -50,8 +51,12 @@ SLICE_SECONDS = 0.1
 
 
 def audience(campaign: Campaign, settings: Settings) -> Any:
-    """The condition on Contact for this campaign's audience, right now."""
-    return eligibility.may_receive(campaign.category, settings, campaign.locale)
+    """The condition on Contact for this campaign's audience, right now: the one eligibility
+    rule, and the campaign's segment (invites.campaigns.segments)."""
+    return and_(
+        eligibility.may_receive(campaign.category, settings, campaign.locale),
+        segments.clause(campaign.segment),
+    )
 
 
 def count_audience(conn: Connection, campaign: Campaign, settings: Settings) -> int:

@@ -19,10 +19,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Connection, and_, bindparam, literal, not_, select
+from sqlalchemy import Connection, and_, bindparam, literal, not_, or_, select
 
 from invites.accounts import eligibility
 from invites.accounts.models import Contact
+from invites.campaigns import segments
 from invites.campaigns.models import CampaignDelivery, Delivery
 from invites.core.config import Settings
 
@@ -43,9 +44,11 @@ class RoundQueries:
     """The two statements of a round for one campaign, built once per run (each round only
     binds its parameters: a statement object keeps its cache key)."""
 
-    def __init__(self, settings: Settings, category: str, locale: str | None) -> None:
+    def __init__(
+        self, settings: Settings, category: str, locale: str | None, segment: str | None = None
+    ) -> None:
         self._lock = self._lock_due()
-        self._rows = self._due_rows(settings, category, locale)
+        self._rows = self._due_rows(settings, category, locale, segment)
 
     def lock(self, conn: Connection, batch_id: int, now: Any) -> list[int]:
         """Lock the contact rows of up to ROUND_SIZE due ledger rows; return their ids."""
@@ -76,10 +79,14 @@ class RoundQueries:
         # ledger's inserts and updates (key-share locks through its foreign key) still pass.
         return query.with_for_update(of=Contact, key_share=True)
 
-    def _due_rows(self, settings: Settings, category: str, locale: str | None) -> Any:
+    def _due_rows(
+        self, settings: Settings, category: str, locale: str | None, segment: str | None
+    ) -> Any:
         suppressed = eligibility.suppressed_for_marketing()
         unwanted = not_(eligibility.wants(category, settings))
         wrong_locale = (Contact.locale != locale) if locale else literal(False)
+        # Out of the campaign's segment now (an attribute changed after planning): skipped too.
+        wrong_locale = or_(wrong_locale, not_(segments.clause(segment)))
         return (
             select(
                 _LEDGER.c.id.label("ledger_id"),

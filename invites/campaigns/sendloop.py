@@ -203,7 +203,9 @@ class BatchRun:
             )
             if lim is not None
         ]
-        self.queries = RoundQueries(self.settings, campaign.category, campaign.locale)
+        self.queries = RoundQueries(
+            self.settings, campaign.category, campaign.locale, campaign.segment
+        )
         self._status_stmt = select(Campaign.status).where(Campaign.id == campaign.id)
         self._grace = timedelta(seconds=self.settings.campaign_late_grace_seconds)
 

@@ -54,6 +54,7 @@ def duplicate(
         sender=campaign.sender,
         rate_per_second=campaign.rate_per_second,
         default_zone=campaign.default_zone,
+        segment=campaign.segment,
         status=CampaignStatus.DRAFT,
         created_by=actor.id,
         edited_by=actor.id,

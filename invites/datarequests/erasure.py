@@ -18,7 +18,7 @@ from datetime import datetime
 from sqlalchemy import delete, func, select, update
 
 from invites.accounts import contacts
-from invites.accounts.models import ConsentEvent, Contact, Preference
+from invites.accounts.models import ConsentEvent, Contact, ContactAttribute, Preference
 from invites.campaigns.models import CampaignDelivery
 from invites.core.db import AnySession
 from invites.core.models import Suppression
@@ -41,6 +41,7 @@ class Erased:
     contacts: int = 0
     preferences: int = 0
     consent_events: int = 0
+    attributes: int = 0
     invitations: int = 0
     messages: int = 0
     campaign_deliveries: int = 0
@@ -63,6 +64,9 @@ def _erase_contact(session: AnySession, contact: Contact, erased: Erased) -> Non
     erased.preferences += _count(session, select(func.count()).where(Preference.contact_id == cid))
     erased.consent_events += _count(
         session, select(func.count()).where(ConsentEvent.contact_id == cid)
+    )
+    erased.attributes += _count(
+        session, select(func.count()).where(ContactAttribute.contact_id == cid)
     )
     erased.messages += _count(
         session, select(func.count()).where(OutboundMessage.contact_id == cid)

@@ -31,6 +31,10 @@ class ContactRecord(BaseModel):
     name: str | None
     locale: str = Field(description="The language email is written in: en or ru.")
     time_zone: str | None
+    attributes: dict[str, str] = Field(
+        default_factory=dict,
+        description="Details the app sent about the account (the attribute register), as stored.",
+    )
     created_at: datetime
     updated_at: datetime
 
@@ -200,6 +204,7 @@ def gather(session: AnySession, email_hash: str, settings: Settings, now: dateti
             name=contact.name,
             locale=contact.locale,
             time_zone=contact.time_zone,
+            attributes=contacts.attributes(session, contact),
             created_at=contact.created_at,
             updated_at=contact.updated_at,
         )

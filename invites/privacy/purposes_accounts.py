@@ -56,6 +56,18 @@ _RECIPIENT = Holding(
         "адрес, имя, язык и часовой пояс (для писем в местное время)",
     ),
 )
+#: Declared in invites.accounts.attributes (each names the purposes below that hold it).
+ATTRIBUTES = Holding(
+    "contact_attributes",
+    ("contact_id", "name", "value", "number", "updated_at"),
+    text(
+        "details the app sends about the account, to choose who an offer is for: country, "
+        "plan, camera model and sign-up day (staff see only how many match, never who)",
+        "сведения об аккаунте из приложения, чтобы выбрать, кому адресовать предложение: "
+        "страна, тариф, модель камеры и дата регистрации (сотрудники видят только число "
+        "подходящих, но не кто это)",
+    ),
+)
 _MARKETING_MESSAGES = Holding(
     "outbound_messages",
     ("contact_id", "category", "subject", "body_text", "body_html", "status", "sent_at"),
@@ -108,7 +120,7 @@ PROMOTIONAL = Purpose(
         "Собственные новости и предложения SpotCam для владельцев аккаунтов, которые не "
         "отказались от них.",
     ),
-    (_RECIPIENT, _PREFERENCES, _CONSENTS, _MARKETING_MESSAGES),
+    (_RECIPIENT, _PREFERENCES, _CONSENTS, ATTRIBUTES, _MARKETING_MESSAGES),
     ("account_holders",),
     text(
         "legitimate interest with opt-out (ePrivacy art. 13(2) soft opt-in)",
@@ -125,7 +137,7 @@ PARTNER = Purpose(
         "Offers SpotCam sends on behalf of partner companies, only with consent.",
         "Предложения, которые SpotCam отправляет от имени партнёров, только с согласия.",
     ),
-    (_RECIPIENT, _PREFERENCES, _CONSENTS, _MARKETING_MESSAGES),
+    (_RECIPIENT, _PREFERENCES, _CONSENTS, ATTRIBUTES, _MARKETING_MESSAGES),
     ("account_holders",),
     text(
         "consent (GDPR art. 6(1)(a); ePrivacy art. 13(1))",

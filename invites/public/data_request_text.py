@@ -107,6 +107,7 @@ TEXT: dict[str, dict[str, str]] = {
         "erased_contacts": "account records",
         "erased_preferences": "choices",
         "erased_consent_events": "consent history entries",
+        "erased_attributes": "account details from the app (country, plan, camera, sign-up day)",
         "erased_invitations": "invitations",
         "erased_messages": "messages",
         "erased_campaign_deliveries": "campaign delivery records",
@@ -225,6 +226,8 @@ TEXT: dict[str, dict[str, str]] = {
         "erased_contacts": "записи об аккаунте",
         "erased_preferences": "выбор по категориям",
         "erased_consent_events": "записи истории согласий",
+        "erased_attributes": "сведения об аккаунте из приложения (страна, тариф, камера, дата "
+        "регистрации)",
         "erased_invitations": "приглашения",
         "erased_messages": "письма",
         "erased_campaign_deliveries": "записи о доставке рассылок",
