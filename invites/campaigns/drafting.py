@@ -65,8 +65,9 @@ def create(
     locale: str | None = None,
     sender: str | None = None,
     rate_per_second: int | None = None,
+    segment: str | None = None,
 ) -> Campaign:
-    """Start a draft."""
+    """Start a draft (`segment`: the JSON of invites.campaigns.segments, or None)."""
     if not name.strip():
         raise CampaignError("a campaign needs a name")
     _check_category(category, partner_name)
@@ -78,6 +79,7 @@ def create(
         locale=locale,
         sender=sender,
         rate_per_second=rate_per_second,
+        segment=segment,
         status=CampaignStatus.DRAFT,
         created_by=actor.id,
         edited_by=actor.id,

@@ -27,6 +27,7 @@ from invites.console import (
     campaigns_edit,
     campaigns_preview,
     campaigns_results,
+    campaigns_segments,
     errors,
     forms,
     home,
@@ -113,7 +114,13 @@ SECTIONS: tuple[Section, ...] = (
 
 # The campaign pages' other modules add their routes to campaigns.bp when imported; errors
 # and forms add their hooks to bp.
-_CAMPAIGN_PAGES = (campaigns_actions, campaigns_edit, campaigns_preview, campaigns_results)
+_CAMPAIGN_PAGES = (
+    campaigns_actions,
+    campaigns_edit,
+    campaigns_preview,
+    campaigns_results,
+    campaigns_segments,
+)
 _HOOKS = (errors, forms)
 
 for _child, _prefix in CHILDREN:

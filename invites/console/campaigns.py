@@ -24,13 +24,15 @@ from flask import (
 from flask.typing import ResponseReturnValue
 from sqlalchemy import select
 
-from invites.campaigns import late, lifecycle, listing, pace, planner, progress
+from invites.campaigns import late, lifecycle, listing, pace, planner, progress, segments
 from invites.campaigns.content import LOCALES
 from invites.campaigns.lifecycle import MARKETING_CATEGORIES
 from invites.campaigns.models import Campaign, CampaignContent, CampaignStatus
 from invites.console.access import client_ip, current_staff
 from invites.console.campaign_forms import settings_form
 from invites.console.search_forms import SearchForm, page_number
+from invites.console.segment_forms import segment_form
+from invites.console.segment_view import segment_view
 from invites.core import audit
 from invites.core.db import db
 from invites.staff import users
@@ -96,6 +98,11 @@ def reach_now(campaign: Campaign) -> int:
     return planner.count_audience(db.session.connection(), campaign, current_app.config["SETTINGS"])
 
 
+def reach_shown(campaign: Campaign, reach: int | None) -> str | None:
+    """The reach as the editing pages show it: small counts of a segment are blurred."""
+    return None if reach is None else segments.shown(reach, bool(campaign.segment))
+
+
 @bp.get("")
 def index() -> tuple[str, int]:
     """List campaigns newest first, with status, schedule, counts and progress bars; search by
@@ -154,7 +161,13 @@ def index_progress() -> ResponseReturnValue:
 @bp.get("/new")
 def new() -> str:
     """The form for a new campaign's name, category and audience."""
-    return render_template("console/campaigns/new.html", form={}, errors={}, **form_choices())
+    return render_template(
+        "console/campaigns/new.html",
+        form={},
+        errors={},
+        seg=segment_view(None, None),
+        **form_choices(),
+    )
 
 
 def form_choices() -> dict[str, Any]:
@@ -171,18 +184,25 @@ def form_choices() -> dict[str, Any]:
 def create() -> ResponseReturnValue:
     """Create a draft campaign, then go on to write its content."""
     parsed = settings_form(request.form)
+    segment, segment_errors = segment_form(request.form)
+    parsed.errors |= segment_errors
+    seg = segment_view(None, request.form, parsed.errors)
     if parsed.errors:
         flash("Not created: see the fields marked below.", "error")
         return render_template(
-            "console/campaigns/new.html", form=request.form, errors=parsed.errors, **form_choices()
+            "console/campaigns/new.html",
+            form=request.form,
+            errors=parsed.errors,
+            seg=seg,
+            **form_choices(),
         ), 400
     try:
-        campaign = lifecycle.create(db.session, actor(), **parsed.values)
+        campaign = lifecycle.create(db.session, actor(), segment=segment.to_json(), **parsed.values)
     except lifecycle.CampaignError as exc:
         db.session.rollback()
         flash(f"Not created: {exc}.", "error")
         return render_template(
-            "console/campaigns/new.html", form=request.form, errors={}, **form_choices()
+            "console/campaigns/new.html", form=request.form, errors={}, seg=seg, **form_choices()
         ), 400
     db.session.commit()
     flash(f"Created “{campaign.name}”. Now write its content.", "ok")
@@ -212,6 +232,7 @@ def campaign_page(
     staff = current_staff()
     names = {u.id: u.email for u in users.all_users(db.session)}
     approval_required = settings.campaign_approval == "required"
+    reach = reach_now(campaign) if campaign.status in lifecycle.EDITABLE else None
     return render_template(
         "console/campaigns/show.html",
         campaign=campaign,
@@ -219,7 +240,9 @@ def campaign_page(
         pace=pace_of(app, campaign, now),
         started=campaign.status not in pace.NOT_STARTED,
         contents=contents(campaign),
-        reach=reach_now(campaign) if campaign.status in lifecycle.EDITABLE else None,
+        reach=reach,
+        reach_shown=reach_shown(campaign, reach),
+        seg=segment_view(campaign, (kept or {}).get("settings"), errors),
         reasons=progress.failure_reasons(db.session, campaign.id),
         attributed=progress.attributed(db.session, campaign.id),
         per_hour=progress.sends_per_hour(db.session, campaign.id),

@@ -24,10 +24,12 @@ from invites.console.campaigns import (
     form_choices,
     load,
     reach_now,
+    reach_shown,
     seen_on_form,
     to_page,
 )
 from invites.console.forms import cut_form, handles_cut_form
+from invites.console.segment_forms import segment_form
 from invites.core.db import db
 from mailer.authoring import (
     CAMPAIGN_VARIABLES,
@@ -65,7 +67,7 @@ def _editor(
         recipient_variables=RECIPIENT_VARIABLES,
         campaign_variables=CAMPAIGN_VARIABLES,
         filters=sorted(FILTERS),
-        reach=reach_now(campaign),
+        reach=reach_shown(campaign, reach_now(campaign)),
         editable=campaign.status in lifecycle.EDITABLE,
         **form_choices(),
     ), status
@@ -177,6 +179,9 @@ def save_settings(campaign_id: int) -> ResponseReturnValue:
     campaign = load(campaign_id)
     seen = seen_on_form(campaign)
     parsed = settings_form(request.form)
+    segment, segment_errors = segment_form(request.form)
+    parsed.errors |= segment_errors
+    parsed.values["segment"] = segment.to_json()
     if parsed.errors:
         flash("Settings not saved: see the fields marked below.", "error")
         return campaign_page(campaign, 400, kept={"settings": request.form}, errors=parsed.errors)

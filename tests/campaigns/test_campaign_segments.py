@@ -4,19 +4,16 @@ match when their message is due, once each, whatever changed after planning."""
 from __future__ import annotations
 
 from collections import Counter
-from datetime import date, timedelta
 
 from flask import Flask
 from sqlalchemy import func, select
 
-from invites.accounts import contacts
 from invites.accounts.models import Contact
 from invites.campaigns import lifecycle, planner, segments
 from invites.campaigns.models import Campaign
-from invites.core.db import db, utcnow
+from invites.core.db import db
 
 from ..support.campaigns import (
-    Person,
     actor,
     expected,
     ledger,
@@ -29,19 +26,8 @@ from ..support.campaigns import (
     until_done,
 )
 from ..support.helpers import auth, new_key
+from ..support.segments import attributes_of, give_attributes
 from ..support.smtpd import SMTPSink
-
-START = date(2026, 1, 1)
-
-
-def _attributes(p: Person) -> dict[str, str | None]:
-    """The oracle's attributes for a seeded person (written apart from the service's SQL)."""
-    return {
-        "country": "DE" if p.n % 2 == 0 else "FR",
-        "plan": ("pro", "plus", "free")[p.n % 3],
-        # Unknown for every fifth person.
-        "signed_up_on": None if p.n % 5 == 1 else (START + timedelta(days=p.n)).isoformat(),
-    }
 
 
 def _matches(attrs: dict[str, str | None]) -> bool:
@@ -65,22 +51,13 @@ WINTER = segments.Segment(
 )
 
 
-def _give(app: Flask, ids: dict[str, int], audience: list[Person]) -> None:
-    with app.app_context():
-        for p in audience:
-            contact = db.session.get(Contact, ids[p.email])
-            assert contact is not None
-            contacts.set_attributes(db.session, contact, _attributes(p), utcnow())
-        db.session.commit()
-
-
 def test_a_segment_reaches_who_matches_at_send_time_once_each(
     camp: Flask, smtp_sink: SMTPSink
 ) -> None:
     audience = people(300)
     ids = seed(camp, audience)
-    _give(camp, ids, audience)
-    attrs = {p.email: _attributes(p) for p in audience}
+    give_attributes(camp, ids, audience)
+    attrs = {p.email: attributes_of(p) for p in audience}
     campaign_id = make_campaign(camp)
     step(
         camp,
@@ -139,7 +116,7 @@ def test_the_clause_counts_what_the_oracle_counts_for_all_any_before_and_exists(
 ) -> None:
     audience = people(120)
     ids = seed(camp, audience)
-    _give(camp, ids, audience)
+    give_attributes(camp, ids, audience)
     cases = {
         segments.Segment(
             "any",
@@ -162,9 +139,9 @@ def test_the_clause_counts_what_the_oracle_counts_for_all_any_before_and_exists(
         for segment, oracle in cases.items():
             campaign = Campaign(category="promotional", locale=None, segment=segment.to_json())
             counted = planner.count_audience(db.session.connection(), campaign, settings)
-            want = [p for p in audience if p.gets("promotional") and oracle(_attributes(p))]
+            want = [p for p in audience if p.gets("promotional") and oracle(attributes_of(p))]
             assert counted == len(want), segment.describe()
             alone = db.session.scalar(
                 select(func.count(Contact.id)).where(segments.clause(segment))
             )
-            assert alone == len([p for p in audience if oracle(_attributes(p))])
+            assert alone == len([p for p in audience if oracle(attributes_of(p))])
