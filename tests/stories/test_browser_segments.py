@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 from flask import Flask
@@ -19,12 +20,8 @@ from ..support.segments import attributes_of, give_attributes
 from ..support.staff import PASSWORD, make_staff
 
 
-def _count(audience: list[Person], rule: object) -> str:
-    found = sum(
-        1
-        for p in audience
-        if p.gets("promotional") and rule(attributes_of(p))  # type: ignore[operator]
-    )
+def _count(audience: list[Person], rule: Callable[[dict[str, str | None]], bool]) -> str:
+    found = len([p for p in audience if p.gets("promotional") and rule(attributes_of(p))])
     return "fewer than 5" if found < 5 else str(found)
 
 
