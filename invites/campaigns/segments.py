@@ -68,10 +68,15 @@ class Condition:
 
     def describe(self) -> str:
         """The condition in words, for the page and the audit log."""
-        label = ATTRIBUTES[self.attribute].label
+        declared = ATTRIBUTES[self.attribute]
         if self.op == Op.EXISTS:
-            return f"{label} is known"
-        return f"{label} {OP_LABELS[self.op]} {', '.join(self.values)}"
+            return f"{declared.label} is known"
+        words = OP_LABELS[self.op]
+        if self.op in (Op.BEFORE, Op.AFTER):
+            # "is before / below" offers both in the form; a condition is one or the other.
+            words = words.split(" / ")[0 if declared.kind == Kind.DATE else 1]
+            words = words if words.startswith("is ") else f"is {words}"
+        return f"{declared.label} {words} {', '.join(self.values)}"
 
 
 @dataclass(frozen=True)

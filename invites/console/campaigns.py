@@ -242,6 +242,7 @@ def campaign_page(
         contents=contents(campaign),
         reach=reach,
         reach_shown=reach_shown(campaign, reach),
+        segment_summary=segments.load(campaign.segment).describe(),
         seg=segment_view(campaign, (kept or {}).get("settings"), errors),
         reasons=progress.failure_reasons(db.session, campaign.id),
         attributed=progress.attributed(db.session, campaign.id),

@@ -94,6 +94,9 @@ def test_segments_with_their_live_count(
     page.click("#save-settings")
     assert "Saved the settings." in page.inner_text("p.flash")
     assert page.inner_text("#reach").startswith(_count(audience, winter) + " contact")
+    assert page.inner_text("#segment-summary") == (
+        "Country is DE and Plan is one of pro, plus and Signed up on is after 2026-01-10"
+    )
     page.fill("#segment_name", "German paying, new this year")
     page.click("#save-segment")
     assert "Saved the segment" in page.inner_text("p.flash")
