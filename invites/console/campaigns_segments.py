@@ -94,3 +94,30 @@ def save_segment(campaign_id: int) -> ResponseReturnValue:
     db.session.commit()
     flash(f"Saved the segment “{name}”. The campaign's own settings are not saved yet.", "ok")
     return campaign_page(campaign, 200, kept={"settings": form})
+
+
+@bp.post("/<int:campaign_id>/segment/delete")
+def delete_segment(campaign_id: int) -> ResponseReturnValue:
+    """Delete a saved segment (campaigns that used it keep their own copy of its conditions)."""
+    campaign = load(campaign_id)
+    form = request.form.to_dict()
+    chosen = request.form.get("saved_segment", "")
+    saved = db.session.get(SavedSegment, int(chosen)) if chosen.isdigit() else None
+    if saved is None:
+        flash("Choose a saved segment to delete.", "error")
+        return campaign_page(campaign, 400, kept={"settings": form})
+    who = actor()
+    audit.record(
+        db.session,
+        actor=who,
+        action="segment.delete",
+        target_type="segment",
+        target_id=saved.id,
+        detail={"name": saved.name},
+        ip=who.ip,
+    )
+    name = saved.name
+    db.session.delete(saved)
+    db.session.commit()
+    flash(f"Deleted the saved segment “{name}”. Campaigns keep their own conditions.", "ok")
+    return campaign_page(campaign, 200, kept={"settings": form})

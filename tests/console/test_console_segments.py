@@ -7,6 +7,7 @@ from flask import Flask
 
 from invites.campaigns import lifecycle, segments
 from invites.campaigns.models import Campaign
+from invites.core import audit
 from invites.core.db import db
 
 from ..support.campaigns import actor, make_campaign, people, seed, step
@@ -72,6 +73,40 @@ def test_a_conditions_change_voids_the_approval(app: Flask) -> None:
         assert campaign.approved_version is None
         assert segments.load(campaign.segment).describe() == "Plan is one of pro, plus"
         db.session.remove()
+
+
+def test_a_saved_segment_is_saved_replaced_and_deleted_and_audited(app: Flask) -> None:
+    from invites.campaigns.models import SavedSegment
+
+    campaign_id = make_campaign(app)
+    client = signed_in(app, "mia@example.com")
+    page = f"/console/campaigns/{campaign_id}"
+    fields = {
+        "name": "Winter filters",
+        "category": "promotional",
+        "match": "all",
+        "cond-0-attribute": "country",
+        "cond-0-op": "equals",
+        "cond-0-value": "de",
+        "segment_name": "Germany",
+    }
+    assert post_form(client, page + "/segment/save", fields, page).status_code == 200
+    again = fields | {"cond-0-value": "at"}
+    assert post_form(client, page + "/segment/save", again, page).status_code == 200
+    unnamed = post_form(client, page + "/segment/save", fields | {"segment_name": " "}, page)
+    assert unnamed.status_code == 400 and "error-segment_name" in unnamed.text
+    with app.app_context():
+        saved = db.session.scalars(db.select(SavedSegment)).one()
+        assert segments.load(saved.definition).describe() == "Country is AT"
+        saved_id = saved.id
+        db.session.remove()
+    gone = post_form(client, page + "/segment/delete", {"saved_segment": str(saved_id)}, page)
+    assert gone.status_code == 200 and "Deleted the saved segment" in gone.text
+    with app.app_context():
+        assert db.session.scalars(db.select(SavedSegment)).all() == []
+        actions = [e.action for e in audit.events_for(db.session, "segment", saved_id)]
+        db.session.remove()
+    assert sorted(actions) == ["segment.delete", "segment.save", "segment.save"]
 
 
 def test_the_readme_documents_every_attribute() -> None:
