@@ -61,6 +61,7 @@ class ConsentEvent(db.Model):  # type: ignore[name-defined]
     #: The console's home page counts withdrawals of the last 7 and 30 days.
     __table_args__ = (Index("ix_consent_events_created", "created_at"),)
 
+
 class ContactAttribute(db.Model):  # type: ignore[name-defined]
     """One declared attribute's value for a contact (invites.accounts.attributes).
 
