@@ -13,7 +13,7 @@ from collections.abc import Callable
 from flask import current_app, flash, redirect, request, url_for
 from flask.typing import ResponseReturnValue
 
-from invites.campaigns import jobs, lifecycle
+from invites.campaigns import jobs, lifecycle, segments
 from invites.campaigns.models import Campaign, CampaignStatus
 from invites.campaigns.progress import progress
 from invites.console import campaigns_confirm as confirm
@@ -66,7 +66,10 @@ def _ask_first(campaign: Campaign, statuses: tuple[str, ...], ready: bool = Fals
     return True
 
 
-def _people(count: int) -> str:
+def _people(count: int, campaign: Campaign) -> str:
+    shown = segments.shown(count, bool(campaign.segment))
+    if not shown.isdigit():
+        return f"{shown} people"  # a small segmented audience, blurred as everywhere
     return f"{count:,} {'person' if count == 1 else 'people'}".replace(",", " ")
 
 
@@ -80,7 +83,7 @@ def send(campaign_id: int) -> ResponseReturnValue:
             confirm.Ask(
                 "console.campaigns.send",
                 f"Send “{campaign.name}” now?",
-                f"Send to {_people(count)} now",
+                f"Send to {_people(count, campaign)} now",
                 count,
                 "people it will email",
                 "now",
@@ -134,7 +137,7 @@ def schedule(campaign_id: int) -> ResponseReturnValue:
             confirm.Ask(
                 "console.campaigns.schedule",
                 f"Schedule “{campaign.name}”?",
-                f"Schedule for {_people(count)}",
+                f"Schedule for {_people(count, campaign)}",
                 count,
                 "people it would email now",
                 moment,

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from flask import current_app, render_template, request
 from flask.typing import ResponseReturnValue
 
+from invites.campaigns import segments
 from invites.campaigns.models import Campaign, CampaignStatus
 from invites.console.campaigns import reach_now
 from invites.core.config import Settings
@@ -48,7 +49,13 @@ def confirmed(ask: Ask, campaign: Campaign) -> ResponseReturnValue | None:
     """None when the posted form confirms this step; else the page that asks (or asks again)."""
     form = request.form
     settings: Settings = current_app.config["SETTINGS"]
-    must_type = ask.count is not None and ask.count > settings.campaign_confirm_typed_above
+    # A segmented audience of a handful shows as "fewer than 5", here as on every page: a
+    # count that small would point at people. Nobody can type a number they aren't shown.
+    display = None if ask.count is None else segments.shown(ask.count, bool(campaign.segment))
+    blurred = display is not None and not display.isdigit()
+    must_type = (
+        ask.count is not None and not blurred and ask.count > settings.campaign_confirm_typed_above
+    )
     problem = None
     if form.get("confirmed") == "yes":
         shown = form.get("shown_count", "")
@@ -66,6 +73,7 @@ def confirmed(ask: Ask, campaign: Campaign) -> ResponseReturnValue | None:
         "console/campaigns/confirm.html",
         campaign=campaign,
         ask=ask,
+        display=display,
         carried=carried,
         must_type=must_type,
         problem=problem,

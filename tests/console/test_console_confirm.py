@@ -12,7 +12,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from playwright.sync_api import Page
 
-from invites.campaigns import lifecycle
+from invites.campaigns import lifecycle, segments
 from invites.campaigns.models import Campaign, CampaignContent, CampaignStatus
 from invites.core import audit
 from invites.core.config import Settings
@@ -21,6 +21,7 @@ from invites.staff import Role
 
 from ..support.campaigns import actor, expected, make_campaign, people, seed, step
 from ..support.helpers import make_app
+from ..support.segments import give_attributes
 from ..support.servers import serve
 from ..support.staff import PASSWORD, make_staff, page_fields, sign_in, signed_in
 
@@ -238,3 +239,30 @@ def test_confirm_in_a_browser(app: Flask, settings: Settings, page: Page) -> Non
         page.click("#confirm-step")
         assert page.inner_text("#status") == "cancelled"
         assert "Cancelled." in page.inner_text("main")
+
+
+def test_a_small_segmented_audience_is_blurred_on_the_confirmation(app: Flask) -> None:
+    audience = people(12)
+    ids = seed(app, audience)
+    give_attributes(app, ids, audience)
+    campaign_id = make_campaign(app)
+    # Germans on the free plan with a sign-up date: a handful of this audience.
+    few = segments.Segment(
+        "all",
+        (
+            segments.condition("country", "equals", ["de"]),
+            segments.condition("plan", "equals", ["free"]),
+        ),
+    )
+    step(
+        app,
+        campaign_id,
+        lambda c: lifecycle.update_settings(db.session, c, actor(app), segment=few.to_json()),
+    )
+    client = signed_in(app, "mia@example.com", Role.MARKETING)
+    asked = _unconfirmed(client, campaign_id, "send")
+    assert '<dd id="confirm-count">fewer than 5</dd>' in asked
+    assert "Send to fewer than 5 people now" in asked
+    assert 'id="typed-count"' not in asked
+    done = client.post(f"/console/campaigns/{campaign_id}/send", data=_hidden(asked))
+    assert done.status_code == 303 and _status(app, campaign_id) == CampaignStatus.SENDING
