@@ -251,7 +251,7 @@ def test_one_run_takes_the_campaigns_next_batches_but_never_one_another_holds(
         held.leased_until = utcnow() + timedelta(minutes=5)
         held_range = (held.first_contact_id, held.last_contact_id)
         db.session.commit()
-        first = batches[0].id
+        first, held_id = batches[0].id, held.id
 
         result = jobs.send_batch(first)  # one job
 
@@ -263,7 +263,7 @@ def test_one_run_takes_the_campaigns_next_batches_but_never_one_another_holds(
             )
         }
         db.session.remove()
-    assert states.pop(held.id) == ("running", "another-worker")
+    assert states.pop(held_id) == ("running", "another-worker")
     assert {status for status, _ in states.values()} == {"done"}
     lo, hi = held_range
     in_held = {e for e in _expected(audience) if lo <= ids[e] <= hi}
