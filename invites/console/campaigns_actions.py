@@ -9,6 +9,7 @@ commit, so a job never runs ahead of the state it needs.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 from flask import current_app, flash, redirect, request, url_for
 from flask.typing import ResponseReturnValue
@@ -27,24 +28,29 @@ from invites.core.db import db
 
 def _step(
     campaign_id: int,
-    do: Callable[[Campaign, lifecycle.Seen], object],
-    done: str,
+    do: Callable[[Campaign, lifecycle.Seen], Any],
+    done: str | Callable[[Campaign], str],
     after: Callable[[int], object] | None = None,
     kept: dict[str, object] | None = None,
+    to: Callable[[Any], ResponseReturnValue] | None = None,
 ) -> ResponseReturnValue:
+    """Take a step from the campaign's page: commit it, wake the workers (`after`), say it
+    (`done`, or what it says of the campaign as it was) and go on to the campaign's page, or
+    to where `to` sends the step's result; a refused step shows the page again, with why."""
     campaign = load(campaign_id)
     seen = seen_on_form(campaign)
+    said = done(campaign) if callable(done) else done
     try:
-        do(campaign, seen)
+        result = do(campaign, seen)
     except lifecycle.CampaignError as exc:
         db.session.rollback()
         flash(f"Not done: {exc}.", "error")
         return campaign_page(campaign, 409, kept=kept)
     db.session.commit()
     if after is not None:
-        after(campaign.id)
-    flash(done, "ok")
-    return to_page(campaign.id)
+        after(campaign_id)
+    flash(said, "ok")
+    return to(result) if to is not None else to_page(campaign_id)
 
 
 def _settings() -> Settings:
@@ -250,19 +256,12 @@ def unschedule(campaign_id: int) -> ResponseReturnValue:
 @bp.post("/<int:campaign_id>/duplicate")
 def duplicate(campaign_id: int) -> ResponseReturnValue:
     """Make a new draft with this campaign's settings and content, and open it."""
-    campaign = load(campaign_id)
-    seen = seen_on_form(campaign)
-    try:
-        copy = lifecycle.duplicate(db.session, campaign, actor(), seen=seen)
-    except lifecycle.CampaignError as exc:
-        db.session.rollback()
-        flash(f"Not done: {exc}.", "error")
-        return campaign_page(campaign, 409)
-    db.session.commit()
-    flash(
-        f"This is a new draft, a copy of “{campaign.name}”: nothing is approved or scheduled.", "ok"
+    return _step(
+        campaign_id,
+        lambda c, seen: lifecycle.duplicate(db.session, c, actor(), seen=seen),
+        lambda c: f"This is a new draft, a copy of “{c.name}”: nothing is approved or scheduled.",
+        to=lambda copy: to_page(copy.id),
     )
-    return to_page(copy.id)
 
 
 @bp.post("/<int:campaign_id>/delete")
@@ -285,17 +284,12 @@ def delete(campaign_id: int) -> ResponseReturnValue:
         )
         if asking is not None:
             return asking
-    name = campaign.name
-    seen = seen_on_form(campaign)
-    try:
-        lifecycle.delete_draft(db.session, campaign, actor(), seen=seen)
-    except lifecycle.CampaignError as exc:
-        db.session.rollback()
-        flash(f"Not done: {exc}.", "error")
-        return campaign_page(campaign, 409)
-    db.session.commit()
-    flash(f"Deleted the draft “{name}”.", "ok")
-    return redirect(url_for("console.campaigns.index"), code=303)
+    return _step(
+        campaign_id,
+        lambda c, seen: lifecycle.delete_draft(db.session, c, actor(), seen=seen),
+        lambda c: f"Deleted the draft “{c.name}”.",
+        to=lambda _gone: redirect(url_for("console.campaigns.index"), code=303),
+    )
 
 
 @bp.post("/<int:campaign_id>/archive")
