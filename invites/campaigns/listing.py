@@ -10,6 +10,7 @@ from sqlalchemy import func, select
 
 from invites.campaigns.models import Campaign
 from invites.core.db import AnySession
+from invites.core.search import contains
 
 #: Campaigns per page of the list.
 PAGE_SIZE = 25
@@ -42,11 +43,6 @@ class Page:
     total: int
 
 
-def _like(text: str) -> str:
-    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    return f"%{escaped.lower()}%"
-
-
 def when(campaign: type[Campaign] = Campaign) -> Any:
     """The date a campaign is listed by: started, else scheduled, else created."""
     return func.coalesce(campaign.started_at, campaign.scheduled_at, campaign.created_at)
@@ -58,7 +54,7 @@ def search(session: AnySession, where: Filter, page: int = 1, size: int = PAGE_S
         Campaign.archived_at.is_not(None) if where.archived else Campaign.archived_at.is_(None)
     ]
     if where.name:
-        conditions.append(func.lower(Campaign.name).like(_like(where.name), escape="\\"))
+        conditions.append(contains(Campaign.name, where.name))
     if where.status:
         conditions.append(Campaign.status == where.status)
     if where.category:

@@ -18,6 +18,7 @@ from sqlalchemy import ForeignKey, Index, String, Text, func, select
 from sqlalchemy.orm import Mapped, mapped_column
 
 from invites.core.db import AnySession, db, utcnow
+from invites.core.search import contains
 
 
 class Actor(Protocol):
@@ -156,20 +157,13 @@ class Page:
     total: int
 
 
-def _like(text: str) -> str:
-    # The typed text is matched literally: % and _ are not wildcards to the person typing.
-    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    return f"%{escaped.lower()}%"
-
-
 def search(session: AnySession, where: Filter, page: int = 1, size: int = PAGE_SIZE) -> Page:
     """The events matching `where`, newest first, one page of `size` (pages count from 1)."""
     conditions: list[Any] = []
     if where.actor:
-        pattern = _like(where.actor)
-        conditions.append(func.lower(AuditEvent.actor).like(pattern, escape="\\"))
+        conditions.append(contains(AuditEvent.actor, where.actor))
     if where.action:
-        conditions.append(func.lower(AuditEvent.action).like(_like(where.action), escape="\\"))
+        conditions.append(contains(AuditEvent.action, where.action))
     if where.target_type:
         conditions.append(AuditEvent.target_type == where.target_type)
     if where.target_id:
