@@ -20,15 +20,23 @@ import uuid
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, and_, bindparam, func, or_, select, update
+from sqlalchemy import Connection, and_, bindparam, exists, func, or_, select, true, update
 
 from invites.campaigns import late
-from invites.campaigns.models import BatchStatus, CampaignBatch, CampaignDelivery, Delivery
+from invites.campaigns.models import (
+    BatchStatus,
+    Campaign,
+    CampaignBatch,
+    CampaignDelivery,
+    CampaignStatus,
+    Delivery,
+)
 from invites.core.db import utcnow
 from invites.delivery import rules
 
 _BATCHES = CampaignBatch.__table__
 _LEDGER = CampaignDelivery.__table__
+_CAMPAIGNS = Campaign.__table__
 #: Pending batches looked at when a run takes its campaign's next one.
 _NEXT_CANDIDATES = 8
 
@@ -48,11 +56,24 @@ class Lease:
             .values(leased_until=bindparam("until"))
         )
 
-    def claim(self, conn: Connection, batch_id: int, now: datetime) -> bool:
-        """Take a due batch that nobody runs (or whose runner's lease ran out); commit."""
+    def claim(
+        self, conn: Connection, batch_id: int, now: datetime, *, only_sending: bool = False
+    ) -> bool:
+        """Take a due batch that nobody runs (or whose runner's lease ran out); commit.
+
+        With `only_sending`, only while its campaign is sending: a run going on to the next
+        batch takes none of a campaign paused or cancelled since its last look, in the same
+        statement, so nothing leaves after a pause that returned before the claim.
+        """
+        sending = (
+            exists()
+            .where(_CAMPAIGNS.c.id == _BATCHES.c.campaign_id)
+            .where(_CAMPAIGNS.c.status == CampaignStatus.SENDING)
+        )
         taken = conn.execute(
             update(_BATCHES)
             .where(
+                sending if only_sending else true(),
                 _BATCHES.c.id == batch_id,
                 _BATCHES.c.due_at <= now,
                 or_(
@@ -100,7 +121,7 @@ class Lease:
         conn.commit()
         # The same conditional claim as a job's: if another worker took one first, the next;
         # two runs never hold one batch.
-        return any(self.claim(conn, batch_id, now) for batch_id in waiting)
+        return any(self.claim(conn, batch_id, now, only_sending=True) for batch_id in waiting)
 
     def close_interrupted(self, conn: Connection, now: datetime) -> int:
         """Record as unknown what a dead run left `sending` in the held batch; commit; return

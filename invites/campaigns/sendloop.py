@@ -246,6 +246,8 @@ class BatchRun:
                     return
             self.batch_id = self.lease.batch_id or self.batch_id
             self._settled = False
+            # A new batch's first round looks at the campaign's state before its first message.
+            self._status_checked = 0.0
             self.tally.count(Delivery.UNKNOWN, self.lease.close_interrupted(control, now))
 
     def _round(self, control: Connection) -> bool:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import threading
 import time
 from typing import Any
 
@@ -209,6 +210,10 @@ class ResilientCron(CronScheduler):
         """Run until SIGINT or SIGTERM; a Redis failure pauses the loop, never ends it."""
         self.log.info("CronScheduler %s: starting...", self.name)
         self._install_signal_handlers()
+        self.run()
+
+    def run(self) -> None:
+        """The loop, once the stop signals' handlers are in place."""
         backoff = 0.0
         registered = False
         try:
@@ -244,7 +249,7 @@ class ResilientCron(CronScheduler):
             self.log.info("CronScheduler %s: shutdown complete", self.name)
 
 
-def make_scheduler() -> CronScheduler:
+def make_scheduler() -> ResilientCron:
     """RQ's cron scheduler with the periodic jobs registered (not started)."""
     settings = current_app.config["SETTINGS"]
     # RQ's cron enqueues through rq.cron.Queue with the default (pickle) serializer, which our
@@ -262,15 +267,24 @@ def run_scheduler() -> None:
     """Run the outbox relay and the cron scheduler until stopped."""
     cron = make_scheduler()
     settings = current_app.config["SETTINGS"]
-    log.info(
-        "scheduler started: outbox relay every %s ms, reconcile every %ss, "
-        "retention and housekeeping hourly",
-        settings.relay_interval_ms,
-        settings.reconcile_interval_seconds,
-    )
-    thread, stop = relay.start(current_app._get_current_object())  # type: ignore[attr-defined]
+    # The stop signals are handled from here on: a supervisor (or a test) that stops the
+    # process as soon as it says it started gets a clean stop, not a death by SIGTERM.
+    cron._install_signal_handlers()
+    thread: threading.Thread | None = None
+    stop = threading.Event()
     try:
-        cron.start()
+        log.info(
+            "scheduler started: outbox relay every %s ms, reconcile every %ss, "
+            "retention and housekeeping hourly",
+            settings.relay_interval_ms,
+            settings.reconcile_interval_seconds,
+        )
+        thread, stop = relay.start(current_app._get_current_object())  # type: ignore[attr-defined]
+        cron.run()
+    except (KeyboardInterrupt, StopRequested):
+        # Stopped before the loop began; the loop handles a stop once inside it.
+        log.info("scheduler stopped before its first round")
     finally:
         stop.set()
-        thread.join(timeout=10)
+        if thread is not None:
+            thread.join(timeout=10)

@@ -22,7 +22,7 @@ import pytest
 from flask import Flask
 
 from invites.campaigns import jobs, lifecycle
-from invites.campaigns.models import Campaign, CampaignBatch
+from invites.campaigns.models import Campaign, CampaignBatch, CampaignDelivery
 from invites.core.config import Settings
 from invites.core.db import db, utcnow
 from invites.core.models import Suppression
@@ -339,6 +339,48 @@ def test_five_pause_resume_cycles(
 
     got = _received(smtp_sink)
     assert set(got) == _expected(audience) and max(got.values()) == 1
+
+
+def test_a_pause_between_two_batches_holds(camp: Flask, smtp_sink: SMTPSink) -> None:
+    # A run going on to its campaign's next batch took it without looking at the campaign,
+    # and sent for up to STATUS_EVERY_SECONDS after a pause that had returned (CI: 5 messages
+    # after the run's batch had settled). The pause lands as the first batch's last message
+    # is on the wire.
+    audience = people(300)
+    seed(camp, audience)
+    campaign_id = make_campaign(camp)
+    start_and_plan(camp, campaign_id, whole=True)
+    with camp.app_context():
+        batches = db.session.scalars(
+            db.select(CampaignBatch.id)
+            .where(CampaignBatch.campaign_id == campaign_id)
+            .order_by(CampaignBatch.id)
+        ).all()
+        first_batch = db.session.scalar(
+            db.select(db.func.count()).where(CampaignDelivery.batch_id == batches[0])
+        )
+        db.session.remove()
+    assert len(batches) >= 2 and first_batch
+
+    def pause_at_the_last_of_the_first() -> None:
+        if len(smtp_sink.messages) == first_batch:
+            with camp.app_context():
+                campaign = db.session.get(Campaign, campaign_id)
+                assert campaign is not None
+                lifecycle.pause(db.session, campaign, actor(camp))
+                db.session.commit()
+                db.session.remove()
+
+    smtp_sink.store_then_run(pause_at_the_last_of_the_first, times=10_000)
+    with camp.app_context():
+        jobs.send_batch(batches[0])
+    assert len(smtp_sink.messages) == first_batch
+    assert status(camp, campaign_id) == "paused"
+    with camp.app_context():
+        states = db.session.scalars(
+            db.select(CampaignBatch.status).where(CampaignBatch.id.in_(batches[1:]))
+        ).all()
+    assert set(states) == {"pending"}  # untouched, for the resume
 
 
 def test_two_workers_share_the_batches(

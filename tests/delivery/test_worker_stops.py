@@ -4,6 +4,9 @@ leaves it running."""
 from __future__ import annotations
 
 import logging
+import os
+import signal
+import threading
 import time
 
 import pytest
@@ -65,3 +68,29 @@ def test_a_failed_job_does_not_end_an_in_process_worker(
         assert len(q) == 0
     logged = [r.getMessage() for r in caplog.records if "exception raised" in r.getMessage()]
     assert len(logged) == 1 and failing.id in logged[0]  # the line names the job it was about
+
+
+def test_a_scheduler_stopped_as_it_says_it_started_stops_cleanly(
+    app: Flask, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Its "scheduler started" line came before its SIGTERM handler: a supervisor (or CI's
+    # test of the printed commands) that stopped it on that line killed it, exit status -15.
+    from invites.delivery import worker
+
+    announced = []
+
+    def info(message: str, *args: object) -> None:
+        if message.startswith("scheduler started"):
+            announced.append(message)
+            os.kill(os.getpid(), signal.SIGTERM)  # the stop comes the moment it says it started
+
+    saved = signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM)
+    monkeypatch.setattr(worker.log, "info", info)
+    try:
+        with app.app_context():
+            worker.run_scheduler()  # returns: the signal was handled as a stop request
+    finally:
+        signal.signal(signal.SIGINT, saved[0])
+        signal.signal(signal.SIGTERM, saved[1])
+    assert announced
+    assert not [t for t in threading.enumerate() if t.name == "outbox-relay"]
