@@ -49,6 +49,11 @@ def actor() -> lifecycle.Actor:
     return lifecycle.Actor(staff.id, staff.email, client_ip())
 
 
+def staff_editable(campaign: Campaign) -> bool:
+    """Whether staff may still change its content and settings (never a policy notice's)."""
+    return campaign.status in lifecycle.EDITABLE and campaign.policy_version_id is None
+
+
 def load(campaign_id: int) -> Campaign:
     """The campaign with this id, or a 404 page."""
     campaign = db.session.get(Campaign, campaign_id)
@@ -248,7 +253,8 @@ def campaign_page(
         attributed=progress.attributed(db.session, campaign.id),
         per_hour=progress.sends_per_hour(db.session, campaign.id),
         events=audit.events_for(db.session, "campaign", campaign.id),
-        editable=campaign.status in lifecycle.EDITABLE,
+        editable=staff_editable(campaign),
+        notice=campaign.policy_version_id is not None,
         live=campaign.status in LIVE,
         approval_required=approval_required,
         approved=campaign.approved_version == campaign.version,
