@@ -10,11 +10,13 @@ import os
 import re
 import signal
 import subprocess
+import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 from datetime import timedelta
 
+import httpx
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
@@ -32,7 +34,7 @@ from ..support.campaigns import Person, actor, ledger, people, seed, status, tic
 from ..support.helpers import ROOT, auth, env_for, invite, new_key
 from ..support.policy import INITIAL
 from ..support.smtpd import ReceivedMessage, SMTPSink
-from ..support.staff import post_form, signed_in
+from ..support.staff import CSRF_INPUT, PASSWORD, make_staff, post_form, signed_in
 
 #: An admin's summary with what a template or a page must not take as markup.
 SUMMARY_EN = "Partners get <nothing> of yours.\nWe keep logs {{ 7*7 }} days & no more."
@@ -287,3 +289,57 @@ def test_a_later_notice_waits_for_its_day_and_staff_cannot_change_it(camp: Flask
     version_page = boss.get(f"/console/policies/{version_id}")
     assert f'href="/console/campaigns/{notice.id}"' in version_page.text
     assert 'id="notice-starts"' in version_page.text
+
+
+def test_admins_publishing_a_material_change_at_once_make_one_notice(
+    live: tuple[Flask, str],
+) -> None:
+    app, base = live
+    make_staff(app, "dpo@example.com", Role.ADMIN)
+    with app.app_context():
+        boss = db.session.scalar(select(StaffUser).where(StaffUser.email == "dpo@example.com"))
+        assert boss is not None
+        d = _draft("2027-01", 31, material=True)
+        version = publishing.create(db.session, d, app.config["SETTINGS"], boss, utcnow())
+        db.session.commit()
+        path, version_id = f"/console/policies/{version.id}", version.id
+        db.session.remove()
+    clients = []
+    for n in range(3):
+        make_staff(app, f"admin{n}@example.com", Role.ADMIN)
+        client = httpx.Client(base_url=base, follow_redirects=False, timeout=30)
+        login = CSRF_INPUT.search(client.get("/console/login").text)
+        assert login is not None
+        form = {"email": f"admin{n}@example.com", "password": PASSWORD}
+        signed = client.post("/console/login", data={**form, "csrf_token": login.group(1)})
+        assert signed.status_code == 302, signed.text
+        token = CSRF_INPUT.search(client.get(path).text)
+        assert token is not None
+        clients.append((client, token.group(1)))
+    start = threading.Barrier(len(clients))
+    answers: list[httpx.Response] = []
+
+    def press(client: httpx.Client, token: str) -> None:
+        start.wait()
+        answers.append(client.post(path + "/publish", data={"confirm": "yes", "csrf_token": token}))
+
+    threads = [threading.Thread(target=press, args=pair) for pair in clients]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert sorted(r.status_code for r in answers) == [303, 400, 400]
+    with app.app_context():
+        found = db.session.scalars(
+            select(Campaign.id).where(Campaign.policy_version_id == version_id)
+        ).all()
+        assert len(found) == 1
+        logged = [
+            e
+            for e in audit.events_for(db.session, "policy_version", version_id)
+            if e.action == "policy.notice_scheduled"
+        ]
+        assert len(logged) == 1 and logged[0].details["campaign"] == found[0]
+        db.session.remove()
+    for client, _ in clients:
+        client.close()
