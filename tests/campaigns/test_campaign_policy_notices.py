@@ -86,7 +86,7 @@ def _notices(sink: SMTPSink, campaign_id: int) -> list[ReceivedMessage]:
     return [m for m in sink.messages if m.message["Message-ID"].startswith(mine)]
 
 
-def _worker(app: Flask) -> subprocess.Popen[str]:
+def _worker(app: Flask) -> subprocess.Popen[bytes]:
     """A long-running `invites worker`, in its own process group (to kill it whole)."""
     return subprocess.Popen(
         [str(ROOT / ".venv" / "bin" / "invites"), "worker", "--queues", "mail,campaigns"],
@@ -99,8 +99,8 @@ def _worker(app: Flask) -> subprocess.Popen[str]:
 
 
 @pytest.fixture()
-def workers() -> Iterator[list[subprocess.Popen[str]]]:
-    procs: list[subprocess.Popen[str]] = []
+def workers() -> Iterator[list[subprocess.Popen[bytes]]]:
+    procs: list[subprocess.Popen[bytes]] = []
     yield procs
     for proc in procs:
         if proc.poll() is None:
@@ -136,7 +136,7 @@ def _links(message: ReceivedMessage) -> list[str]:
 
 
 def test_a_material_change_notifies_each_contact_once_even_with_a_worker_killed(
-    camp: Flask, smtp_sink: SMTPSink, workers: list[subprocess.Popen[str]]
+    camp: Flask, smtp_sink: SMTPSink, workers: list[subprocess.Popen[bytes]]
 ) -> None:
     audience = people(240)
     ids = seed(camp, audience)
