@@ -45,6 +45,11 @@ def is_service(campaign: Campaign) -> bool:
     return not CATEGORIES[campaign.category].can_opt_out
 
 
+def default_sender(settings: Settings, campaign: Campaign) -> str:
+    """Where the campaign's mail comes from when staff named no sender."""
+    return settings.mail_from_service if is_service(campaign) else settings.mail_from_marketing
+
+
 def compile_locale(
     app: Flask, campaign: Campaign, locale: str, draft: Draft, sample: dict[str, str]
 ) -> CompiledDraft:
@@ -112,10 +117,9 @@ class MessageBuilder:
             raise LookupError(f"campaign {campaign.id} has no content")
         self.fallback = self.locales.get("en") or next(iter(self.locales.values()))
         self.service = is_service(campaign)
-        default = (
-            self.settings.mail_from_service if self.service else self.settings.mail_from_marketing
+        self.sender: Mailbox = parse_mailbox(
+            campaign.sender or default_sender(self.settings, campaign)
         )
-        self.sender: Mailbox = parse_mailbox(campaign.sender or default)
         self.domain = message_domain(self.sender)
 
     def build(self, row: Any) -> Outgoing:

@@ -24,7 +24,7 @@ from flask import (
 from flask.typing import ResponseReturnValue
 from sqlalchemy import select
 
-from invites.campaigns import late, lifecycle, listing, pace, planner, progress, segments
+from invites.campaigns import content, late, lifecycle, listing, pace, planner, progress, segments
 from invites.campaigns.content import LOCALES
 from invites.campaigns.lifecycle import MARKETING_CATEGORIES
 from invites.campaigns.models import Campaign, CampaignContent, CampaignStatus
@@ -264,7 +264,7 @@ def campaign_page(
         kept=kept or {},
         errors=errors or {},
         held=late.held_groups(db.session.connection(), campaign.id),
-        **form_choices(),
+        **form_choices() | {"default_sender": content.default_sender(settings, campaign)},
     ), status
 
 

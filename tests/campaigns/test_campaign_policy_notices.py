@@ -20,6 +20,7 @@ import httpx
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
+from markupsafe import escape
 from sqlalchemy import func, select
 
 from invites.campaigns import lifecycle, notices
@@ -258,6 +259,8 @@ def test_a_later_notice_waits_for_its_day_and_staff_cannot_change_it(camp: Flask
     # Staff see it, but what the service wrote for it stays as it is.
     page = boss.get(f"/console/campaigns/{notice.id}")
     assert page.status_code == 200 and 'id="policy-notice"' in page.text
+    service = camp.config["SETTINGS"].mail_from_service
+    assert f"from {escape(service)}" in page.text  # service mail, from the service address
     for button in ("duplicate", "cancel", "unschedule", "send-now", "save-settings", "edit-en"):
         assert f'id="{button}"' not in page.text, button
     shown = f"/console/campaigns/{notice.id}"
