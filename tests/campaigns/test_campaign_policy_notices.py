@@ -23,7 +23,7 @@ from flask.testing import FlaskClient
 from markupsafe import escape
 from sqlalchemy import func, select
 
-from invites.campaigns import lifecycle, notices
+from invites.campaigns import content, lifecycle, notices
 from invites.campaigns.models import Campaign, CampaignBatch, CampaignContent
 from invites.core import audit
 from invites.core.db import db, utcnow
@@ -33,7 +33,7 @@ from invites.staff.models import StaffUser
 
 from ..support.campaigns import Person, actor, ledger, people, seed, status, tick, until_done
 from ..support.helpers import ROOT, auth, env_for, invite, new_key
-from ..support.policy import INITIAL
+from ..support.policy import INITIAL, admin
 from ..support.smtpd import ReceivedMessage, SMTPSink
 from ..support.staff import CSRF_INPUT, PASSWORD, make_staff, post_form, signed_in
 
@@ -346,3 +346,30 @@ def test_admins_publishing_a_material_change_at_once_make_one_notice(
         db.session.remove()
     for client, _ in clients:
         client.close()
+
+
+def test_an_admins_summary_is_shown_as_written_whatever_it_holds(app: Flask) -> None:
+    tricky = (
+        "Quotes \" and ' and a backslash \\ and \\n and \\u0041;\n"
+        "{% endraw %}{{ first_name }}{# note #}{% if 1 %}x{% endif %} <script>alert(1)</script>"
+    )
+    settings = app.config["SETTINGS"]
+    with app.app_context():
+        version = publishing.create(
+            db.session,
+            _draft("2027-01", 31, material=True),
+            settings,
+            admin(app),
+            utcnow(),
+        )
+        campaign = Campaign(id=1, version=1, name="n", category="service", policy_version_id=1)
+        for locale in ("en", "ru"):
+            d = notices.draft_for(settings, version, None, tricky, locale)
+            compiled = content.compile_locale(app, campaign, locale, d, sample={})
+            url = "https://mail.spotcam.test/p/x"
+            out = compiled.render(first_name="Ann", unsubscribe_url=url, preferences_url=url)
+            assert tricky in out.text.replace("\r\n", "\n")
+            assert str(escape(tricky.split("\n")[1])) in out.html
+            assert "<script>" not in out.html and "Unsubscribe" not in out.html
+        db.session.rollback()
+        db.session.remove()
