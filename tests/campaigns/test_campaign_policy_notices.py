@@ -264,6 +264,11 @@ def test_a_later_notice_waits_for_its_day_and_staff_cannot_change_it(camp: Flask
     for button in ("duplicate", "cancel", "unschedule", "send-now", "save-settings", "edit-en"):
         assert f'id="{button}"' not in page.text, button
     shown = f"/console/campaigns/{notice.id}"
+    for part in ("preview/en", "preview/ru/email.html", "content/ru"):
+        assert boss.get(f"{shown}/{part}").status_code == 200, part
+    assert "Политика конфиденциальности меняется" in boss.get(f"{shown}/preview/ru").text
+    editor = boss.get(f"{shown}/content/en").text
+    assert 'id="save-content"' not in editor and "written by the service" in editor
     for step in ("duplicate", "cancel", "unschedule", "delete", "settings", "content/en"):
         refused = post_form(boss, f"{shown}/{step}", {"name": "Winter sale"}, shown)
         assert refused.status_code in (400, 409), (step, refused.status_code)
