@@ -9,13 +9,12 @@ BEGIN and COMMIT: one round trip instead of seven. It does exactly what the port
 in invites/invitations.py does on SQLite; the same tests run on both databases in CI. Any
 migration that adds a NOT NULL column to a table written here must replace the function too.
 """
-
 from alembic import op
 
 
 # revision identifiers, used by Alembic.
-revision = "0003"
-down_revision = "0002"
+revision = '0003'
+down_revision = '0002'
 branch_labels = None
 depends_on = None
 
@@ -85,13 +84,13 @@ $$
 
 
 def upgrade():
-    if op.get_bind().dialect.name == "postgresql":
+    if op.get_bind().dialect.name == 'postgresql':
         op.execute(FUNCTION)
 
 
 def downgrade():
-    if op.get_bind().dialect.name == "postgresql":
+    if op.get_bind().dialect.name == 'postgresql':
         op.execute(
-            "DROP FUNCTION IF EXISTS spotcam_create_invitation("
-            "text, text, text, text, text, text, text, timestamp, integer, integer, date, timestamp)"
+            'DROP FUNCTION IF EXISTS spotcam_create_invitation('
+            'text, text, text, text, text, text, text, timestamp, integer, integer, date, timestamp)'
         )

@@ -12,7 +12,6 @@ reconciler enqueues them.
 On PostgreSQL the invitation function writes the wake-up too, and takes one more argument:
 whether its transaction waits for the WAL flush (INVITATION_SYNCHRONOUS_COMMIT).
 """
-
 import importlib.util
 from pathlib import Path
 
@@ -21,16 +20,16 @@ import sqlalchemy as sa
 
 
 # revision identifiers, used by Alembic.
-revision = "0004"
-down_revision = "0003"
+revision = '0004'
+down_revision = '0003'
 branch_labels = None
 depends_on = None
 
 SIGNATURE_0003 = (
-    "spotcam_create_invitation("
-    "text, text, text, text, text, text, text, timestamp, integer, integer, date, timestamp)"
+    'spotcam_create_invitation('
+    'text, text, text, text, text, text, text, timestamp, integer, integer, date, timestamp)'
 )
-SIGNATURE = SIGNATURE_0003.replace("timestamp)", "timestamp, boolean)")
+SIGNATURE = SIGNATURE_0003.replace('timestamp)', 'timestamp, boolean)')
 
 # Revision 0003's function, plus the wake-up row and the choice of commit.
 FUNCTION = """
@@ -108,8 +107,8 @@ $$
 
 
 def _function_of_0003() -> str:
-    path = Path(__file__).with_name("0003_create_invitation_function.py")
-    spec = importlib.util.spec_from_file_location("migration_0003", path)
+    path = Path(__file__).with_name('0003_create_invitation_function.py')
+    spec = importlib.util.spec_from_file_location('migration_0003', path)
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
@@ -117,18 +116,17 @@ def _function_of_0003() -> str:
 
 
 def upgrade():
-    op.create_table(
-        "outbox_wakeups",
-        sa.Column("message_id", sa.Integer(), autoincrement=False, nullable=False),
-        sa.PrimaryKeyConstraint("message_id", name=op.f("pk_outbox_wakeups")),
+    op.create_table('outbox_wakeups',
+    sa.Column('message_id', sa.Integer(), autoincrement=False, nullable=False),
+    sa.PrimaryKeyConstraint('message_id', name=op.f('pk_outbox_wakeups'))
     )
-    if op.get_bind().dialect.name == "postgresql":
-        op.execute(f"DROP FUNCTION {SIGNATURE_0003}")
+    if op.get_bind().dialect.name == 'postgresql':
+        op.execute(f'DROP FUNCTION {SIGNATURE_0003}')
         op.execute(FUNCTION)
 
 
 def downgrade():
-    if op.get_bind().dialect.name == "postgresql":
-        op.execute(f"DROP FUNCTION {SIGNATURE}")
+    if op.get_bind().dialect.name == 'postgresql':
+        op.execute(f'DROP FUNCTION {SIGNATURE}')
         op.execute(_function_of_0003())
-    op.drop_table("outbox_wakeups")
+    op.drop_table('outbox_wakeups')

@@ -21,15 +21,14 @@ the ledger against writes until this migration commits, so no write falls betwee
 
 `campaign_batches.runs` was written on every claim and read by nothing.
 """
-
 # ruff: noqa: S608 - the SQL is built from this file's own constants, never from input
 from alembic import op
 import sqlalchemy as sa
 
 
 # revision identifiers, used by Alembic.
-revision = "0012"
-down_revision = "0011"
+revision = '0012'
+down_revision = '0011'
 branch_labels = None
 depends_on = None
 
@@ -121,9 +120,7 @@ def _sqlite_change(row: str, sign: str) -> str:
 def _sqlite_remove(row: str) -> str:
     """SQLite: take `row`'s status away (no new counter row: its campaign may be going)."""
     sets = ", ".join(f"{s} = {s} - ({row}.status = '{s}')" for s in STATUSES)
-    return (
-        f"UPDATE campaign_progress SET {sets} WHERE campaign_id = {row}.campaign_id AND shard = 0;"
-    )
+    return f"UPDATE campaign_progress SET {sets} WHERE campaign_id = {row}.campaign_id AND shard = 0;"
 
 
 SQLITE_TRIGGERS = [
@@ -153,21 +150,15 @@ BACKFILL = (
 
 
 def upgrade():
-    op.create_table(
-        "campaign_progress",
-        sa.Column("campaign_id", sa.Integer(), nullable=False),
-        sa.Column("shard", sa.Integer(), autoincrement=False, nullable=False),
-        *[sa.Column(s, sa.Integer(), nullable=False) for s in STATUSES],
-        sa.ForeignKeyConstraint(
-            ["campaign_id"],
-            ["campaigns.id"],
-            name=op.f("fk_campaign_progress_campaign_id_campaigns"),
-            ondelete="CASCADE",
-        ),
-        sa.PrimaryKeyConstraint("campaign_id", "shard", name=op.f("pk_campaign_progress")),
-        postgresql_with={"fillfactor": 50},
+    op.create_table('campaign_progress',
+    sa.Column('campaign_id', sa.Integer(), nullable=False),
+    sa.Column('shard', sa.Integer(), autoincrement=False, nullable=False),
+    *[sa.Column(s, sa.Integer(), nullable=False) for s in STATUSES],
+    sa.ForeignKeyConstraint(['campaign_id'], ['campaigns.id'], name=op.f('fk_campaign_progress_campaign_id_campaigns'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('campaign_id', 'shard', name=op.f('pk_campaign_progress')),
+    postgresql_with={'fillfactor': 50},
     )
-    if op.get_bind().dialect.name == "postgresql":
+    if op.get_bind().dialect.name == 'postgresql':
         for statement in PG_FUNCTIONS + PG_TRIGGERS:
             op.execute(statement)
     else:
@@ -176,20 +167,16 @@ def upgrade():
     op.execute(BACKFILL)
     # Not batch mode on SQLite: its copy-and-drop of campaign_batches would cascade, with
     # foreign keys on, to every ledger row. SQLite drops a column in place since 3.35.
-    op.execute("ALTER TABLE campaign_batches DROP COLUMN runs")
+    op.execute('ALTER TABLE campaign_batches DROP COLUMN runs')
 
 
 def downgrade():
-    op.add_column(
-        "campaign_batches", sa.Column("runs", sa.Integer(), nullable=False, server_default="0")
-    )
-    for name in ("insert", "delete", "update"):
-        op.execute(
-            f"DROP TRIGGER IF EXISTS campaign_progress_{name} ON campaign_deliveries"
-            if op.get_bind().dialect.name == "postgresql"
-            else f"DROP TRIGGER IF EXISTS campaign_progress_{name}"
-        )
-    if op.get_bind().dialect.name == "postgresql":
-        for name in ("inserted", "deleted", "moved"):
-            op.execute(f"DROP FUNCTION IF EXISTS campaign_progress_{name}()")
-    op.drop_table("campaign_progress")
+    op.add_column('campaign_batches', sa.Column('runs', sa.Integer(), nullable=False, server_default='0'))
+    for name in ('insert', 'delete', 'update'):
+        op.execute(f'DROP TRIGGER IF EXISTS campaign_progress_{name} ON campaign_deliveries'
+                   if op.get_bind().dialect.name == 'postgresql'
+                   else f'DROP TRIGGER IF EXISTS campaign_progress_{name}')
+    if op.get_bind().dialect.name == 'postgresql':
+        for name in ('inserted', 'deleted', 'moved'):
+            op.execute(f'DROP FUNCTION IF EXISTS campaign_progress_{name}()')
+    op.drop_table('campaign_progress')

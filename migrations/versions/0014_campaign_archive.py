@@ -10,17 +10,17 @@ import sqlalchemy as sa
 
 
 # revision identifiers, used by Alembic.
-revision = "0014"
-down_revision = "0013"
+revision = '0014'
+down_revision = '0013'
 branch_labels = None
 depends_on = None
 
 
 def upgrade():
-    with op.batch_alter_table("campaigns") as batch:
-        batch.add_column(sa.Column("archived_at", sa.DateTime(), nullable=True))
+    with op.batch_alter_table('campaigns') as batch:
+        batch.add_column(sa.Column('archived_at', sa.DateTime(), nullable=True))
 
 
 def downgrade():
-    with op.batch_alter_table("campaigns") as batch:
-        batch.drop_column("archived_at")
+    with op.batch_alter_table('campaigns') as batch:
+        batch.drop_column('archived_at')

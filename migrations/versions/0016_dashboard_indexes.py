@@ -9,17 +9,17 @@ from alembic import op
 
 
 # revision identifiers, used by Alembic.
-revision = "0016"
-down_revision = "0014"
+revision = '0016'
+down_revision = '0014'
 branch_labels = None
 depends_on = None
 
 
 def upgrade():
-    op.create_index("ix_consent_events_created", "consent_events", ["created_at"])
-    op.create_index("ix_suppressions_reason_created", "suppressions", ["reason", "created_at"])
+    op.create_index('ix_consent_events_created', 'consent_events', ['created_at'])
+    op.create_index('ix_suppressions_reason_created', 'suppressions', ['reason', 'created_at'])
 
 
 def downgrade():
-    op.drop_index("ix_suppressions_reason_created", table_name="suppressions")
-    op.drop_index("ix_consent_events_created", table_name="consent_events")
+    op.drop_index('ix_suppressions_reason_created', table_name='suppressions')
+    op.drop_index('ix_consent_events_created', table_name='consent_events')
