@@ -119,11 +119,14 @@ def compile_draft(
     constants: Mapping[str, str],
     sample: Mapping[str, str],
     limits: Limits | None = None,
+    unsubscribe: bool = True,
 ) -> CompiledDraft:
     """Check a draft and compile it with its layout; raise DraftRejected with every problem.
 
     `constants` are the campaign's values (partner_name, campaign_name, locale; missing ones
     are empty); `sample` is a recipient to try besides the longest and the nameless one.
+    `unsubscribe=False`: service mail, which can't be left, so its layout need not show an
+    unsubscribe link (it shows the preferences page).
     """
     if draft.body_format not in ("markdown", "html"):
         raise ValueError(f"body_format must be markdown or html, not {draft.body_format!r}")
@@ -159,12 +162,15 @@ def compile_draft(
         "preheader": preheader,
         "body_html": Markup(body),  # noqa: S704 - sanitised above
         "body_text": text,
-        "unsubscribe_url": tags.slot("unsubscribe_url"),
         "preferences_url": tags.slot("preferences_url"),
     }
+    if unsubscribe:
+        # Left out for service mail: the layout then has no unsubscribe link to show.
+        context["unsubscribe_url"] = tags.slot("unsubscribe_url")
     html_out = _INLINER.inline(_layout(layout_html, _LAYOUT_HTML).render(context))
     text_out = tags.drop_statement_lines(_layout(layout_text, _LAYOUT_TEXT).render(context))
-    _check_layout(tags, html_out, text_out, context["unsubscribe_url"], draft.text is None)
+    link = "unsubscribe_url" if unsubscribe else "preferences_url"
+    _check_layout(tags, html_out, text_out, link, context[link], draft.text is None)
 
     stored = {
         "format": FORMAT,
@@ -194,9 +200,10 @@ _WHOLE = (
 
 
 def _check_layout(
-    tags: Placeholders, html: str, text: str, unsubscribe: str, derived_text: bool
+    tags: Placeholders, html: str, text: str, link: str, slot: str, derived_text: bool
 ) -> None:
-    """Refuse a layout that dropped, split or reordered a part, or hid the unsubscribe link."""
+    """Refuse a layout that dropped, split or reordered a part, or hid the link `link` (its
+    stand-in is `slot`): the unsubscribe link, or service mail's preferences link."""
     for part in ("subject", "preheader", "body"):
         if not tags.repeats_intact(part, html):
             raise LayoutError(f"the HTML layout changed the order of the {part}'s template tags")
@@ -207,5 +214,5 @@ def _check_layout(
     if derived_text and not tags.repeats_intact("body", text, statements_only=True):
         raise LayoutError("the text layout changed the order of the body's template tags")
     # Gmail's and Yahoo's bulk-sender rules: a visible unsubscribe link in every message.
-    if unsubscribe not in html or unsubscribe not in text:
-        raise LayoutError("the layout must show {{ unsubscribe_url }} in both HTML and text")
+    if slot not in html or slot not in text:
+        raise LayoutError(f"the layout must show {{{{ {link} }}}} in both HTML and text")

@@ -1,8 +1,9 @@
-"""Who may receive a marketing category now: the one rule, as SQL, for every send path.
+"""Who may receive a category now: the one rule, as SQL, for every send path.
 
 A single marketing message checks its contact with it, a campaign's planner picks its audience
 with it, a campaign batch re-checks each contact with it at send time, and the editor counts
-the audience with it. Written once, so the four can never disagree.
+the audience with it. Written once, so the four can never disagree. Service mail (a campaign
+that is a policy notice) reaches every contact whose address isn't dead or complaining.
 """
 
 from __future__ import annotations
@@ -44,14 +45,21 @@ def _withdrawn(category: str) -> Any:
     )
 
 
-def suppressed_for_marketing() -> Any:
-    """The contact's address is on the suppression list for a reason that stops marketing."""
+def suppressed_for(category: str) -> Any:
+    """The contact's address is on the suppression list for a reason that stops this category
+    (service mail stops only for a dead or complaining address)."""
+    stream = Stream.MARKETING if CATEGORIES[category].can_opt_out else Stream.SERVICE
     return exists(
         select(Suppression.id).where(
             Suppression.email_hash == Contact.email_hash,
-            Suppression.reason.in_(BLOCKS[Stream.MARKETING]),
+            Suppression.reason.in_(BLOCKS[stream]),
         )
     )
+
+
+def suppressed_for_marketing() -> Any:
+    """The contact's address is on the suppression list for a reason that stops marketing."""
+    return suppressed_for("promotional")
 
 
 def wants(category: str, settings: Settings) -> Any:
@@ -68,10 +76,10 @@ def wants(category: str, settings: Settings) -> Any:
 
 
 def may_receive(category: str, settings: Settings, locale: str | None = None) -> Any:
-    """A condition on Contact: this marketing category may reach the contact right now."""
-    if category not in CATEGORIES or not CATEGORIES[category].can_opt_out:
+    """A condition on Contact: this category may reach the contact right now."""
+    if category not in CATEGORIES:
         return false()
-    parts = [wants(category, settings), not_(suppressed_for_marketing())]
+    parts = [wants(category, settings), not_(suppressed_for(category))]
     if locale is not None:
         parts.append(Contact.locale == locale)
     return and_(*parts)

@@ -13,6 +13,7 @@ from typing import Any
 
 from flask import Flask
 
+from invites.accounts.categories import CATEGORIES
 from invites.campaigns.models import Campaign, CampaignContent
 from invites.core.config import Settings
 from invites.core.mail import link, message_domain, tokens
@@ -38,12 +39,31 @@ def constants(campaign: Campaign, locale: str) -> dict[str, str]:
     }
 
 
+def is_service(campaign: Campaign) -> bool:
+    """Service mail (a policy notice): it can't be left, so it has no unsubscribe link and
+    no one-click header, and comes from the service address."""
+    return not CATEGORIES[campaign.category].can_opt_out
+
+
+def default_sender(settings: Settings, campaign: Campaign) -> str:
+    """Where the campaign's mail comes from when staff named no sender."""
+    return settings.mail_from_service if is_service(campaign) else settings.mail_from_marketing
+
+
 def compile_locale(
     app: Flask, campaign: Campaign, locale: str, draft: Draft, sample: dict[str, str]
 ) -> CompiledDraft:
     """Check and compile one locale's draft; raise mailer.compiled.DraftRejected if unsafe."""
-    html, text = load_layout(app.config["TEMPLATE_ROOT"] + "/email", locale, "campaign")
-    return compile_draft(draft, html, text, constants=constants(campaign, locale), sample=sample)
+    layout = "policy_notice" if campaign.policy_version_id else "campaign"
+    html, text = load_layout(app.config["TEMPLATE_ROOT"] + "/email", locale, layout)
+    return compile_draft(
+        draft,
+        html,
+        text,
+        constants=constants(campaign, locale),
+        sample=sample,
+        unsubscribe=not is_service(campaign),
+    )
 
 
 def stored(compiled: CompiledDraft) -> str:
@@ -72,7 +92,10 @@ def first_name(name: str | None) -> str:
 
 
 def unsubscribe_url(settings: Settings, app: Flask, public_id: str, campaign: Campaign) -> str:
-    """The one-click (and preference page) link; it carries the campaign for attribution."""
+    """The one-click (and preference page) link; it carries the campaign for attribution.
+    Service mail's is the preference page's, as any service message's (nothing to leave)."""
+    if is_service(campaign):
+        return link(settings, "/p/" + tokens(app).make("preferences", f"{public_id}:service"))
     token = tokens(app).make("preferences", f"{public_id}:{campaign.category}:{campaign.id}")
     return link(settings, "/p/" + token)
 
@@ -93,7 +116,10 @@ class MessageBuilder:
         if not self.locales:
             raise LookupError(f"campaign {campaign.id} has no content")
         self.fallback = self.locales.get("en") or next(iter(self.locales.values()))
-        self.sender: Mailbox = parse_mailbox(campaign.sender or self.settings.mail_from_marketing)
+        self.service = is_service(campaign)
+        self.sender: Mailbox = parse_mailbox(
+            campaign.sender or default_sender(self.settings, campaign)
+        )
         self.domain = message_domain(self.sender)
 
     def build(self, row: Any) -> Outgoing:
@@ -112,7 +138,8 @@ class MessageBuilder:
             text=rendered.text,
             html=rendered.html,
             message_id_domain=self.domain,
-            unsubscribe_url=unsubscribe,
+            # Service mail has no one-click header: there is nothing to unsubscribe from.
+            unsubscribe_url=None if self.service else unsubscribe,
             # Derived from (campaign, contact): a relay or a receiver can recognise a copy.
             message_id_local=f"campaign-{self.campaign.id}.{row.public_id}",
         )

@@ -92,8 +92,19 @@ def create(
     return campaign
 
 
+def not_a_notice(campaign: Campaign, step: str) -> None:
+    """Refuse a staff step on a policy notice (invites.campaigns.notices) other than pause,
+    resume, retry and archive: its content is the service's, and it must go out."""
+    if campaign.policy_version_id is not None:
+        raise CampaignError(
+            f"this is the notice of a privacy-policy change, written by the service from the "
+            f"published version: it can't be {step} (it can be paused and resumed)"
+        )
+
+
 def editable(campaign: Campaign) -> None:
     """Refuse unless the campaign's content and settings may still change."""
+    not_a_notice(campaign, "edited")
     if campaign.status not in EDITABLE:
         raise CampaignError(f"a {campaign.status} campaign can't be edited")
 
@@ -169,6 +180,7 @@ def approve(
 ) -> None:
     """A second person approves the current content (the version their page showed)."""
     lock(session, campaign, seen)
+    not_a_notice(campaign, "approved again")
     if campaign.status not in EDITABLE:
         raise CampaignError(f"a {campaign.status} campaign has nothing left to approve")
     if campaign.approved_version == campaign.version:

@@ -29,6 +29,7 @@ from invites.campaigns.drafting import (
     check_ready,
     create,
     editable,
+    not_a_notice,
     save_content,
     update_settings,
 )
@@ -65,6 +66,7 @@ __all__ = [
     "duplicate",
     "editable",
     "lock",
+    "not_a_notice",
     "pause",
     "pause_for_failures",
     "resume",
@@ -228,6 +230,7 @@ def cancel(
 ) -> None:
     """Stop for good; whoever wasn't reached yet won't be."""
     lock(session, campaign, seen)
+    not_a_notice(campaign, "cancelled")
     if campaign.status in (CampaignStatus.DONE, CampaignStatus.CANCELLED):
         raise CampaignError(f"a {campaign.status} campaign can't be cancelled")
     campaign.status, campaign.updated_at = CampaignStatus.CANCELLED, utcnow()

@@ -107,6 +107,11 @@ class Campaign(db.Model):  # type: ignore[name-defined]
     archived_at: Mapped[datetime | None]
     #: Conditions on contact attributes, as JSON (invites.campaigns.segments); None: none.
     segment: Mapped[str | None] = mapped_column(Text)
+    #: The material policy version this campaign is the notice of (invites.campaigns.notices):
+    #: its content is the service's, not staff's. Unique: one notice per version.
+    policy_version_id: Mapped[int | None] = mapped_column(
+        ForeignKey("policy_versions.id"), unique=True
+    )
 
     __table_args__ = (Index("ix_campaigns_status", "status"),)
 

@@ -82,7 +82,7 @@ class RoundQueries:
     def _due_rows(
         self, settings: Settings, category: str, locale: str | None, segment: str | None
     ) -> Any:
-        suppressed = eligibility.suppressed_for_marketing()
+        suppressed = eligibility.suppressed_for(category)
         unwanted = not_(eligibility.wants(category, settings))
         wrong_locale = (Contact.locale != locale) if locale else literal(False)
         # Out of the campaign's segment now (an attribute changed after planning): skipped too.

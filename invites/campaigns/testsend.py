@@ -67,7 +67,7 @@ def queue_tests(
     rendered = compiled.render(
         first_name=first_name, unsubscribe_url=harmless, preferences_url=harmless
     )
-    sender = campaign.sender or settings.mail_from_marketing
+    sender = campaign.sender or content.default_sender(settings, campaign)
     now = utcnow()
     ids = []
     for address in addresses:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from sqlalchemy import delete, exists, select
 
-from invites.campaigns.drafting import Actor, audit_step
+from invites.campaigns.drafting import Actor, audit_step, not_a_notice
 from invites.campaigns.locking import CampaignError, Seen, lock
 from invites.campaigns.models import Campaign, CampaignBatch, CampaignContent, CampaignStatus
 from invites.core.db import AnySession, utcnow
@@ -26,6 +26,7 @@ def unschedule(
 ) -> None:
     """Take a scheduled (or held) campaign back to draft; its content and approval stay."""
     lock(session, campaign, seen)
+    not_a_notice(campaign, "unscheduled")
     if campaign.status not in (CampaignStatus.SCHEDULED, CampaignStatus.HELD):
         raise CampaignError(f"a {campaign.status} campaign has no schedule to take back")
     was = campaign.scheduled_at
@@ -45,6 +46,7 @@ def duplicate(
 ) -> Campaign:
     """A new draft with this campaign's settings and content, unapproved and unscheduled."""
     lock(session, campaign, seen)
+    not_a_notice(campaign, "duplicated")
     now = utcnow()
     copy = Campaign(
         name=_copy_name(campaign.name),
@@ -88,6 +90,7 @@ def delete_draft(
 ) -> None:
     """Delete a draft that never started; its audit history stays."""
     lock(session, campaign, seen)
+    not_a_notice(campaign, "deleted")
     if campaign.status != CampaignStatus.DRAFT:
         raise CampaignError(f"only a draft can be deleted; this one is {campaign.status}")
     started = session.scalar(select(exists().where(CampaignBatch.campaign_id == campaign.id)))

@@ -24,7 +24,7 @@ from flask import (
 from flask.typing import ResponseReturnValue
 from sqlalchemy import select
 
-from invites.campaigns import late, lifecycle, listing, pace, planner, progress, segments
+from invites.campaigns import content, late, lifecycle, listing, pace, planner, progress, segments
 from invites.campaigns.content import LOCALES
 from invites.campaigns.lifecycle import MARKETING_CATEGORIES
 from invites.campaigns.models import Campaign, CampaignContent, CampaignStatus
@@ -47,6 +47,11 @@ def actor() -> lifecycle.Actor:
     """The signed-in staff member as the campaign engine records them."""
     staff = current_staff()
     return lifecycle.Actor(staff.id, staff.email, client_ip())
+
+
+def staff_editable(campaign: Campaign) -> bool:
+    """Whether staff may still change its content and settings (never a policy notice's)."""
+    return campaign.status in lifecycle.EDITABLE and campaign.policy_version_id is None
 
 
 def load(campaign_id: int) -> Campaign:
@@ -248,7 +253,8 @@ def campaign_page(
         attributed=progress.attributed(db.session, campaign.id),
         per_hour=progress.sends_per_hour(db.session, campaign.id),
         events=audit.events_for(db.session, "campaign", campaign.id),
-        editable=campaign.status in lifecycle.EDITABLE,
+        editable=staff_editable(campaign),
+        notice=campaign.policy_version_id is not None,
         live=campaign.status in LIVE,
         approval_required=approval_required,
         approved=campaign.approved_version == campaign.version,
@@ -258,7 +264,7 @@ def campaign_page(
         kept=kept or {},
         errors=errors or {},
         held=late.held_groups(db.session.connection(), campaign.id),
-        **form_choices(),
+        **form_choices() | {"default_sender": content.default_sender(settings, campaign)},
     ), status
 
 

@@ -26,6 +26,7 @@ from invites.console.campaigns import (
     reach_now,
     reach_shown,
     seen_on_form,
+    staff_editable,
     to_page,
 )
 from invites.console.forms import cut_form, handles_cut_form
@@ -68,7 +69,7 @@ def _editor(
         campaign_variables=CAMPAIGN_VARIABLES,
         filters=sorted(FILTERS),
         reach=reach_shown(campaign, reach_now(campaign)),
-        editable=campaign.status in lifecycle.EDITABLE,
+        editable=staff_editable(campaign),
         **form_choices(),
     ), status
 

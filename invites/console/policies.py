@@ -12,7 +12,9 @@ from flask import Blueprint, abort, current_app, flash, redirect, render_templat
 from flask.typing import ResponseReturnValue
 from werkzeug.datastructures import MultiDict
 
+from invites.campaigns import notices, progress
 from invites.console.access import client_ip, current_staff, requires_role
+from invites.console.campaigns import actor as campaign_actor
 from invites.core.db import db, utcnow
 from invites.core.locale import LOCALES
 from invites.privacy import publishing, versions
@@ -105,8 +107,12 @@ def _show_page(
     on = versions.today()
     [listed] = versions.with_status(db.session, [version], on)
     texts = versions.texts(db.session, version)
+    notice = notices.notice_of(db.session, version.id)
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
     return render_template(
         "console/policies/show.html",
+        notice=notice,
+        notice_progress=progress.progress(db.session, app, notice) if notice else None,
         version=version,
         state=listed.status,
         texts=texts,
@@ -192,18 +198,23 @@ def publish(version_id: int) -> ResponseReturnValue:
     if request.form.get("confirm") != "yes":
         return _show_page(version, problems={"confirm": "Tick the box to confirm."}, status=400)
     settings = current_app.config["SETTINGS"]
+    now = utcnow()
     try:
         published = publishing.publish(
-            db.session, version_id, settings, current_staff(), utcnow(), client_ip()
+            db.session, version_id, settings, current_staff(), now, client_ip()
         )
     except PolicyError as exc:
         db.session.rollback()
         return _show_page(_load(version_id), problems=exc.problems, status=400)
+    said = f"Version {published.label} is published; it takes effect on {published.effective_on}."
+    if published.material:
+        # In the same transaction: a published material change always has its notice.
+        app = current_app._get_current_object()  # type: ignore[attr-defined]
+        notice = notices.schedule(db.session, app, published, campaign_actor(), now)
+        when = f"{notice.scheduled_at:%Y-%m-%d %H:%M}"
+        said += f" Its notice goes to every account holder from {when} UTC."
     db.session.commit()
-    flash(
-        f"Version {published.label} is published; it takes effect on {published.effective_on}.",
-        "ok",
-    )
+    flash(said, "ok")
     return _to_page(version_id)
 
 

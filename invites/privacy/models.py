@@ -23,8 +23,8 @@ class PolicyVersion(db.Model):  # type: ignore[name-defined]
     label: Mapped[str] = mapped_column(String(64), unique=True)
     #: The UTC day it takes effect; one version per day, none before the one in force.
     effective_on: Mapped[date] = mapped_column(unique=True)
-    #: A material change: people are to be told POLICY_NOTICE_DAYS before it takes effect
-    #: (the notices come with the campaign engine; `notice_on` is when).
+    #: A material change: people are told POLICY_NOTICE_DAYS before it takes effect, on
+    #: `notice_on`, by its notice campaign (invites.campaigns.notices).
     material: Mapped[bool] = mapped_column(default=False)
     #: It changes how partner offers work: a partner consent given under an earlier version
     #: stops counting once this one is in force, until the person consents again.

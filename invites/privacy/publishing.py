@@ -281,7 +281,8 @@ def publish(
     if problems:
         raise PolicyError(problems)
     if version.material:
-        # The notices (a later part of issue 16) go out on this day, through the campaign engine.
+        # Its notice goes out on this day: the console has invites.campaigns.notices schedule
+        # it in this transaction (the campaign engine sits above this area).
         version.notice_on = version.effective_on - timedelta(days=settings.policy_notice_days)
     _audit(session, actor, "publish", version, ip, now, notice_on=_iso(version.notice_on))
     return version

@@ -194,7 +194,7 @@ NOT_PERSONAL: dict[str, tuple[str, tuple[str, ...]]] = {
         + ("approved_version", "anchor", "scheduled_at", "local_date", "local_time")
         + ("default_zone", "rate_per_second", "paused_reason", "audience_at_start")
         + ("planning_done", "created_at", "updated_at", "started_at", "finished_at")
-        + ("archived_at", "segment"),
+        + ("archived_at", "segment", "policy_version_id"),
     ),
     "saved_segments": (
         "named conditions on attributes that staff saved (who saved them is staff audit)",
