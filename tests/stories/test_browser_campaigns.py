@@ -4,11 +4,6 @@ sends it, watches the bar reach 100% and reads the results; real workers deliver
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 from flask import Flask
@@ -17,11 +12,11 @@ from playwright.sync_api import Page, expect
 from invites.core.config import Settings
 from invites.staff import Role
 
+from ..support.browser import shot, sign_in, worker_and_scheduler
 from ..support.campaigns import expected, people, received, seed
-from ..support.helpers import ROOT, env_for
 from ..support.servers import serve
 from ..support.smtpd import SMTPSink
-from ..support.staff import PASSWORD, make_staff
+from ..support.staff import make_staff
 from ..support.wait import until
 
 BODY = (
@@ -30,50 +25,8 @@ BODY = (
 )
 
 
-@contextmanager
-def _worker_and_scheduler(app: Flask) -> Iterator[None]:
-    """A real worker on both queues and the scheduler (its relay moves the test sends)."""
-    env = env_for(app.config["SETTINGS"])
-    bin_ = str(ROOT / ".venv" / "bin" / "invites")
-    procs = [
-        subprocess.Popen(
-            [bin_, *args],
-            env=env,
-            cwd=ROOT,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            start_new_session=True,
-        )
-        for args in (["worker", "--queues", "mail,campaigns"], ["scheduler"])
-    ]
-    try:
-        yield
-    finally:
-        for proc in procs:
-            os.killpg(proc.pid, signal.SIGTERM)
-        for proc in procs:
-            try:
-                proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-
-
-def _shot(page: Page, tmp_path: Path, name: str) -> None:
-    folder = Path(os.environ.get("SCREENSHOT_DIR") or tmp_path)
-    folder.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(folder / name), full_page=True)
-
-
-def _sign_in(page: Page, base: str, email: str) -> None:
-    page.goto(base + "/console/login")
-    page.fill("#email", email)
-    page.fill("#password", PASSWORD)
-    page.click("#sign-in")
-    assert page.url == base + "/console/"
-
-
 def _open_campaign(page: Page, base: str, email: str, name: str) -> None:
-    _sign_in(page, base, email)
+    sign_in(page, base, email)
     page.click("nav >> text=Campaigns")
     page.click(f"text={name}")
 
@@ -91,7 +44,7 @@ def test_a_marketer_writes_tests_sends_and_follows_a_campaign(
     with serve(settings, smtp_url=smtp_sink.url, campaign_batch_size=15) as (live, base):
         seed(live, audience)
         make_staff(live, "mia@example.com", Role.MARKETING)
-        _sign_in(page, base, "mia@example.com")
+        sign_in(page, base, "mia@example.com")
         page.click("nav >> text=Campaigns")
         assert "No campaigns yet" in page.inner_text("main")
         page.click("#new-campaign-link")
@@ -123,7 +76,7 @@ def test_a_marketer_writes_tests_sends_and_follows_a_campaign(
         page.click("#show-sample")
         assert page.frame_locator("#frame-phone").locator("h1").first.inner_text() == "Привет"
         page.set_viewport_size({"width": 1200, "height": 900})
-        _shot(page, tmp_path, "console-campaign-preview.png")
+        shot(page, tmp_path, "console-campaign-preview.png")
         page.set_viewport_size({"width": 390, "height": 800})
         assert page.evaluate("document.documentElement.scrollWidth") <= 390
         page.set_viewport_size({"width": 1000, "height": 800})
@@ -131,7 +84,7 @@ def test_a_marketer_writes_tests_sends_and_follows_a_campaign(
         page.go_back()
         page.click("text=Winter filters")
 
-        with _worker_and_scheduler(live):
+        with worker_and_scheduler(live):
             page.fill("#test-addresses", "qa@spotcam.example")
             page.click("#send-test")
             assert "queued for 1 address" in page.inner_text("p.flash")
@@ -159,7 +112,7 @@ def test_a_marketer_writes_tests_sends_and_follows_a_campaign(
         for action in ("campaign.create", "campaign.test_send", "campaign.send"):
             assert action in history
         assert "qa@spotcam.example" not in page.content()
-        _shot(page, tmp_path, "console-campaign.png")
+        shot(page, tmp_path, "console-campaign.png")
         page.set_viewport_size({"width": 390, "height": 800})
         assert page.evaluate("document.documentElement.scrollWidth") <= 390
         page.click("nav >> text=Campaigns")
@@ -171,7 +124,7 @@ def test_a_marketer_writes_tests_sends_and_follows_a_campaign(
 def test_a_form_without_its_csrf_token_is_refused(live: tuple[Flask, str], page: Page) -> None:
     app, base = live
     make_staff(app, "mia@example.com", Role.MARKETING)
-    _sign_in(page, base, "mia@example.com")
+    sign_in(page, base, "mia@example.com")
     page.goto(base + "/console/campaigns/new")
     page.fill("#name", "Forged")
     page.evaluate("document.querySelector('#new-campaign input[name=csrf_token]').remove()")
@@ -185,7 +138,7 @@ def test_the_two_person_rule_in_the_browser(app: Flask, settings: Settings, page
     with serve(settings, campaign_approval="required") as (live, base):
         make_staff(live, "mia@example.com", Role.MARKETING)
         make_staff(live, "leo@example.com", Role.MARKETING)
-        _sign_in(page, base, "mia@example.com")
+        sign_in(page, base, "mia@example.com")
         page.goto(base + "/console/campaigns/new")
         page.fill("#name", "Needs two")
         page.click("#create-campaign")

@@ -4,7 +4,6 @@ a two-factor code."""
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pyotp
@@ -14,18 +13,12 @@ from playwright.sync_api import Page
 from invites.core.db import db
 from invites.staff import Role, users
 
+from ..support.browser import shot
 from ..support.helpers import link_to, run_jobs
 from ..support.smtpd import SMTPSink
 from ..support.staff import PASSWORD, make_staff, totp_code
 
 NEW_PASSWORD = "a new password from the browser"  # noqa: S105 - a test password
-
-
-def _shot(page: Page, tmp_path: Path, name: str) -> None:
-    """docs/ (or wherever SCREENSHOT_DIR points) for the README; else this test's tmp folder."""
-    folder = Path(os.environ.get("SCREENSHOT_DIR") or tmp_path)
-    folder.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(folder / name), full_page=True)
 
 
 def _sign_in(page: Page, base: str, email: str, password: str = PASSWORD) -> None:
@@ -56,7 +49,7 @@ def test_sign_in_see_home_sign_out(live: tuple[Flask, str], page: Page, tmp_path
     ]
     page.set_viewport_size({"width": 390, "height": 800})  # a phone: nothing wider than it
     assert page.evaluate("document.documentElement.scrollWidth") <= 390
-    _shot(page, tmp_path, "console-home.png")
+    shot(page, tmp_path, "console-home.png")
     page.click("#logout")
     assert page.url == base + "/console/login"
     assert "You have signed out." in page.inner_text("main")
@@ -97,7 +90,7 @@ def test_an_admin_creates_a_staff_user(live: tuple[Flask, str], page: Page, tmp_
     assert "MSK" in row.inner_text()  # times in the viewer's zone
     page.set_viewport_size({"width": 390, "height": 800})
     assert page.evaluate("document.documentElement.scrollWidth") <= 390
-    _shot(page, tmp_path, "console-staff-users.png")
+    shot(page, tmp_path, "console-staff-users.png")
     with app.app_context():
         mia = users.find_by_email(db.session, "mia@example.com")
         assert mia is not None and mia.role == Role.MARKETING
@@ -188,7 +181,7 @@ def test_two_factor_set_up_then_sign_in_with_a_code(
     secret = page.inner_text("#secret").strip()
     page.set_viewport_size({"width": 390, "height": 800})
     assert page.evaluate("document.documentElement.scrollWidth") <= 390
-    _shot(page, tmp_path, "console-two-factor.png")
+    shot(page, tmp_path, "console-two-factor.png")
     page.fill("#code", pyotp.TOTP(secret).now())
     page.click("#confirm-two-factor")
     assert page.locator("#recovery-codes li").count() == 10

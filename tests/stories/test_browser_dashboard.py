@@ -7,12 +7,7 @@ from __future__ import annotations
 import base64
 import csv
 import io
-import os
 import re
-import signal
-import subprocess
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 from flask import Flask
@@ -21,12 +16,12 @@ from playwright.sync_api import Locator, Page, expect
 from invites.core.config import Settings
 from invites.staff import Role
 
+from ..support.browser import shot, sign_in, worker_and_scheduler
 from ..support.campaigns import expected, make_campaign, people, seed
 from ..support.dashboard import world
-from ..support.helpers import ROOT, env_for
 from ..support.servers import serve
 from ..support.smtpd import SMTPSink
-from ..support.staff import PASSWORD, make_staff
+from ..support.staff import make_staff
 from ..support.wait import until
 
 #: Mean brightness (0–255) of a screenshot's pixels, worked out by the browser itself.
@@ -43,48 +38,6 @@ _BRIGHTNESS = """async (png) => {
   for (let i = 0; i < d.length; i += 4) sum += (d[i] + d[i + 1] + d[i + 2]) / 3;
   return sum / (d.length / 4);
 }"""
-
-
-@contextmanager
-def _worker_and_scheduler(app: Flask) -> Iterator[None]:
-    """A real worker on both queues and the scheduler, as separate processes."""
-    env = env_for(app.config["SETTINGS"])
-    bin_ = str(ROOT / ".venv" / "bin" / "invites")
-    procs = [
-        subprocess.Popen(
-            [bin_, *args],
-            env=env,
-            cwd=ROOT,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            start_new_session=True,
-        )
-        for args in (["worker", "--queues", "mail,campaigns"], ["scheduler"])
-    ]
-    try:
-        yield
-    finally:
-        for proc in procs:
-            os.killpg(proc.pid, signal.SIGTERM)
-        for proc in procs:
-            try:
-                proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-
-
-def _shot(page: Page, tmp_path: Path, name: str) -> None:
-    folder = Path(os.environ.get("SCREENSHOT_DIR") or tmp_path)
-    folder.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(folder / name), full_page=True)
-
-
-def _sign_in(page: Page, base: str, email: str) -> None:
-    page.goto(base + "/console/login")
-    page.fill("#email", email)
-    page.fill("#password", PASSWORD)
-    page.click("#sign-in")
-    assert page.url == base + "/console/"
 
 
 def _brightness(page: Page, element: Locator) -> float:
@@ -117,7 +70,7 @@ def test_progress_tells_the_truth_young_slow_paused_cancelled_finished(
         seed(live, audience)
         make_staff(live, "mia@example.com", Role.MARKETING)
         slow = make_campaign(live, rate_per_second=1)
-        _sign_in(page, base, "mia@example.com")
+        sign_in(page, base, "mia@example.com")
         page.goto(f"{base}/console/campaigns/{slow}")
         # A draft shows what applies: when and to how many, no progress, rate or results.
         expect(page.locator("#when")).to_contain_text(f"{reach} contacts")
@@ -133,7 +86,7 @@ def test_progress_tells_the_truth_young_slow_paused_cancelled_finished(
         # The empty bar looks empty: a light track, not a dark bar.
         assert _brightness(page, page.locator("#progress progress.bar")) > 200
 
-        with _worker_and_scheduler(live):
+        with worker_and_scheduler(live):
             until(lambda: _done(page) >= 5, "five messages at 1/s", seconds=90)
             rate = page.inner_text('#progress [data-part="rate"]')
             window = page.inner_text('#progress [data-part="rate-window"]')
@@ -145,7 +98,7 @@ def test_progress_tells_the_truth_young_slow_paused_cancelled_finished(
             assert re.fullmatch(r"\(last \d+ s\)", window), window
             assert 0 < eta <= 2.5 * left + 5, (eta, left)
             page.set_viewport_size({"width": 1200, "height": 900})
-            _shot(page, tmp_path, "console-campaign-sending.png")
+            shot(page, tmp_path, "console-campaign-sending.png")
 
             page.click("#pause")
             expect(page.locator("#status")).to_have_text("paused")
@@ -153,7 +106,7 @@ def test_progress_tells_the_truth_young_slow_paused_cancelled_finished(
             expect(page.locator("#paused-state")).to_contain_text("Paused by mia@example.com.")
             assert page.locator(".flash.error, #progress [data-part=eta]").count() == 0
             assert "Waiting (paused)" in page.inner_text("#outcomes")
-            _shot(page, tmp_path, "console-campaign-paused.png")
+            shot(page, tmp_path, "console-campaign-paused.png")
 
             page.click("#resume")
             expect(page.locator("#status")).to_have_text("sending")
@@ -182,7 +135,7 @@ def test_progress_tells_the_truth_young_slow_paused_cancelled_finished(
         rows = list(csv.reader(io.StringIO(Path(download.value.path()).read_text("utf-8-sig"))))
         assert rows[0] == ["section", "item", "count"]
         assert ["outcome", "sent", str(reach)] in rows
-        _shot(page, tmp_path, "console-campaign-done.png")
+        shot(page, tmp_path, "console-campaign-done.png")
 
         page.click("nav >> text=Campaigns")
         listed = page.locator(f'tr[data-campaign="{slow}"]')
@@ -196,7 +149,7 @@ def test_the_home_page_at_a_glance(live: tuple[Flask, str], page: Page, tmp_path
     app, base = live
     found = world(app)
     make_staff(app, "boss@example.com", Role.ADMIN, time_zone="Europe/Berlin")
-    _sign_in(page, base, "boss@example.com")
+    sign_in(page, base, "boss@example.com")
     attention = page.locator("#attention")
     expect(attention.locator("li")).to_have_count(4)
     assert "2 unknown outcomes to review" in attention.inner_text()
@@ -207,7 +160,7 @@ def test_the_home_page_at_a_glance(live: tuple[Flask, str], page: Page, tmp_path
     assert page.locator('#rq-queues [data-queue="mail"] [data-part="queued"]').inner_text() == "1"
     assert "@example.org" not in page.content()
     page.set_viewport_size({"width": 1200, "height": 900})
-    _shot(page, tmp_path, "console-dashboard.png")
+    shot(page, tmp_path, "console-dashboard.png")
     page.set_viewport_size({"width": 390, "height": 800})
     assert page.evaluate("document.documentElement.scrollWidth") <= 390
     page.set_viewport_size({"width": 1000, "height": 800})
@@ -225,7 +178,7 @@ def test_every_form_error_at_once_at_its_field(
 ) -> None:
     app, base = live
     make_staff(app, "mia@example.com", Role.MARKETING)
-    _sign_in(page, base, "mia@example.com")
+    sign_in(page, base, "mia@example.com")
     page.goto(base + "/console/campaigns/new")
     page.fill("#name", "")
     page.evaluate("document.querySelector('#name').removeAttribute('required')")
@@ -246,7 +199,7 @@ def test_every_form_error_at_once_at_its_field(
     assert page.input_value("#rate_per_second") == "fast"
     assert page.is_checked("#category-partner_offers")
     page.set_viewport_size({"width": 1000, "height": 1100})
-    _shot(page, tmp_path, "console-form-errors.png")
+    shot(page, tmp_path, "console-form-errors.png")
 
     page.fill("#name", "Winter filters")
     page.fill("#partner_name", "Lens & Co")

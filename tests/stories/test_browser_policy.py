@@ -3,7 +3,6 @@ reads the policy, its archive and the processing register, in English and Russia
 
 from __future__ import annotations
 
-import os
 from datetime import timedelta
 from pathlib import Path
 
@@ -14,15 +13,9 @@ from invites.core import audit
 from invites.core.db import db, utcnow
 from invites.staff import Role
 
+from ..support.browser import shot
 from ..support.policy import INITIAL, begin_archive, publish
 from ..support.staff import PASSWORD, make_staff
-
-
-def _shot(page: Page, tmp_path: Path, name: str) -> None:
-    """docs/ (or wherever SCREENSHOT_DIR points) for the README; else this test's tmp folder."""
-    folder = Path(os.environ.get("SCREENSHOT_DIR") or tmp_path)
-    folder.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(folder / name), full_page=True)
 
 
 def _fits(page: Page, width: int) -> None:
@@ -72,7 +65,7 @@ def test_an_admin_publishes_a_version_and_it_is_public(
     assert page.inner_text("#notice-on") == (effective - timedelta(days=30)).isoformat()
     assert page.locator("#version-form").count() == 0  # a published version has no form
     _fits(page, 390)
-    _shot(page, tmp_path, "console-policy-version.png")
+    shot(page, tmp_path, "console-policy-version.png")
     with app.app_context():
         published = [e for e in audit.recent(db.session) if e.action == "policy.publish"]
         assert [(e.actor, e.details["label"]) for e in published] == [
@@ -112,7 +105,7 @@ def test_a_person_reads_the_policy_its_archive_and_the_register(
     page.click("#lang-ru")
     assert page.inner_text("h1") == "Политика конфиденциальности"
     _fits(page, 390)
-    _shot(page, tmp_path, "privacy-policy.png")
+    shot(page, tmp_path, "privacy-policy.png")
 
     page.set_viewport_size({"width": 1000, "height": 800})
     page.goto(base + "/privacy/processing")
@@ -122,4 +115,4 @@ def test_a_person_reads_the_policy_its_archive_and_the_register(
     page.click("#lang-ru")
     assert "Предложения партнёров" in page.inner_text("#purpose-partner_offers h2")
     _fits(page, 390)
-    _shot(page, tmp_path, "privacy-processing.png")
+    shot(page, tmp_path, "privacy-processing.png")

@@ -4,12 +4,7 @@ workers and the scheduler deliver them to aiosmtpd, one to each account holder."
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
 from collections import Counter
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import timedelta
 from pathlib import Path
 
@@ -20,45 +15,11 @@ from invites.core.config import Settings
 from invites.core.db import utcnow
 from invites.staff import Role
 
+from ..support.browser import shot, worker_and_scheduler
 from ..support.campaigns import people, seed
-from ..support.helpers import ROOT, env_for
 from ..support.servers import serve
 from ..support.smtpd import SMTPSink
 from ..support.staff import PASSWORD, make_staff
-
-
-@contextmanager
-def _worker_and_scheduler(app: Flask) -> Iterator[None]:
-    """A real worker on both queues and the scheduler (its tick starts the notice)."""
-    env = env_for(app.config["SETTINGS"])
-    bin_ = str(ROOT / ".venv" / "bin" / "invites")
-    procs = [
-        subprocess.Popen(
-            [bin_, *args],
-            env=env,
-            cwd=ROOT,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            start_new_session=True,
-        )
-        for args in (["worker", "--queues", "mail,campaigns"], ["scheduler"])
-    ]
-    try:
-        yield
-    finally:
-        for proc in procs:
-            os.killpg(proc.pid, signal.SIGTERM)
-        for proc in procs:
-            try:
-                proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-
-
-def _shot(page: Page, tmp_path: Path, name: str) -> None:
-    folder = Path(os.environ.get("SCREENSHOT_DIR") or tmp_path)
-    folder.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(folder / name), full_page=True)
 
 
 def test_an_admin_publishes_a_material_change_and_watches_its_notices_go_out(
@@ -93,14 +54,14 @@ def test_an_admin_publishes_a_material_change_and_watches_its_notices_go_out(
         assert "Version 2027-01 is published" in flash
         assert "Its notice goes to every account holder" in flash
         assert page.inner_text("#notice-status") == "scheduled"
-        with _worker_and_scheduler(live):
+        with worker_and_scheduler(live):
             # The version's page polls the notice's progress and shows itself afresh as its
             # state changes: scheduled → sending → done.
             expect(page.locator("#notice-status")).to_have_text("done", timeout=90_000)
         assert page.inner_text('#notice-counts [data-part="sent"]') == str(len(expected))
         bar = page.locator("#notice progress.bar")
         assert bar.get_attribute("value") == bar.get_attribute("max") == str(len(expected))
-        _shot(page, tmp_path, "console-policy-notice.png")
+        shot(page, tmp_path, "console-policy-notice.png")
 
         page.click("#notice-campaign")
         assert page.inner_text("#status") == "done"

@@ -15,22 +15,15 @@ from invites.campaigns.models import Campaign, SavedSegment
 from invites.core.db import db
 from invites.staff import Role
 
+from ..support.browser import sign_in
 from ..support.campaigns import Person, people, seed
 from ..support.segments import attributes_of, give_attributes
-from ..support.staff import PASSWORD, make_staff
+from ..support.staff import make_staff
 
 
 def _count(audience: list[Person], rule: Callable[[dict[str, str | None]], bool]) -> str:
     found = len([p for p in audience if p.gets("promotional") and rule(attributes_of(p))])
     return "fewer than 5" if found < 5 else str(found)
-
-
-def _sign_in(page: Page, base: str) -> None:
-    page.goto(base + "/console/login")
-    page.fill("#email", "mia@example.com")
-    page.fill("#password", PASSWORD)
-    page.click("#sign-in")
-    assert page.url == base + "/console/"
 
 
 def _condition(page: Page, i: int, attribute: str, op: str, value: str) -> None:
@@ -46,7 +39,7 @@ def test_segments_with_their_live_count(
     audience = people(90)
     give_attributes(app, seed(app, audience), audience)
     make_staff(app, "mia@example.com", Role.MARKETING)
-    _sign_in(page, base)
+    sign_in(page, base, "mia@example.com")
     page.goto(base + "/console/campaigns/new")
     page.fill("#name", "Winter offer")
     page.click("#create-campaign")
@@ -119,7 +112,7 @@ def test_segments_with_their_live_count(
     quiet = browser.new_context(java_script_enabled=False, viewport={"width": 1000, "height": 800})
     try:
         plain = quiet.new_page()
-        _sign_in(plain, base)
+        sign_in(plain, base, "mia@example.com")
         plain.goto(base + "/console/campaigns/new")
         plain.fill("#name", "Spring offer")
         plain.click("#create-campaign")
