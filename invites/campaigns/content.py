@@ -14,6 +14,7 @@ from typing import Any
 from flask import Flask
 
 from invites.campaigns.models import Campaign, CampaignContent
+from invites.core.atrest import vault
 from invites.core.config import Settings
 from invites.core.mail import link, message_domain, tokens
 from mailer import Mailbox, Outgoing, compose, parse_mailbox
@@ -95,6 +96,8 @@ class MessageBuilder:
         self.fallback = self.locales.get("en") or next(iter(self.locales.values()))
         self.sender: Mailbox = parse_mailbox(campaign.sender or self.settings.mail_from_marketing)
         self.domain = message_domain(self.sender)
+        # Each message opens one sealed address (invites.core.atrest): the keys, made once.
+        self.vault = vault(self.settings)
 
     def build(self, row: Any) -> Outgoing:
         """The message for one ledger row joined with its contact."""
@@ -107,7 +110,7 @@ class MessageBuilder:
         )
         return compose(
             sender=self.sender,
-            to=row.email,
+            to=self.vault.open_address("contacts.email", row.email_sealed, row.email_hash),
             subject=rendered.subject,
             text=rendered.text,
             html=rendered.html,
