@@ -37,7 +37,9 @@ def test_production_needs_secrets() -> None:
 
 
 #: Two well-formed data keys, the first one encrypting.
-DATA_KEYS = f"new:{base64.b64encode(b'n' * 32).decode()}, old:{base64.b64encode(b'o' * 32).decode()}"
+DATA_KEYS = ", ".join(
+    f"{name}:{base64.b64encode(name[0].encode() * 32).decode()}" for name in ("new", "old")
+)
 
 
 @pytest.mark.parametrize(
