@@ -214,10 +214,10 @@ def all_database_text(app: Flask) -> str:
         box = vault()
     hashes = {c for c in chunks if len(c) == 64 and all(x in "0123456789abcdef" for x in c)}
     for sealed in [c for c in chunks if key_id(c)]:
-        for table, column, _hashed in PLACES:
+        for name, column, _hashed in PLACES:
             for email_hash in hashes:
                 try:
-                    chunks.append(box.open_address(f"{table}.{column}", sealed, email_hash))
+                    chunks.append(box.open_address(f"{name}.{column}", sealed, email_hash))
                 except SealError:
                     continue
     return "\n".join(chunks)
