@@ -117,7 +117,7 @@ def downgrade():
     for table, column, hashed in PLACES:
         _rewrite(table, column, hashed, open_, f"{column} NOT LIKE '%@%'")
         _retype(table, column, SEALED_LENGTH, 320, table in NULLABLE)
-    with op.batch_alter_table("address_changes", schema=None) as batch_op:
-        batch_op.drop_column("new_email_hash")
-    with op.batch_alter_table("outbound_messages", schema=None) as batch_op:
-        batch_op.drop_column("to_email_hash")
+    # Not in batch mode: SQLite (3.35+) drops a column in place, where a batch would rebuild
+    # the table and drop the old one.
+    op.drop_column("address_changes", "new_email_hash")
+    op.drop_column("outbound_messages", "to_email_hash")
