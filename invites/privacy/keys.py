@@ -39,7 +39,8 @@ class Rotation:
     changed_meanwhile: int = 0
 
 
-def _stale(table: str, column: str, hashed: str) -> str:
+def _stale(table: str, column: str) -> str:
+    """The rows of one place whose value is sealed under another key than the current one."""
     # substr, not LIKE: a key id may hold "_", which LIKE reads as a wildcard.
     return (
         f"FROM {table} WHERE {column} IS NOT NULL "
@@ -56,8 +57,8 @@ def pending(engine: Engine, box: Vault) -> int:
     """How many sealed addresses are not under the current key yet."""
     with engine.connect() as conn:
         return sum(
-            int(conn.execute(text(f"SELECT count(*) {_stale(*place)}"), _bind(box)).scalar_one())
-            for place in PLACES
+            int(conn.execute(text(f"SELECT count(*) {_stale(t, c)}"), _bind(box)).scalar_one())
+            for t, c, _hashed in PLACES
         )
 
 
@@ -72,7 +73,7 @@ def rotate(
     for table, column, hashed in PLACES:
         place, last = f"{table}.{column}", 0
         select = (
-            f"SELECT id, {column}, {hashed} {_stale(table, column, hashed)} "
+            f"SELECT id, {column}, {hashed} {_stale(table, column)} "
             f"AND id > :last ORDER BY id LIMIT :n"
         )
         update = f"UPDATE {table} SET {column} = :new WHERE id = :id AND {column} = :old"
