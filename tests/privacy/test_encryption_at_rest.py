@@ -11,6 +11,8 @@ import subprocess
 from datetime import datetime
 
 import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
 from flask import Flask
 from flask_migrate import downgrade, upgrade
 from sqlalchemy import make_url, select, text
@@ -254,3 +256,15 @@ def test_the_migration_seals_what_is_stored_and_the_downgrade_opens_it(
             ).one()
         db.engine.dispose()
     assert tuple(plain) == (CONTACT, INVITEE, NEW_ADDRESS, NEW_ADDRESS)
+
+
+def test_the_migration_matches_the_models(app: Flask) -> None:
+    ours = {(t, c) for t, c, h in keys.PLACES} | {(t, h) for t, c, h in keys.PLACES}
+    with app.app_context(), db.engine.connect() as conn:
+        context = MigrationContext.configure(conn, opts={"compare_type": True})
+        diff = [
+            d
+            for d in compare_metadata(context, db.metadata)
+            if any(f"'{t}'" in repr(d) and f"'{c}'" in repr(d) for t, c in ours)
+        ]
+    assert diff == []
