@@ -32,6 +32,7 @@ missing or unexpected recipient, or a message after the unsubscribe), 2 on a set
 from __future__ import annotations
 
 import argparse
+import base64
 import json
 import os
 import secrets
@@ -86,10 +87,14 @@ def eligible(p: dict[str, Any]) -> bool:
     return p["promotional"] is not False
 
 
-def seed(db_url: str, n: int, hash_key: str) -> set[str]:
+def seed(db_url: str, n: int, hash_key: str, data_keys: str) -> set[str]:
     """COPY n contacts, their preferences and suppressions; return the eligible addresses."""
     import hashlib
     import hmac
+
+    from invites.core.atrest import Vault
+
+    box = Vault(data_keys, hash_key)  # addresses are stored sealed, as the service stores them
 
     expected = set()
     with psycopg.connect(db_url) as conn, conn.cursor() as cur:
@@ -106,7 +111,7 @@ def seed(db_url: str, n: int, hash_key: str) -> set[str]:
                         i,
                         secrets.token_urlsafe(16),
                         f"user-{i}",
-                        p["email"],
+                        box.seal_address("contacts.email", p["email"], h),
                         h,
                         p["locale"],
                         f"Person{i} Bench",
@@ -253,6 +258,7 @@ def bench(args: argparse.Namespace) -> dict[str, Any]:
             "SPOTCAM_ENV": "production",
             "SECRET_KEY": secrets.token_urlsafe(32),
             "ADDRESS_HASH_KEY": secrets.token_urlsafe(32),
+            "DATA_KEYS": f"bench:{base64.b64encode(secrets.token_bytes(32)).decode()}",
             "DATABASE_URL": url_with_db(
                 db_url, urlsplit(db_url).path.strip("/"), "postgresql+psycopg"
             ),
@@ -262,7 +268,7 @@ def bench(args: argparse.Namespace) -> dict[str, Any]:
         }
         run([str(BIN / "invites"), "db", "upgrade"], env, 120)
         started = time.monotonic()
-        expected = seed(db_url, args.n, env["ADDRESS_HASH_KEY"])
+        expected = seed(db_url, args.n, env["ADDRESS_HASH_KEY"], env["DATA_KEYS"])
         report["seed_s"] = round(time.monotonic() - started, 1)
         report["eligible"] = len(expected)
         sink = Sink(sink_port, work / "sink.json", work / "sink.log")

@@ -72,14 +72,21 @@ class CampaignRun:
 
         from invites.campaigns.content import MessageBuilder
         from invites.campaigns.models import Campaign
+        from invites.core.atrest import vault
         from invites.core.db import db
 
         campaign_id = self._campaign()
         with self.app.app_context():
             campaign = db.session.get(Campaign, campaign_id)
             assert campaign is not None
+            box = vault(self.app.config["SETTINGS"])
+            email = "p1@bench.example.org"
             row = SimpleNamespace(
-                locale="en", public_id="A" * 22, name="Person1 Bench", email="p1@bench.example.org"
+                locale="en",
+                public_id="A" * 22,
+                name="Person1 Bench",
+                email_sealed=box.seal_address("contacts.email", email, box.hash(email)),
+                email_hash=box.hash(email),
             )
             data = MessageBuilder(self.app, campaign).build(row).data
             db.session.delete(campaign)

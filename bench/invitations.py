@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import base64
 import json
 import math
 import os
@@ -347,6 +348,7 @@ def bench(args: argparse.Namespace, report: dict[str, Any]) -> list[Workload]:
             "SPOTCAM_ENV": "production",
             "SECRET_KEY": secrets.token_urlsafe(48),
             "ADDRESS_HASH_KEY": secrets.token_urlsafe(48),
+            "DATA_KEYS": f"bench:{base64.b64encode(secrets.token_bytes(32)).decode()}",
             # SQLAlchemy 2.0 (pyproject allows it) reads a bare postgresql:// as psycopg2, which
             # is not installed; naming the driver works on 2.0 and 2.1 alike.
             "DATABASE_URL": url_with_db(

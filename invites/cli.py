@@ -15,6 +15,7 @@ from invites import devrun
 from invites.campaigns.cli import campaigns
 from invites.core import queue, settings_file
 from invites.core.apikeys import SCOPES
+from invites.privacy.keys import keys_group
 from invites.staff.cli import users_group
 
 log = logging.getLogger(__name__)
@@ -184,6 +185,7 @@ COMMANDS = (
     reconcile_command,
     users_group,
     campaigns,
+    keys_group,
     devrun.dev,
 )
 

@@ -7,7 +7,9 @@ server answers, so they are the last lines on the screen, not the first of a scr
 
 from __future__ import annotations
 
+import base64
 import os
+import secrets
 import time
 import urllib.error
 import urllib.request
@@ -18,7 +20,7 @@ from flask import Flask, current_app
 from flask.cli import ScriptInfo, with_appcontext
 from sqlalchemy import select
 
-from invites.core import apikeys, audit, dbsetup, settings_file
+from invites.core import apikeys, audit, config, dbsetup, settings_file
 from invites.core.db import db, utcnow
 from invites.core.models import ApiKey
 
@@ -93,7 +95,10 @@ def prepare(ctx: click.Context, port: int) -> None:
     mode = os.environ.get("SPOTCAM_ENV", "development")
     if mode == "production":
         raise click.ClickException("this is for development only (SPOTCAM_ENV is production)")
-    file = settings_file.write({"SPOTCAM_ENV": mode, "PORT": str(port)})
+    values = {"SPOTCAM_ENV": mode, "PORT": str(port)}
+    if not os.environ.get("DATA_KEYS") and not settings_file.has("DATA_KEYS"):
+        values["DATA_KEYS"] = _new_data_keys()
+    file = settings_file.write(values)
     settings_file.load(file)  # this very command reads it too, under what the shell set
     app = ctx.ensure_object(ScriptInfo).load_app()
     dbsetup.migrations(app)
@@ -103,6 +108,13 @@ def prepare(ctx: click.Context, port: int) -> None:
     click.echo(f"Settings: {file} (every `invites` command in this checkout reads it)")
     if new:
         click.echo(f"API key: a new demo key, kept in {Path(app.instance_path) / DEMO_FILE}")
+
+
+def _new_data_keys() -> str:
+    # A key of this checkout's own first; the fixed development key after it, so what was
+    # sealed before the settings file existed still opens (`invites keys rotate` moves it).
+    fresh = base64.b64encode(secrets.token_bytes(32)).decode()
+    return f"local-{secrets.token_hex(3)}:{fresh},{config.DEV_DATA_KEYS}"
 
 
 def _wait_until_ready(url: str, seconds: float) -> bool:

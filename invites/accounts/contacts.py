@@ -13,7 +13,6 @@ from invites.accounts import eligibility
 from invites.accounts.attributes import ATTRIBUTES
 from invites.accounts.categories import CATEGORIES, MARKETING
 from invites.accounts.models import ConsentEvent, Contact, ContactAttribute, Preference
-from invites.core.addresses import address_hash
 from invites.core.config import Settings
 from invites.core.db import AnySession
 from invites.core.models import Suppression
@@ -63,8 +62,7 @@ def upsert(
     if contact is None:
         contact = Contact(public_id=secrets.token_urlsafe(16), user_id=user_id, created_at=now)
         session.add(contact)
-    contact.email = email
-    contact.email_hash = address_hash(email, settings.address_hash_key)
+    contact.email = email  # sealed, with its keyed hash (invites.core.atrest)
     contact.locale = locale
     contact.name = name
     contact.time_zone = time_zone

@@ -170,11 +170,11 @@ def build_marketing(
     return compose_rendered(rendered, settings.mail_from_marketing, contact.email, unsubscribe)
 
 
-def _recipient_hash(session: AnySession, msg: OutboundMessage, key: str) -> str | None:
+def _recipient_hash(session: AnySession, msg: OutboundMessage) -> str | None:
     contact = session.get(Contact, msg.contact_id) if msg.contact_id else None
     if contact is not None:
         return contact.email_hash
-    return address_hash(msg.to_email, key) if msg.to_email else None
+    return msg.to_email_hash if msg.to_email_sealed else None
 
 
 class _SuppressDeadAddress:
@@ -199,7 +199,7 @@ class _SuppressDeadAddress:
         """Suppress the address only if the server said it does not exist."""
         if not verdict.dead_address:
             return
-        email_hash = _recipient_hash(session, msg, ctx.settings.address_hash_key)
+        email_hash = _recipient_hash(session, msg)
         if email_hash:
             suppress(session, email_hash, Reason.HARD_BOUNCE, now)
 

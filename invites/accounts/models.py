@@ -7,6 +7,7 @@ from datetime import datetime
 from sqlalchemy import ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column
 
+from invites.core.atrest import SEALED_LENGTH, SealedAddress
 from invites.core.db import db, utcnow
 
 
@@ -17,8 +18,10 @@ class Contact(db.Model):  # type: ignore[name-defined]
     id: Mapped[int] = mapped_column(primary_key=True)
     public_id: Mapped[str] = mapped_column(String(32), unique=True)
     user_id: Mapped[str] = mapped_column(String(128), unique=True)
-    email: Mapped[str] = mapped_column(String(320))
+    #: The address, sealed (invites.core.atrest); read and write it as `email`.
+    email_sealed: Mapped[str] = mapped_column("email", String(SEALED_LENGTH))
     email_hash: Mapped[str] = mapped_column(String(64), index=True)
+    email = SealedAddress[str]("contacts.email", "email_sealed", "email_hash")
     locale: Mapped[str] = mapped_column(String(8), default="en")
     name: Mapped[str | None] = mapped_column(String(200))
     #: IANA zone, for campaigns sent at a local hour (None: the campaign's default zone).

@@ -15,6 +15,7 @@ from flask import Flask
 
 from invites.accounts.categories import CATEGORIES
 from invites.campaigns.models import Campaign, CampaignContent
+from invites.core.atrest import vault
 from invites.core.config import Settings
 from invites.core.mail import link, message_domain, tokens
 from mailer import Mailbox, Outgoing, compose, parse_mailbox
@@ -121,6 +122,8 @@ class MessageBuilder:
             campaign.sender or default_sender(self.settings, campaign)
         )
         self.domain = message_domain(self.sender)
+        # Each message opens one sealed address (invites.core.atrest): the keys, made once.
+        self.vault = vault(self.settings)
 
     def build(self, row: Any) -> Outgoing:
         """The message for one ledger row joined with its contact."""
@@ -133,7 +136,7 @@ class MessageBuilder:
         )
         return compose(
             sender=self.sender,
-            to=row.email,
+            to=self.vault.open_address("contacts.email", row.email_sealed, row.email_hash),
             subject=rendered.subject,
             text=rendered.text,
             html=rendered.html,

@@ -92,7 +92,7 @@ class RoundQueries:
                 _LEDGER.c.id.label("ledger_id"),
                 _LEDGER.c.contact_id,
                 _LEDGER.c.attempts,
-                Contact.email,
+                Contact.email_sealed.label("email_sealed"),
                 Contact.name,
                 Contact.locale,
                 Contact.public_id,

@@ -8,7 +8,10 @@ one way only: `app.config["SETTINGS"]`.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import os
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import MISSING, dataclass, field, fields
 from typing import Any
@@ -17,6 +20,10 @@ from typing import Any
 MODES = ("production", "development", "test")
 _DEV_SECRET = "dev-only-secret-key-do-not-use-in-production"  # noqa: S105
 _DEV_HASH_KEY = "dev-only-address-hash-key"  # noqa: S105
+#: Dev and test only: a fixed data key, so a development database stays readable.
+DEV_DATA_KEYS = "dev:" + base64.b64encode(b"dev-only-data-key-not-for-prod!!").decode()
+#: A data key's id: it is written into every value it seals ("v1.<id>.…").
+_KEY_ID = re.compile(r"[A-Za-z0-9_-]{1,32}")
 
 
 class ConfigError(ValueError):
@@ -119,6 +126,37 @@ def networks(name: str, raw: str) -> list[str]:
     return found
 
 
+def parse_data_keys(name: str, raw: str) -> list[tuple[str, bytes]]:
+    """`id:base64-of-32-bytes` pairs, comma-separated, ids unique; the first one encrypts."""
+    keys: list[tuple[str, bytes]] = []
+    for number, part in enumerate(comma_list(name, raw), start=1):
+        key_name, colon, encoded = part.partition(":")
+        key_name = key_name.strip()
+        if not colon or not _KEY_ID.fullmatch(key_name):
+            raise ConfigError(
+                f"{name}: key {number} must be written id:base64 with an id of letters, digits, "
+                "'-' or '_' (at most 32)"
+            )
+        try:
+            key = base64.b64decode(encoded.strip(), validate=True)
+        except (binascii.Error, ValueError) as exc:
+            raise ConfigError(f"{name}: key {key_name!r} is not valid base64") from exc
+        if len(key) != 32:
+            raise ConfigError(f"{name}: key {key_name!r} must be 32 bytes, got {len(key)}")
+        if any(key_name == seen for seen, _ in keys):
+            raise ConfigError(f"{name}: key id {key_name!r} is used twice")
+        keys.append((key_name, key))
+    if not keys:
+        raise ConfigError(f"{name} must name at least one key")
+    return keys
+
+
+def data_keys(name: str, raw: str) -> str:
+    """DATA_KEYS, checked (parse_data_keys) and kept as written, without blanks."""
+    parse_data_keys(name, raw)
+    return ",".join(part.replace(" ", "") for part in comma_list(name, raw))
+
+
 def base_url(_name: str, raw: str) -> str:
     """A URL without its trailing slash."""
     return raw.rstrip("/")
@@ -159,6 +197,15 @@ class Settings:
         "",
         "HMAC key of the suppression list. **Never rotate it**: hashes made with another key "
         "don't match",
+        shown="— (required in production)",
+    )
+    data_keys: str = setting(
+        "DATA_KEYS",
+        "",
+        "keys that encrypt stored email addresses (AES-256-GCM): `id:base64-of-32-bytes`, "
+        "comma-separated; the first encrypts, all decrypt. Add a new key first, run "
+        "`invites keys rotate`, then drop the old one. Not in the database, not SECRET_KEY",
+        data_keys,
         shown="— (required in production)",
     )
     database_url: str | None = setting(
@@ -498,6 +545,7 @@ def from_env(env: Mapping[str, str] | None = None) -> Settings:
         # Dev and test get fixed keys so links survive restarts; production must set its own.
         values["secret_key"] = values["secret_key"] or _DEV_SECRET
         values["address_hash_key"] = values["address_hash_key"] or _DEV_HASH_KEY
+        values["data_keys"] = values["data_keys"] or DEV_DATA_KEYS
         if mode_ == "development" and not env.get("PUBLIC_BASE_URL", "").strip():
             # `make run PORT=8000` must write mail whose links reach that port.
             values["public_base_url"] = f"http://127.0.0.1:{values['port']}"
@@ -510,6 +558,9 @@ def from_env(env: Mapping[str, str] | None = None) -> Settings:
         # The suppression list is only as durable as this key: it must never rotate with
         # SECRET_KEY, so production sets it on its own.
         raise ConfigError("ADDRESS_HASH_KEY is required outside development and test" + hint)
+    if not values["data_keys"]:
+        # Addresses are encrypted under these; a database dump must not be enough to read them.
+        raise ConfigError("DATA_KEYS is required outside development and test" + hint)
     return Settings(**values)
 
 

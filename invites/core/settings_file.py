@@ -43,6 +43,14 @@ def load(file: Path | None = None) -> Path | None:
     return file
 
 
+def has(name: str, file: Path | None = None) -> bool:
+    """Whether the settings file sets this variable (to anything)."""
+    from dotenv import dotenv_values
+
+    file = file or path()
+    return file.is_file() and bool(dotenv_values(file, encoding="utf-8").get(name))
+
+
 def write(values: dict[str, str], file: Path | None = None) -> Path:
     """Set these variables in the settings file, keeping every other line; readable by us only."""
     from dotenv import set_key

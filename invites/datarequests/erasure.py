@@ -11,7 +11,6 @@ it, so that a later re-import can't write to them again.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from datetime import datetime
 
@@ -27,7 +26,7 @@ from invites.datarequests.models import AddressChange
 from invites.delivery.models import OutboundMessage, Status
 from invites.feedback.models import SoftBounceCount
 from invites.invitations import lifecycle
-from invites.invitations.models import AddressThrottle, Invitation
+from invites.invitations.models import AddressThrottle
 
 #: What "keep a do-not-contact entry" records: no invitation and no marketing, ever, unless the
 #: person grants a category again themselves (which lifts `unsubscribed_all`).
@@ -86,28 +85,32 @@ def _erase_contact(session: AnySession, contact: Contact, erased: Erased) -> Non
     erased.contacts += 1
 
 
-def _erase_address(
-    session: AnySession, email_hash: str, emails: Iterable[str], now: datetime, erased: Erased
-) -> None:
+def _erase_address(session: AnySession, email_hash: str, now: datetime, erased: Erased) -> None:
     erased.invitations += lifecycle.erase_for_address(session, email_hash, now)
-    addresses = sorted(set(emails))
-    if addresses:
-        # Service mail to the bare address (no account), e.g. an earlier request's link.
-        session.execute(
-            update(OutboundMessage)
-            .where(
-                OutboundMessage.to_email.in_(addresses),
-                OutboundMessage.status == Status.PENDING,
-            )
-            .values(status=Status.CANCELLED, last_error="address erased")
+    # Service mail to the bare address (no account), e.g. an earlier request's link: found by
+    # the keyed hash kept next to the sealed address (any case of it).
+    bare_mail = OutboundMessage.to_email_hash == email_hash
+    session.execute(
+        update(OutboundMessage)
+        .where(bare_mail, OutboundMessage.status == Status.PENDING)
+        .values(status=Status.CANCELLED, last_error="address erased")
+    )
+    bare = session.execute(
+        update(OutboundMessage)
+        .where(bare_mail)
+        .values(
+            {
+                OutboundMessage.to_email_sealed: None,
+                OutboundMessage.to_email_hash: None,
+                OutboundMessage.context: None,
+                OutboundMessage.subject: None,
+                OutboundMessage.body_text: None,
+                OutboundMessage.body_html: None,
+            }
         )
-        bare = session.execute(
-            update(OutboundMessage)
-            .where(OutboundMessage.to_email.in_(addresses))
-            .values(to_email=None, context=None, subject=None, body_text=None, body_html=None)
-            .execution_options(synchronize_session=False)
-        )
-        erased.messages += int(bare.rowcount)  # type: ignore[attr-defined]
+        .execution_options(synchronize_session=False)
+    )
+    erased.messages += int(bare.rowcount)  # type: ignore[attr-defined]
     for model in (SoftBounceCount, AddressThrottle):
         gone = session.execute(delete(model).where(model.email_hash == email_hash))
         erased.bounce_and_throttle_records += int(gone.rowcount)  # type: ignore[attr-defined]
@@ -119,9 +122,9 @@ def erase_contact(session: AnySession, contact: Contact, now: datetime) -> Erase
     The do-not-contact list is left as it is: a bounce or complaint recorded against the
     address still holds."""
     erased = Erased()
-    email_hash, email = contact.email_hash, contact.email
+    email_hash = contact.email_hash
     _erase_contact(session, contact, erased)
-    _erase_address(session, email_hash, [email], now, erased)
+    _erase_address(session, email_hash, now, erased)
     session.flush()
     return erased
 
@@ -137,17 +140,9 @@ def erase_address(
     """
     erased = Erased()
     found = list(session.scalars(select(Contact).where(Contact.email_hash == email_hash)))
-    emails = [c.email for c in found]
-    emails += [
-        e
-        for e in session.scalars(
-            select(Invitation.email).where(Invitation.email_hash == email_hash)
-        )
-        if e
-    ]
     for contact in found:
         _erase_contact(session, contact, erased)
-    _erase_address(session, email_hash, emails, now, erased)
+    _erase_address(session, email_hash, now, erased)
     if keep_do_not_contact:
         # What is on the list already (a bounce, a complaint) stays, with these added.
         for reason in DO_NOT_CONTACT:

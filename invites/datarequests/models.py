@@ -8,6 +8,7 @@ from enum import StrEnum
 from sqlalchemy import ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
+from invites.core.atrest import SEALED_LENGTH, SealedAddress
 from invites.core.db import db, utcnow
 
 
@@ -68,5 +69,10 @@ class AddressChange(db.Model):  # type: ignore[name-defined]
     contact_id: Mapped[int] = mapped_column(
         ForeignKey("contacts.id", ondelete="CASCADE"), index=True
     )
-    new_email: Mapped[str] = mapped_column(String(320))
+    #: Sealed (invites.core.atrest), read and written as `new_email`.
+    new_email_sealed: Mapped[str] = mapped_column("new_email", String(SEALED_LENGTH))
+    new_email_hash: Mapped[str | None] = mapped_column(String(64))
+    new_email = SealedAddress[str](
+        "address_changes.new_email", "new_email_sealed", "new_email_hash"
+    )
     created_at: Mapped[datetime] = mapped_column(default=utcnow)

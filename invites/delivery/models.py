@@ -8,6 +8,7 @@ from enum import StrEnum
 from sqlalchemy import ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
+from invites.core.atrest import SEALED_LENGTH, SealedAddress
 from invites.core.db import db, utcnow
 
 
@@ -42,8 +43,13 @@ class OutboundMessage(db.Model):  # type: ignore[name-defined]
     contact_id: Mapped[int | None] = mapped_column(
         ForeignKey("contacts.id", ondelete="SET NULL"), index=True
     )
-    #: Service mail to an address with no contact (erased once the message is final).
-    to_email: Mapped[str | None] = mapped_column(String(320))
+    #: Service mail to an address with no contact (erased once the message is final): sealed
+    #: (invites.core.atrest), read and written as `to_email`, found by its keyed hash.
+    to_email_sealed: Mapped[str | None] = mapped_column("to_email", String(SEALED_LENGTH))
+    to_email_hash: Mapped[str | None] = mapped_column(String(64))
+    to_email = SealedAddress[str | None](
+        "outbound_messages.to_email", "to_email_sealed", "to_email_hash", keep_hash=False
+    )
     category: Mapped[str | None] = mapped_column(String(32))
     locale: Mapped[str | None] = mapped_column(String(8))
     template: Mapped[str | None] = mapped_column(String(64))

@@ -8,6 +8,7 @@ from enum import StrEnum
 from sqlalchemy import Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
+from invites.core.atrest import SEALED_LENGTH, SealedAddress
 from invites.core.db import db, utcnow
 
 
@@ -29,10 +30,12 @@ class Invitation(db.Model):  # type: ignore[name-defined]
     id: Mapped[int] = mapped_column(primary_key=True)
     # Tokens carry this random id, never the row id or the address.
     public_id: Mapped[str] = mapped_column(String(32), unique=True)
-    email: Mapped[str | None] = mapped_column(String(320))
+    #: The address, sealed (invites.core.atrest); read and write it as `email`.
+    email_sealed: Mapped[str | None] = mapped_column("email", String(SEALED_LENGTH))
     # Keyed hash (HMAC) of the address: lets a removal link still block the address after the
     # address itself is erased, and recognises an address that already accepted.
     email_hash: Mapped[str | None] = mapped_column(String(64), index=True)
+    email = SealedAddress[str | None]("invitations.email", "email_sealed", "email_hash")
     inviter_id: Mapped[str | None] = mapped_column(String(128))
     inviter_name: Mapped[str | None] = mapped_column(String(200))
     note: Mapped[str | None] = mapped_column(Text)

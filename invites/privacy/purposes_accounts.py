@@ -239,10 +239,12 @@ DATA_REQUESTS = Purpose(
     (
         Holding(
             "outbound_messages",
-            ("to_email", "template", "context", "status"),
+            ("to_email", "to_email_hash", "template", "context", "status"),
             text(
-                "the address of someone without an account whom we write to about their request",
-                "адрес человека без аккаунта, которому мы пишем о его запросе",
+                "the address (encrypted, with its keyed hash) of someone without an account "
+                "whom we write to about their request",
+                "адрес (зашифрованный, с хешем с ключом) человека без аккаунта, которому мы "
+                "пишем о его запросе",
             ),
         ),
         Holding(
@@ -258,7 +260,7 @@ DATA_REQUESTS = Purpose(
         ),
         Holding(
             "address_changes",
-            ("id", "public_id", "contact_id", "new_email", "created_at"),
+            ("id", "public_id", "contact_id", "new_email", "new_email_hash", "created_at"),
             text(
                 "a new address asked for on the data page, until a link sent to it confirms it",
                 "новый адрес, указанный на странице данных, пока ссылка, отправленная на него, "

@@ -167,6 +167,14 @@ SECURITY = (
         "Адреса, на которые нельзя писать, хранятся только как хеш с ключом (HMAC-SHA256).",
     ),
     text(
+        "Every stored email address is encrypted (AES-256-GCM) under keys kept outside the "
+        "database, bound to its row, and found by its keyed hash: a copy of the database "
+        "alone reveals no address.",
+        "Каждый хранимый адрес email зашифрован (AES-256-GCM) ключами, которые хранятся вне "
+        "базы данных, и привязан к своей строке; поиск идёт по хешу с ключом: копия базы "
+        "данных сама по себе не раскрывает ни одного адреса.",
+    ),
+    text(
         "Links in email carry signed random ids, never an address.",
         "Ссылки в письмах содержат подписанные случайные идентификаторы, а не адреса.",
     ),

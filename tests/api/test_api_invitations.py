@@ -368,11 +368,11 @@ def test_invitations_survive_a_database_restart(
     assert [invite(client, api_key, a).status_code for a in addresses] == [202, 202, 202]
     with app.app_context():
         sent_to = db.session.scalars(
-            db.select(Invitation.email).join(
+            db.select(Invitation).join(
                 OutboundMessage, OutboundMessage.invitation_id == Invitation.id
             )
         ).all()
-        assert sorted(sent_to) == [*addresses, "before@example.com"]
+        assert sorted(i.email for i in sent_to) == [*addresses, "before@example.com"]
         assert relay.drain() == 4  # every wake-up committed, the one from before the restart too
         assert len(queue.queue(queue.MAIL_QUEUE).get_job_ids()) == 4
 

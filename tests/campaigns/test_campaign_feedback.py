@@ -14,6 +14,7 @@ from invites.accounts.models import Contact
 from invites.campaigns.content import unsubscribe_url
 from invites.campaigns.models import Campaign
 from invites.campaigns.progress import attributed
+from invites.core.addresses import address_hash
 from invites.core.db import db
 
 from ..support.campaigns import (
@@ -33,7 +34,10 @@ from .test_campaign_delivery import _wait, _worker
 
 def _one_click_path(app: Flask, campaign_id: int, email: str) -> str:
     with app.app_context():
-        contact = db.session.scalars(db.select(Contact).where(Contact.email == email)).one()
+        email_hash = address_hash(email, app.config["SETTINGS"].address_hash_key)
+        contact = db.session.scalars(
+            db.select(Contact).where(Contact.email_hash == email_hash)
+        ).one()
         campaign = db.session.get(Campaign, campaign_id)
         assert campaign is not None
         url = unsubscribe_url(app.config["SETTINGS"], app, contact.public_id, campaign)

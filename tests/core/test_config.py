@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import base64
 from urllib.parse import urlsplit
 
 import pytest
 
 from invites.accounts import contacts
 from invites.accounts import mail as messages
-from invites.core.config import ConfigError, Settings, from_env
+from invites.core.config import ConfigError, Settings, from_env, parse_data_keys
 from invites.core.db import db, utcnow
 from invites.core.mail import tokens
 
@@ -22,14 +23,41 @@ def test_production_needs_secrets() -> None:
         from_env({"SECRET_KEY": "short", "ADDRESS_HASH_KEY": "x"})
     with pytest.raises(ConfigError, match="ADDRESS_HASH_KEY"):
         from_env({"SECRET_KEY": "s" * 40})
+    with pytest.raises(ConfigError, match="DATA_KEYS is required"):
+        from_env({"SECRET_KEY": "s" * 40, "ADDRESS_HASH_KEY": "h" * 40})
     ok = from_env(
         {
             "SECRET_KEY": "s" * 40,
             "ADDRESS_HASH_KEY": "h" * 40,
+            "DATA_KEYS": DATA_KEYS,
             "SECRET_KEY_FALLBACKS": "old1, old2,",
         }
     )
     assert ok.secret_key_fallbacks == ["old1", "old2"] and ok.env == "production"
+
+
+#: Two well-formed data keys, the first one encrypting.
+DATA_KEYS = ", ".join(
+    f"{name}:{base64.b64encode(name[0].encode() * 32).decode()}" for name in ("new", "old")
+)
+
+
+@pytest.mark.parametrize(
+    ("raw", "says"),
+    [
+        ("k1", "key 1 must be written id:base64"),
+        ("k.1:" + base64.b64encode(b"k" * 32).decode(), "key 1 must be written id:base64"),
+        ("k1:not base64!", "key 'k1' is not valid base64"),
+        ("k1:" + base64.b64encode(b"short").decode(), "key 'k1' must be 32 bytes, got 5"),
+        (DATA_KEYS + ",new:" + base64.b64encode(b"x" * 32).decode(), "'new' is used twice"),
+        (" , ", "must name at least one key"),
+    ],
+)
+def test_data_keys_are_checked_at_start_up(raw: str, says: str) -> None:
+    with pytest.raises(ConfigError, match=f"DATA_KEYS: .*{says}|DATA_KEYS {says}"):
+        from_env({"SPOTCAM_ENV": "test", "DATA_KEYS": raw})
+    kept = from_env({"SPOTCAM_ENV": "test", "DATA_KEYS": DATA_KEYS}).data_keys
+    assert [name for name, _ in parse_data_keys("DATA_KEYS", kept)] == ["new", "old"]
 
 
 def test_dev_defaults_and_parsing() -> None:
@@ -83,7 +111,9 @@ def test_development_links_follow_the_port_unless_set() -> None:
         {"SPOTCAM_ENV": "development", "PORT": "8000", "PUBLIC_BASE_URL": "https://m.example"}
     )
     assert pinned.public_base_url == "https://m.example"
-    production = from_env({"SECRET_KEY": "s" * 40, "ADDRESS_HASH_KEY": "h", "PORT": "8000"})
+    production = from_env(
+        {"SECRET_KEY": "s" * 40, "ADDRESS_HASH_KEY": "h", "DATA_KEYS": DATA_KEYS, "PORT": "8000"}
+    )
     assert production.public_base_url == "http://127.0.0.1:5000"
 
 

@@ -77,7 +77,7 @@ def test_a_one_click_removal_survives(app: Flask, story: dict[str, Any]) -> None
 
     assert resp.status_code == 200, resp.get_data(as_text=True)
     with app.app_context():
-        assert db.session.scalars(db.select(Invitation.email)).one() is None
+        assert db.session.scalars(db.select(Invitation.email_sealed)).one() is None
         assert db.session.scalars(db.select(Suppression.reason)).all() == ["removed"]
 
 

@@ -73,9 +73,11 @@ def test_an_inviter_learns_nothing_about_the_address_from_their_stats(app: Flask
     invite(client, key, "taken@example.com", inviter_id="first")
     invite(client, key, "leave-me@example.com", inviter_id="first")
     with app.app_context():
-        public_id = db.session.scalars(
-            select(Invitation.public_id).where(Invitation.email == "leave-me@example.com")
-        ).one()
+        public_id = next(
+            i.public_id
+            for i in db.session.scalars(select(Invitation))
+            if i.email == "leave-me@example.com"  # sealed: compared once opened
+        )
         removal = "/r/" + tokens().make("remove", public_id)
     assert client.post(removal, data={"confirm": "remove"}).status_code == 303
     put = client.put(

@@ -62,7 +62,7 @@ def _age(app: Flask) -> dict[str, int]:
             .where(Invitation.email_hash == hashes["removed@example.com"])
             .values(
                 status="removed",
-                email=None,
+                email_sealed=None,
                 inviter_name=None,
                 note=None,
                 closed_at=now - timedelta(days=31),

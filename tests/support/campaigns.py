@@ -16,6 +16,7 @@ from invites.accounts.models import Contact, Preference
 from invites.campaigns import content, jobs, lifecycle
 from invites.campaigns.models import Campaign, CampaignDelivery
 from invites.core.addresses import address_hash
+from invites.core.atrest import vault
 from invites.core.db import db, utcnow
 from invites.core.models import Suppression
 from mailer.authoring import Draft
@@ -100,7 +101,7 @@ def seed(app: Flask, audience: Iterable[Person]) -> dict[str, int]:
                 .values(
                     public_id=secrets.token_urlsafe(16),
                     user_id=f"user-{p.n}",
-                    email=p.email,
+                    email=vault().seal_address("contacts.email", p.email, h),
                     email_hash=h,
                     locale=p.locale,
                     name=f"Person{p.n} Example",
