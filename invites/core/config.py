@@ -461,7 +461,7 @@ class Settings:
         "POLICY_NOTICE_DAYS",
         30,
         "a material policy change takes effect at least this many days after it is published; "
-        "its notice date is the effective date minus these days",
+        "its notice goes to every account holder on the effective date minus these days",
         integer(1),
     )
     login_limit_per_account: str = setting(
