@@ -78,6 +78,7 @@ def test_the_relay_limit_holds_and_skipped_contacts_cost_nothing(
     times = [m.received_at for m in smtp_sink.messages]
     assert len(times) == 20  # only those who still want it
     assert _busiest_second(times) <= 11
-    # 20 messages at 10/s take about a second; had the 40 skipped ones taken tokens, the
-    # campaign would have needed about five.
-    assert max(times) - min(times) < 3.5
+    # In a moving window of 10 a second, 20 tokens take at least 1 s and 60 at least 5 s: had
+    # the 40 skipped contacts taken tokens, the last message could not have left before 5 s.
+    # The bound leaves the rest for a slow, busy machine (3.5 s was missed under load).
+    assert max(times) - min(times) < 4.5
