@@ -37,8 +37,14 @@
     Object.keys(p.counts).forEach(function (name) { set(name, p.counts[name]); });
   }
 
+  // Once a form is sent (Pause, Resume, ...), its answer is what the person waits for: a poll
+  // that saw the state change (maybe by that very click) must not reload the page over it.
+  var submitted = false;
+  document.addEventListener("submit", function (e) { if (!e.defaultPrevented) submitted = true; });
+
   function poll(url, apply, current) {
     var timer = setInterval(function () {
+      if (submitted) { clearInterval(timer); return; }
       fetch(current ? current() : url, { credentials: "same-origin", headers: { Accept: "application/json" } })
         .then(function (r) { return r.ok ? r.json() : null; })
         .then(function (data) { if (data && apply(data) === false) clearInterval(timer); })
@@ -51,7 +57,7 @@
     var shown = one.getAttribute("data-status");
     poll(one.getAttribute("data-progress-url"), function (p) {
       fill(document, p);
-      if (p.status !== shown) {
+      if (p.status !== shown && !submitted) {
         // The actions, the progress and the results depend on the state: show the page as it is now.
         window.location.reload();
         return false;
