@@ -22,6 +22,9 @@ from mailer.authoring import Draft
 #: States in which the content and settings may still change.
 EDITABLE = (CampaignStatus.DRAFT, CampaignStatus.SCHEDULED, CampaignStatus.HELD)
 MARKETING_CATEGORIES = tuple(name for name, c in CATEGORIES.items() if c.can_opt_out)
+#: Every category a campaign can have: the marketing ones staff create, and service for the
+#: notices of a material policy change (invites.campaigns.notices).
+CAMPAIGN_CATEGORIES = tuple(CATEGORIES)
 
 
 @dataclass(frozen=True)

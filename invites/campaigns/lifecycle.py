@@ -21,6 +21,7 @@ from sqlalchemy import update
 
 from invites.campaigns import late
 from invites.campaigns.drafting import (
+    CAMPAIGN_CATEGORIES,
     EDITABLE,
     MARKETING_CATEGORIES,
     Actor,
@@ -49,6 +50,7 @@ from invites.core.db import AnySession, db, utcnow
 
 # The steps' whole vocabulary, so callers need only this module.
 __all__ = [
+    "CAMPAIGN_CATEGORIES",
     "EDITABLE",
     "MARKETING_CATEGORIES",
     "Actor",

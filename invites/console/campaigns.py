@@ -26,7 +26,7 @@ from sqlalchemy import select
 
 from invites.campaigns import content, late, lifecycle, listing, pace, planner, progress, segments
 from invites.campaigns.content import LOCALES
-from invites.campaigns.lifecycle import MARKETING_CATEGORIES
+from invites.campaigns.lifecycle import CAMPAIGN_CATEGORIES
 from invites.campaigns.models import Campaign, CampaignContent, CampaignStatus
 from invites.console.access import client_ip, current_staff
 from invites.console.campaign_forms import settings_form
@@ -114,7 +114,7 @@ def index() -> tuple[str, int]:
     name, state, category and dates, a page at a time; archived ones on their own list."""
     form = SearchForm.read(request.args, ("name", "status", "category", "since", "until"))
     status = form.choice("status", tuple(CampaignStatus), "state")
-    category = form.choice("category", MARKETING_CATEGORIES, "category")
+    category = form.choice("category", CAMPAIGN_CATEGORIES, "category")
     since, before = form.day_range("since", "until")
     archived = request.args.get("archived") == "1"
     if form.problems:
@@ -143,7 +143,7 @@ def index() -> tuple[str, int]:
         archived=archived,
         query=query,
         statuses=tuple(CampaignStatus),
-        categories=MARKETING_CATEGORIES,
+        categories=CAMPAIGN_CATEGORIES,
     ), (400 if form.problems else 200)
 
 

@@ -11,6 +11,7 @@ from datetime import timedelta
 from flask import Flask
 from flask.testing import FlaskClient
 from playwright.sync_api import Page
+from sqlalchemy import select
 
 from invites.campaigns import lifecycle, segments
 from invites.campaigns.models import Campaign, CampaignContent, CampaignStatus
@@ -211,6 +212,72 @@ def test_the_list_searches_filters_and_pages(app: Flask) -> None:
     assert 'value="tomorrow"' in bad.text and 'value="&lt;x&gt;"' in bad.text
     today = utcnow().date().isoformat()
     assert "30 campaigns" in client.get(f"/console/campaigns?since={today}&until={today}").text
+    # A policy notice is a service campaign: the filter finds it by its category too.
+    with app.app_context():
+        notice = db.session.scalars(select(Campaign).order_by(Campaign.id)).first()
+        assert notice is not None
+        notice.category = "service"
+        db.session.commit()
+    service = client.get("/console/campaigns?category=service").text
+    assert "1 campaign" in service and ">Service</option>" in service
+
+
+def test_search_and_page_the_list_in_a_browser(live: tuple[Flask, str], page: Page) -> None:
+    app, base = live
+    who = actor(app)
+    with app.app_context():
+        for n in range(40):
+            lifecycle.create(
+                db.session,
+                who,
+                name=f"{'Winter' if n % 2 else 'Spring'} offer {n}",
+                category="partner_offers" if n % 4 == 1 else "promotional",
+                partner_name="Lens Co" if n % 4 == 1 else None,
+            )
+        db.session.commit()
+    make_staff(app, "mia@example.com", Role.MARKETING)
+    page.goto(base + "/console/login")
+    page.fill("#email", "mia@example.com")
+    page.fill("#password", PASSWORD)
+    page.click("#sign-in")
+    page.goto(base + "/console/campaigns")
+    assert page.inner_text("#campaign-count") == "40 campaigns · page 1 of 2"
+    page.fill("#name", "winter")
+    page.click("#campaign-filter button[type=submit]")
+    assert page.inner_text("#campaign-count") == "20 campaigns"
+    page.select_option("#category", "partner_offers")
+    page.click("#campaign-filter button[type=submit]")
+    assert page.inner_text("#campaign-count") == "10 campaigns"
+    names = page.locator("#campaigns tbody tr td:first-child a").all_inner_texts()
+    assert len(names) == 10 and all(n.startswith("Winter") for n in names)
+    assert (
+        page.locator("#campaigns tbody tr .muted")
+        .first.inner_text()
+        .startswith("Partner offers · for Lens Co")
+    )
+    # Paging keeps the search: clear the category, and the second page is still winter's.
+    page.fill("#name", "offer")
+    page.select_option("#category", "")
+    page.click("#campaign-filter button[type=submit]")
+    page.click("a[rel=next]")
+    assert page.inner_text("#campaign-count") == "40 campaigns · page 2 of 2"
+    assert page.locator("#campaigns tbody tr").count() == 15
+    assert page.input_value("#name") == "offer"
+    page.click("a[rel=prev]")
+    assert page.inner_text("#campaign-count") == "40 campaigns · page 1 of 2"
+    # A day that can't be read is marked at its field, with everything typed kept.
+    page.evaluate("document.getElementById('since').type = 'text'")
+    page.fill("#since", "31/12/2026")
+    page.click("#campaign-filter button[type=submit]")
+    assert "YYYY-MM-DD" in page.inner_text("#error-since")
+    assert page.get_attribute("#since", "aria-invalid") == "true"
+    # Kept in the page as typed (a date picker shows a value it can't read as empty).
+    assert page.get_attribute("#since", "value") == "31/12/2026"
+    assert page.input_value("#name") == "offer"
+    # A row leads to its campaign.
+    page.goto(base + "/console/campaigns?name=Spring+offer+0")
+    page.click("#campaigns tbody tr:first-child a")
+    assert page.inner_text("h1").startswith("Spring offer 0")
 
 
 def test_confirm_in_a_browser(app: Flask, settings: Settings, page: Page) -> None:
