@@ -27,6 +27,7 @@ from invites.core.config import Settings
 from invites.core.db import db, utcnow
 from invites.core.models import Suppression
 
+from ..support import spawn
 from ..support.campaigns import (
     actor,
     ledger,
@@ -52,7 +53,7 @@ from ..support.campaigns import (
 from ..support.campaigns import (
     until_done as _until_done,
 )
-from ..support.helpers import ROOT, env_for, make_app, terminate_backends
+from ..support.helpers import env_for, make_app, terminate_backends
 from ..support.smtpd import SMTPSink
 
 
@@ -95,22 +96,20 @@ def test_a_locale_and_partner_offers_narrow_the_audience(camp: Flask, smtp_sink:
     assert "Lens &amp; Co" in html  # the partner is named, escaped
 
 
-def _worker(settings: Settings) -> subprocess.Popen[str]:
+def _worker(settings: Settings) -> spawn.Child:
     """A long-running `invites worker`, in its own process group (to kill it whole)."""
-    return subprocess.Popen(
-        [str(ROOT / ".venv" / "bin" / "invites"), "worker", "--queues", "mail,campaigns"],
+    return spawn.popen(
+        ["worker", "--queues", "mail,campaigns"],
         env=env_for(settings),
-        cwd=ROOT,
         stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
+        stderr=subprocess.DEVNULL,
         start_new_session=True,
     )
 
 
 @pytest.fixture()
-def workers() -> Iterator[list[subprocess.Popen[str]]]:
-    procs: list[subprocess.Popen[str]] = []
+def workers() -> Iterator[list[spawn.Child]]:
+    procs: list[spawn.Child] = []
     yield procs
     for proc in procs:
         if proc.poll() is None:
@@ -129,7 +128,7 @@ def _wait(condition: Callable[[], bool], what: str, seconds: float = 60) -> None
 
 
 def test_a_worker_killed_mid_batch_loses_nobody_and_sends_nobody_twice(
-    camp: Flask, smtp_sink: SMTPSink, workers: list[subprocess.Popen[str]]
+    camp: Flask, smtp_sink: SMTPSink, workers: list[spawn.Child]
 ) -> None:
     audience = people(300)
     seed(camp, audience)
@@ -161,7 +160,7 @@ def test_a_worker_killed_mid_batch_loses_nobody_and_sends_nobody_twice(
 
 @pytest.mark.postgresql
 def test_no_message_is_handed_over_before_its_sending_mark_is_committed(
-    camp: Flask, smtp_sink: SMTPSink, workers: list[subprocess.Popen[str]]
+    camp: Flask, smtp_sink: SMTPSink, workers: list[spawn.Child]
 ) -> None:
     # The worker starts a message's `sending` commit as its envelope goes out and waits for
     # it before DATA. Hold one ledger row's lock so that commit can't finish: the server must
@@ -305,7 +304,7 @@ def _running(app: Flask, campaign_id: int) -> bool:
 
 
 def test_five_pause_resume_cycles(
-    camp: Flask, smtp_sink: SMTPSink, workers: list[subprocess.Popen[str]]
+    camp: Flask, smtp_sink: SMTPSink, workers: list[spawn.Child]
 ) -> None:
     audience = people(300)
     seed(camp, audience)
@@ -384,7 +383,7 @@ def test_a_pause_between_two_batches_holds(camp: Flask, smtp_sink: SMTPSink) -> 
 
 
 def test_two_workers_share_the_batches(
-    camp: Flask, smtp_sink: SMTPSink, workers: list[subprocess.Popen[str]]
+    camp: Flask, smtp_sink: SMTPSink, workers: list[spawn.Child]
 ) -> None:
     audience = people(400)
     seed(camp, audience)

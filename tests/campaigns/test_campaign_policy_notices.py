@@ -31,8 +31,9 @@ from invites.privacy import publishing
 from invites.staff import Role
 from invites.staff.models import StaffUser
 
+from ..support import spawn
 from ..support.campaigns import Person, actor, ledger, people, seed, status, tick, until_done
-from ..support.helpers import ROOT, auth, env_for, invite, new_key
+from ..support.helpers import auth, env_for, invite, new_key
 from ..support.policy import INITIAL, admin
 from ..support.smtpd import ReceivedMessage, SMTPSink
 from ..support.staff import CSRF_INPUT, PASSWORD, make_staff, post_form, signed_in
@@ -87,12 +88,11 @@ def _notices(sink: SMTPSink, campaign_id: int) -> list[ReceivedMessage]:
     return [m for m in sink.messages if m.message["Message-ID"].startswith(mine)]
 
 
-def _worker(app: Flask) -> subprocess.Popen[bytes]:
+def _worker(app: Flask) -> spawn.Child:
     """A long-running `invites worker`, in its own process group (to kill it whole)."""
-    return subprocess.Popen(
-        [str(ROOT / ".venv" / "bin" / "invites"), "worker", "--queues", "mail,campaigns"],
+    return spawn.popen(
+        ["worker", "--queues", "mail,campaigns"],
         env=env_for(app.config["SETTINGS"]),
-        cwd=ROOT,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
         start_new_session=True,
@@ -100,8 +100,8 @@ def _worker(app: Flask) -> subprocess.Popen[bytes]:
 
 
 @pytest.fixture()
-def workers() -> Iterator[list[subprocess.Popen[bytes]]]:
-    procs: list[subprocess.Popen[bytes]] = []
+def workers() -> Iterator[list[spawn.Child]]:
+    procs: list[spawn.Child] = []
     yield procs
     for proc in procs:
         if proc.poll() is None:
@@ -137,7 +137,7 @@ def _links(message: ReceivedMessage) -> list[str]:
 
 
 def test_a_material_change_notifies_each_contact_once_even_with_a_worker_killed(
-    camp: Flask, smtp_sink: SMTPSink, workers: list[subprocess.Popen[bytes]]
+    camp: Flask, smtp_sink: SMTPSink, workers: list[spawn.Child]
 ) -> None:
     audience = people(240)
     ids = seed(camp, audience)

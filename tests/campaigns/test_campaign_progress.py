@@ -26,6 +26,7 @@ from invites.campaigns.models import (
 from invites.core import queue
 from invites.core.db import db
 
+from ..support import spawn
 from ..support.campaigns import (
     actor,
     expected,
@@ -39,7 +40,7 @@ from ..support.campaigns import (
     tick,
     until_done,
 )
-from ..support.helpers import ROOT, env_for
+from ..support.helpers import env_for
 from ..support.smtpd import SMTPSink
 from ..support.wait import until
 
@@ -59,12 +60,11 @@ def _agree(app: Flask, campaign_id: int) -> dict[str, int]:
     return kept
 
 
-def _worker(app: Flask) -> subprocess.Popen[str]:
+def _worker(app: Flask) -> spawn.Child:
     """A long-running campaign worker as the README runs it, in its own process group."""
-    return subprocess.Popen(
-        [str(ROOT / ".venv" / "bin" / "invites"), "worker", "--simple", "--queues", "campaigns"],
+    return spawn.popen(
+        ["worker", "--simple", "--queues", "campaigns"],
         env=env_for(app.config["SETTINGS"]),
-        cwd=ROOT,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
         text=True,
@@ -73,8 +73,8 @@ def _worker(app: Flask) -> subprocess.Popen[str]:
 
 
 @pytest.fixture()
-def workers() -> Iterator[list[subprocess.Popen[str]]]:
-    procs: list[subprocess.Popen[str]] = []
+def workers() -> Iterator[list[spawn.Child]]:
+    procs: list[spawn.Child] = []
     yield procs
     for proc in procs:
         if proc.poll() is None:
@@ -98,7 +98,7 @@ def _leased(app: Flask, campaign_id: int) -> bool:
 
 
 def test_counts_equal_the_ledger_through_a_killed_worker_failures_unknowns_and_a_retry(
-    camp: Flask, smtp_sink: SMTPSink, workers: list[subprocess.Popen[str]]
+    camp: Flask, smtp_sink: SMTPSink, workers: list[spawn.Child]
 ) -> None:
     audience = people(300)
     seed(camp, audience)
@@ -285,7 +285,7 @@ def test_a_slice_ends_after_its_time_and_only_for_one_moment_campaigns() -> None
 
 
 def test_a_lone_worker_finishes_a_sliced_plan(
-    camp: Flask, smtp_sink: SMTPSink, workers: list[subprocess.Popen[str]]
+    camp: Flask, smtp_sink: SMTPSink, workers: list[spawn.Child]
 ) -> None:
     audience = people(600)
     seed(camp, audience)

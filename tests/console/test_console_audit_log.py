@@ -5,7 +5,6 @@ actions recorded with the operator's login name."""
 from __future__ import annotations
 
 import html
-import subprocess
 from datetime import datetime, timedelta
 
 from flask import Flask
@@ -17,7 +16,8 @@ from invites.core.config import Settings
 from invites.core.db import db
 from invites.staff import Role
 
-from ..support.helpers import ROOT, env_for
+from ..support import spawn
+from ..support.helpers import env_for
 from ..support.staff import PASSWORD, make_staff, sign_in, signed_in
 
 START = datetime(2026, 11, 1, 12, 0)
@@ -109,16 +109,7 @@ def test_command_line_actions_name_the_operator(app: Flask, settings: Settings) 
     env = {**env_for(settings), "LOGNAME": "deploy-op", "USER": "deploy-op"}
 
     def invites(*args: str, stdin: str = "") -> str:
-        done = subprocess.run(
-            [str(ROOT / ".venv" / "bin" / "invites"), *args],
-            env=env,
-            cwd=ROOT,
-            input=stdin,
-            capture_output=True,
-            text=True,
-            timeout=60,
-            check=False,
-        )
+        done = spawn.run(args, env=env, input=stdin, timeout=60)
         assert done.returncode == 0, done.stderr
         return done.stdout
 

@@ -14,20 +14,13 @@ from invites.cli import cli
 from invites.core import settings_file
 from invites.core.config import Settings
 
-from ..support.helpers import ROOT, env_for, invite, make_app, worker_process
+from ..support import spawn
+from ..support.helpers import env_for, invite, make_app, worker_process
 from ..support.smtpd import SMTPSink
 
 
 def _invites(settings: Settings, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [str(ROOT / ".venv" / "bin" / "invites"), *args],
-        env=env_for(settings),
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    return spawn.run(args, env=env_for(settings), timeout=60)
 
 
 def test_api_key_create_prints_once_and_stores_hash(app: Flask, settings: Settings) -> None:

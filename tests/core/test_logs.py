@@ -23,8 +23,8 @@ from invites.core.config import Settings
 from invites.core.db import db, utcnow
 from invites.delivery.models import OutboundMessage
 
+from ..support import spawn
 from ..support.helpers import (
-    ROOT,
     env_for,
     free_port,
     invite,
@@ -39,13 +39,12 @@ ADDRESS = re.compile(r"[\w.+-]+@[\w-]+\.[\w.]+")
 
 
 @contextmanager
-def _process(settings: Settings, log: Path, *args: str) -> Iterator[subprocess.Popen[bytes]]:
+def _process(settings: Settings, log: Path, *args: str) -> Iterator[spawn.Child]:
     """A real `invites` process, its output in a file the test reads while it runs."""
     with log.open("w") as out:
-        proc = subprocess.Popen(
-            [str(ROOT / ".venv" / "bin" / "invites"), *args],
+        proc = spawn.popen(
+            args,
             env=env_for(settings),
-            cwd=ROOT,
             stdout=out,
             stderr=subprocess.STDOUT,
             start_new_session=True,
@@ -139,10 +138,9 @@ def test_json_logs_name_the_job_and_the_request_and_never_an_address(
     smtp_sink.fail_next(550, "5.1.1 <friend@example.com>: no such user", on="RCPT")
     web_out, web_err = tmp_path / "web.out", tmp_path / "web.log"
     with web_out.open("w") as out, web_err.open("w") as err:
-        web = subprocess.Popen(
-            [str(ROOT / ".venv" / "bin" / "invites"), "run", "--port", str(port)],
+        web = spawn.popen(
+            ["run", "--port", str(port)],
             env=env_for(own),
-            cwd=ROOT,
             stdout=out,
             stderr=err,
             start_new_session=True,

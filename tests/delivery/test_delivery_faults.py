@@ -19,8 +19,8 @@ from invites.core.db import db
 from invites.delivery.models import OutboundMessage, OutboxWakeup
 from invites.invitations.models import Invitation, InvitationDailyStats
 
+from ..support import spawn
 from ..support.helpers import (
-    ROOT,
     OwnRedis,
     auth,
     env_for,
@@ -141,13 +141,12 @@ def test_a_service_message_whose_reply_is_lost_goes_once_and_is_unknown(
     assert row.to_email is None  # final: the bare address is gone
 
 
-def _scheduler(settings: Settings, log: Path) -> subprocess.Popen[str]:
+def _scheduler(settings: Settings, log: Path) -> spawn.Child:
     """A real `invites scheduler`, its log in a file the test can read while it runs."""
     with log.open("w") as out:
-        return subprocess.Popen(
-            [str(ROOT / ".venv" / "bin" / "invites"), "scheduler"],
+        return spawn.popen(
+            ["scheduler"],
             env=env_for(settings),
-            cwd=ROOT,
             stdout=out,
             stderr=subprocess.STDOUT,
             text=True,

@@ -17,7 +17,8 @@ from invites.core.db import db
 from invites.delivery import relay
 from invites.delivery.models import OutboundMessage, OutboxWakeup
 
-from ..support.helpers import ROOT, env_for, invite, new_key
+from ..support import spawn
+from ..support.helpers import env_for, invite, new_key
 
 
 def _wakeups() -> list[int]:
@@ -105,10 +106,9 @@ def test_concurrent_relays_enqueue_each_message_once(app: Flask) -> None:
 def test_the_scheduler_process_runs_the_relay(app: Flask) -> None:
     key = new_key(app, ["invitations"])
     env = {**env_for(app.config["SETTINGS"]), "RELAY_INTERVAL_MS": "50"}
-    scheduler = subprocess.Popen(
-        [str(ROOT / ".venv" / "bin" / "invites"), "scheduler"],
+    scheduler = spawn.popen(
+        ["scheduler"],
         env=env,
-        cwd=ROOT,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,

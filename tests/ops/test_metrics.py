@@ -27,8 +27,9 @@ from invites.core import metrics
 from invites.core.config import Settings, from_env
 from invites.delivery import relay
 
+from ..support import spawn
 from ..support.campaigns import ledger, make_campaign, people, seed, send_now, status, tick
-from ..support.helpers import ROOT, auth, env_for, make_app, new_key
+from ..support.helpers import auth, env_for, make_app, new_key
 from ..support.servers import gunicorn
 from ..support.smtpd import SMTPSink
 from ..support.wait import until
@@ -58,9 +59,9 @@ def _per_process(settings: Settings, kind: str) -> list[str]:
 
 
 @pytest.fixture()
-def worker_procs() -> Iterator[list[subprocess.Popen[str]]]:
+def worker_procs() -> Iterator[list[spawn.Child]]:
     """Long-running workers, each in its own process group; stopped (SIGTERM) at the end."""
-    procs: list[subprocess.Popen[str]] = []
+    procs: list[spawn.Child] = []
     yield procs
     for proc in procs:
         if proc.poll() is None:
@@ -76,7 +77,7 @@ def test_metrics_add_up_across_gunicorn_workers_and_the_campaign_worker(
     settings: Settings,
     smtp_sink: SMTPSink,
     tmp_path: Path,
-    worker_procs: list[subprocess.Popen[str]],
+    worker_procs: list[spawn.Child],
 ) -> None:
     run = dataclasses.replace(
         settings,
@@ -113,10 +114,9 @@ def test_metrics_add_up_across_gunicorn_workers_and_the_campaign_worker(
         assert samples[("spotcam_metrics_source_up", (("source", "redis"),))] == 1
         log = stack.enter_context((tmp_path / "worker.log").open("w"))
         worker_procs.append(
-            subprocess.Popen(
-                [str(ROOT / ".venv" / "bin" / "invites"), "worker", "--queues", "mail,campaigns"],
+            spawn.popen(
+                ["worker", "--queues", "mail,campaigns"],
                 env=env_for(run),
-                cwd=ROOT,
                 stdout=subprocess.DEVNULL,
                 stderr=log,  # a file: an unread pipe could fill and stop the worker
                 text=True,

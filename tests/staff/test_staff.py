@@ -41,8 +41,8 @@ def test_short_passwords_are_refused_with_the_length() -> None:
 def test_a_hash_with_old_parameters_is_replaced_at_sign_in(app: Flask) -> None:
     user_id = make_staff(app, "ann@example.com")
     weaker = PasswordHasher(time_cost=1, memory_cost=8192, parallelism=1).hash(PASSWORD)
-    assert passwords.needs_rehash(weaker)
     with app.app_context():
+        assert passwords.needs_rehash(weaker)
         user = must_get(StaffUser, user_id)
         user.password_hash = weaker
         db.session.commit()
@@ -56,8 +56,9 @@ def test_a_hash_with_old_parameters_is_replaced_at_sign_in(app: Flask) -> None:
         assert users.check_password(db.session, "ann@example.com", PASSWORD, now=utcnow())
         db.session.commit()
         upgraded = must_get(StaffUser, user_id).password_hash
-    assert upgraded != weaker and not passwords.needs_rehash(upgraded)
-    assert passwords.verify(upgraded, PASSWORD)
+        # Upgraded to the app's own parameters (here the test profile; see below).
+        assert upgraded != weaker and not passwords.needs_rehash(upgraded)
+        assert passwords.verify(upgraded, PASSWORD)
 
 
 def test_logins_are_one_lower_case_form(app: Flask) -> None:
@@ -181,3 +182,15 @@ def test_a_disabled_account_is_refused_even_with_its_password(app: Flask) -> Non
         db.session.commit()
         [last] = audit.recent(db.session, limit=1)
         assert last.details["reason"] == "disabled"
+
+
+def test_real_cost_outside_tests_and_argon2id_at_its_cheapest_in_them(app: Flask) -> None:
+    # Outside an app (and in every app not run with SPOTCAM_ENV=test): RFC 9106's profile.
+    real = passwords.hash_password(PASSWORD)
+    assert real.startswith("$argon2id$v=19$m=65536,t=3,p=4$")
+    with app.app_context():
+        cheap = passwords.hash_password(PASSWORD)
+        assert cheap.startswith("$argon2id$v=19$m=8,t=1,p=1$")
+        assert passwords.verify(real, PASSWORD) and not passwords.needs_rehash(cheap)
+    # A test-cost hash met by the real parameters is replaced at the next sign-in.
+    assert passwords.verify(cheap, PASSWORD) and passwords.needs_rehash(cheap)

@@ -13,7 +13,8 @@ from typing import TYPE_CHECKING
 
 from flask import Flask
 
-from .helpers import ROOT, env_for
+from . import spawn
+from .helpers import env_for
 from .staff import PASSWORD
 
 if TYPE_CHECKING:
@@ -40,12 +41,10 @@ def sign_in(page: Page, base: str, email: str, password: str = PASSWORD) -> None
 def worker_and_scheduler(app: Flask) -> Iterator[None]:
     """A real worker on both queues and the scheduler, as separate processes, for the block."""
     env = env_for(app.config["SETTINGS"])
-    bin_ = str(ROOT / ".venv" / "bin" / "invites")
     procs = [
-        subprocess.Popen(
-            [bin_, *args],
+        spawn.popen(
+            args,
             env=env,
-            cwd=ROOT,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
             start_new_session=True,

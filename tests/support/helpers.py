@@ -136,16 +136,9 @@ def worker_process(
     settings: Settings, *args: str, timeout: float = 60
 ) -> subprocess.CompletedProcess:
     """Run `invites worker --burst` as a real separate process with these settings."""
-    env = env_for(settings)
-    return subprocess.run(
-        [str(ROOT / ".venv" / "bin" / "invites"), "worker", "--burst", *args],
-        env=env,
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        check=False,
-    )
+    from . import spawn
+
+    return spawn.run(["worker", "--burst", *args], env=env_for(settings), timeout=timeout)
 
 
 def env_for(settings: Settings) -> dict[str, str]:

@@ -15,14 +15,15 @@ from pathlib import Path
 
 from invites.core.config import Settings
 
-from .helpers import ROOT, env_for
+from . import spawn
+from .helpers import env_for
 
 
 @dataclass
 class Process:
     """One running `invites` command and where its log goes."""
 
-    proc: subprocess.Popen[bytes]
+    proc: spawn.Child
     log: Path
 
     def alive(self) -> bool:
@@ -50,10 +51,9 @@ class Processes:
         """Start `invites ARGS` with these settings (e.g. "worker", "--simple")."""
         log = self.folder / f"{args[0]}-{len(self.started)}.log"
         with log.open("wb") as out:
-            proc = subprocess.Popen(
-                [str(ROOT / ".venv" / "bin" / "invites"), *args],
+            proc = spawn.popen(
+                args,
                 env=env_for(settings),
-                cwd=ROOT,
                 stdout=out,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
