@@ -37,6 +37,7 @@ from .support.helpers import (
     per_worker_database,
     redis_server,
 )
+from .support.processes import Processes, running
 from .support.smtpd import SMTPSink
 
 if TYPE_CHECKING:
@@ -235,3 +236,10 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     for item in items:
         if "postgresql" in item.keywords:
             item.add_marker(skip)
+
+
+@pytest.fixture()
+def processes(tmp_path: Path) -> Iterator[Processes]:
+    """`invites` processes the test starts (workers, schedulers), each logging to a file;
+    stopped when it ends (SIGTERM, then SIGKILL after 20 s)."""
+    yield from running(tmp_path)

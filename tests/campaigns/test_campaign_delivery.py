@@ -9,12 +9,9 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import os
-import signal
-import subprocess
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import timedelta
 
 import psycopg
@@ -27,7 +24,6 @@ from invites.core.config import Settings
 from invites.core.db import db, utcnow
 from invites.core.models import Suppression
 
-from ..support import spawn
 from ..support.campaigns import (
     actor,
     ledger,
@@ -53,7 +49,8 @@ from ..support.campaigns import (
 from ..support.campaigns import (
     until_done as _until_done,
 )
-from ..support.helpers import env_for, make_app, terminate_backends
+from ..support.helpers import make_app, terminate_backends
+from ..support.processes import Processes
 from ..support.smtpd import SMTPSink
 
 
@@ -96,30 +93,6 @@ def test_a_locale_and_partner_offers_narrow_the_audience(camp: Flask, smtp_sink:
     assert "Lens &amp; Co" in html  # the partner is named, escaped
 
 
-def _worker(settings: Settings) -> spawn.Child:
-    """A long-running `invites worker`, in its own process group (to kill it whole)."""
-    return spawn.popen(
-        ["worker", "--queues", "mail,campaigns"],
-        env=env_for(settings),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
-
-
-@pytest.fixture()
-def workers() -> Iterator[list[spawn.Child]]:
-    procs: list[spawn.Child] = []
-    yield procs
-    for proc in procs:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-
-
 def _wait(condition: Callable[[], bool], what: str, seconds: float = 60) -> None:
     deadline = time.monotonic() + seconds
     while not condition():
@@ -128,7 +101,7 @@ def _wait(condition: Callable[[], bool], what: str, seconds: float = 60) -> None
 
 
 def test_a_worker_killed_mid_batch_loses_nobody_and_sends_nobody_twice(
-    camp: Flask, smtp_sink: SMTPSink, workers: list[spawn.Child]
+    camp: Flask, smtp_sink: SMTPSink, processes: Processes
 ) -> None:
     audience = people(300)
     seed(camp, audience)
@@ -136,11 +109,10 @@ def test_a_worker_killed_mid_batch_loses_nobody_and_sends_nobody_twice(
     smtp_sink.store_then_reply_late(0.02, times=10_000)  # slow enough to kill it mid-batch
     send_now(camp, campaign_id)
     settings = camp.config["SETTINGS"]
-    workers.append(_worker(settings))
+    first = processes.start(settings, "worker", "--queues", "mail,campaigns")
     _wait(lambda: len(smtp_sink.messages) >= 60, "the first worker to send some")
 
-    os.killpg(workers[0].pid, signal.SIGKILL)  # parent and work-horse, mid-batch
-    workers[0].wait()
+    first.kill()  # parent and work-horse, mid-batch
     before = len(smtp_sink.messages)
     _wait(lambda: not _leased(camp, campaign_id), "the dead run's lease (2 s here) to run out")
     _tick(camp)
@@ -160,7 +132,7 @@ def test_a_worker_killed_mid_batch_loses_nobody_and_sends_nobody_twice(
 
 @pytest.mark.postgresql
 def test_no_message_is_handed_over_before_its_sending_mark_is_committed(
-    camp: Flask, smtp_sink: SMTPSink, workers: list[spawn.Child]
+    camp: Flask, smtp_sink: SMTPSink, processes: Processes
 ) -> None:
     # The worker starts a message's `sending` commit as its envelope goes out and waits for
     # it before DATA. Hold one ledger row's lock so that commit can't finish: the server must
@@ -178,7 +150,7 @@ def test_no_message_is_handed_over_before_its_sending_mark_is_committed(
             (campaign_id, ids[held]),
         ).fetchone()
         assert row is not None
-        workers.append(_worker(camp.config["SETTINGS"]))
+        processes.start(camp.config["SETTINGS"], "worker", "--queues", "mail,campaigns")
         _wait(lambda: held in smtp_sink.accepted_rcpts, "the held contact's envelope")
         time.sleep(1.0)
         assert _received(smtp_sink)[held] == 0, "content left before its sending mark"
@@ -303,15 +275,13 @@ def _running(app: Flask, campaign_id: int) -> bool:
     return found is not None
 
 
-def test_five_pause_resume_cycles(
-    camp: Flask, smtp_sink: SMTPSink, workers: list[spawn.Child]
-) -> None:
+def test_five_pause_resume_cycles(camp: Flask, smtp_sink: SMTPSink, processes: Processes) -> None:
     audience = people(300)
     seed(camp, audience)
     campaign_id = make_campaign(camp)
     smtp_sink.store_then_reply_late(0.01, times=10_000)
     send_now(camp, campaign_id)
-    workers.append(_worker(camp.config["SETTINGS"]))
+    processes.start(camp.config["SETTINGS"], "worker", "--queues", "mail,campaigns")
     for cycle in range(5):
 
         def sent_this_cycle(c: int = cycle) -> bool:
@@ -383,14 +353,15 @@ def test_a_pause_between_two_batches_holds(camp: Flask, smtp_sink: SMTPSink) -> 
 
 
 def test_two_workers_share_the_batches(
-    camp: Flask, smtp_sink: SMTPSink, workers: list[spawn.Child]
+    camp: Flask, smtp_sink: SMTPSink, processes: Processes
 ) -> None:
     audience = people(400)
     seed(camp, audience)
     campaign_id = make_campaign(camp)
     smtp_sink.store_then_reply_late(0.005, times=10_000)
     send_now(camp, campaign_id)
-    workers.extend([_worker(camp.config["SETTINGS"]), _worker(camp.config["SETTINGS"])])
+    for _ in range(2):
+        processes.start(camp.config["SETTINGS"], "worker", "--queues", "mail,campaigns")
 
     _wait(lambda: status(camp, campaign_id) == "done", "the campaign to finish", 120)
 

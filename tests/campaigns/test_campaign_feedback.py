@@ -28,8 +28,9 @@ from ..support.campaigns import (
     until_done,
 )
 from ..support.helpers import auth, new_key
+from ..support.processes import Processes
 from ..support.smtpd import SMTPSink
-from .test_campaign_delivery import _wait, _worker
+from .test_campaign_delivery import _wait
 
 
 def _one_click_path(app: Flask, campaign_id: int, email: str) -> str:
@@ -46,39 +47,35 @@ def _one_click_path(app: Flask, campaign_id: int, email: str) -> str:
 
 @pytest.mark.postgresql
 def test_an_unsubscribe_mid_campaign_stops_that_persons_mail_at_once(
-    camp: Flask, smtp_sink: SMTPSink
+    camp: Flask, smtp_sink: SMTPSink, processes: Processes
 ) -> None:
     audience = [p for p in people(400) if p.gets("promotional")]
     seed(camp, audience)
     campaign_id = make_campaign(camp)
     smtp_sink.store_then_reply_late(0.005, times=10_000)
     send_now(camp, campaign_id)
-    worker = _worker(camp.config["SETTINGS"])
-    try:
-        _wait(lambda: len(smtp_sink.messages) >= 40, "the campaign to be under way")
-        # People the campaign hasn't reached yet, right behind the one on the wire: some
-        # are locked by the round in progress, so their POST waits for it.
-        reached = {m.rcpt_tos[0] for m in smtp_sink.messages}
-        waiting = [p.email for p in audience if p.email not in reached][:15]
-        client = camp.test_client()
-        answered: dict[str, tuple[float, float]] = {}
+    processes.start(camp.config["SETTINGS"], "worker", "--queues", "mail,campaigns")
+    _wait(lambda: len(smtp_sink.messages) >= 40, "the campaign to be under way")
+    # People the campaign hasn't reached yet, right behind the one on the wire: some
+    # are locked by the round in progress, so their POST waits for it.
+    reached = {m.rcpt_tos[0] for m in smtp_sink.messages}
+    waiting = [p.email for p in audience if p.email not in reached][:15]
+    client = camp.test_client()
+    answered: dict[str, tuple[float, float]] = {}
 
-        def unsubscribe(email: str) -> None:
-            path = _one_click_path(camp, campaign_id, email)
-            started = time.time()
-            resp = client.post(path, data={"List-Unsubscribe": "One-Click"})
-            assert resp.status_code == 200
-            answered[email] = (started, time.time())
+    def unsubscribe(email: str) -> None:
+        path = _one_click_path(camp, campaign_id, email)
+        started = time.time()
+        resp = client.post(path, data={"List-Unsubscribe": "One-Click"})
+        assert resp.status_code == 200
+        answered[email] = (started, time.time())
 
-        threads = [threading.Thread(target=unsubscribe, args=(e,)) for e in waiting]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
-        _wait(lambda: status(camp, campaign_id) == "done", "the campaign to finish", 120)
-    finally:
-        worker.terminate()
-        worker.wait(timeout=30)
+    threads = [threading.Thread(target=unsubscribe, args=(e,)) for e in waiting]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    _wait(lambda: status(camp, campaign_id) == "done", "the campaign to finish", 120)
     for email, (_started, returned) in answered.items():
         after = [
             m for m in smtp_sink.messages if m.rcpt_tos == [email] and m.received_at > returned

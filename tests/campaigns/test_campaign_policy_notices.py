@@ -6,14 +6,11 @@ summary and links that open the new and the previous text. Invitees get nothing.
 
 from __future__ import annotations
 
-import os
 import re
-import signal
-import subprocess
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import timedelta
 
 import httpx
@@ -31,10 +28,10 @@ from invites.privacy import publishing
 from invites.staff import Role
 from invites.staff.models import StaffUser
 
-from ..support import spawn
 from ..support.campaigns import Person, actor, ledger, people, seed, status, tick, until_done
-from ..support.helpers import auth, env_for, invite, new_key
+from ..support.helpers import auth, invite, new_key
 from ..support.policy import INITIAL, admin
+from ..support.processes import Processes
 from ..support.smtpd import ReceivedMessage, SMTPSink
 from ..support.staff import CSRF_INPUT, PASSWORD, make_staff, post_form, signed_in
 
@@ -88,30 +85,6 @@ def _notices(sink: SMTPSink, campaign_id: int) -> list[ReceivedMessage]:
     return [m for m in sink.messages if m.message["Message-ID"].startswith(mine)]
 
 
-def _worker(app: Flask) -> spawn.Child:
-    """A long-running `invites worker`, in its own process group (to kill it whole)."""
-    return spawn.popen(
-        ["worker", "--queues", "mail,campaigns"],
-        env=env_for(app.config["SETTINGS"]),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
-
-
-@pytest.fixture()
-def workers() -> Iterator[list[spawn.Child]]:
-    procs: list[spawn.Child] = []
-    yield procs
-    for proc in procs:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-
-
 def _wait(condition: Callable[[], bool], what: str, seconds: float = 60) -> None:
     deadline = time.monotonic() + seconds
     while not condition():
@@ -137,7 +110,7 @@ def _links(message: ReceivedMessage) -> list[str]:
 
 
 def test_a_material_change_notifies_each_contact_once_even_with_a_worker_killed(
-    camp: Flask, smtp_sink: SMTPSink, workers: list[spawn.Child]
+    camp: Flask, smtp_sink: SMTPSink, processes: Processes
 ) -> None:
     audience = people(240)
     ids = seed(camp, audience)
@@ -164,11 +137,10 @@ def test_a_material_change_notifies_each_contact_once_even_with_a_worker_killed(
     smtp_sink.store_then_reply_late(0.02, times=10_000)  # slow enough to kill it mid-way
     tick(camp)  # the scheduler's tick: its time has come
     assert status(camp, notice.id) == "sending"
-    workers.append(_worker(camp))
+    first = processes.start(camp.config["SETTINGS"], "worker", "--queues", "mail,campaigns")
     _wait(lambda: len(_notices(smtp_sink, notice.id)) >= 40, "the first worker to send some")
 
-    os.killpg(workers[0].pid, signal.SIGKILL)  # parent and work-horse, mid-batch
-    workers[0].wait()
+    first.kill()  # parent and work-horse, mid-batch
     before = len(_notices(smtp_sink, notice.id))
     _wait(lambda: not _leased(camp, notice.id), "the dead run's lease (2 s here) to run out")
     tick(camp)

@@ -4,11 +4,6 @@ between."""
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
-from collections.abc import Iterator
-
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
@@ -26,7 +21,6 @@ from invites.campaigns.models import (
 from invites.core import queue
 from invites.core.db import db
 
-from ..support import spawn
 from ..support.campaigns import (
     actor,
     expected,
@@ -40,7 +34,7 @@ from ..support.campaigns import (
     tick,
     until_done,
 )
-from ..support.helpers import env_for
+from ..support.processes import Process, Processes
 from ..support.smtpd import SMTPSink
 from ..support.wait import until
 
@@ -60,26 +54,9 @@ def _agree(app: Flask, campaign_id: int) -> dict[str, int]:
     return kept
 
 
-def _worker(app: Flask) -> spawn.Child:
-    """A long-running campaign worker as the README runs it, in its own process group."""
-    return spawn.popen(
-        ["worker", "--simple", "--queues", "campaigns"],
-        env=env_for(app.config["SETTINGS"]),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        text=True,
-        start_new_session=True,
-    )
-
-
-@pytest.fixture()
-def workers() -> Iterator[list[spawn.Child]]:
-    procs: list[spawn.Child] = []
-    yield procs
-    for proc in procs:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait(timeout=20)
+def _campaign_worker(processes: Processes, app: Flask) -> Process:
+    """A long-running campaign worker as the README runs it."""
+    return processes.start(app.config["SETTINGS"], "worker", "--simple", "--queues", "campaigns")
 
 
 def _leased(app: Flask, campaign_id: int) -> bool:
@@ -98,7 +75,7 @@ def _leased(app: Flask, campaign_id: int) -> bool:
 
 
 def test_counts_equal_the_ledger_through_a_killed_worker_failures_unknowns_and_a_retry(
-    camp: Flask, smtp_sink: SMTPSink, workers: list[spawn.Child]
+    camp: Flask, smtp_sink: SMTPSink, processes: Processes
 ) -> None:
     audience = people(300)
     seed(camp, audience)
@@ -108,12 +85,11 @@ def test_counts_equal_the_ledger_through_a_killed_worker_failures_unknowns_and_a
     smtp_sink.store_then_reply_late(0.02, times=10_000)  # slow enough to kill it mid-batch
     send_now(camp, campaign_id)
     # Two workers at once, so that two connections write the counters side by side.
-    workers.extend([_worker(camp), _worker(camp)])
+    workers = [_campaign_worker(processes, camp) for _ in range(2)]
     until(lambda: len(smtp_sink.messages) >= 60, "the workers to send some", seconds=60)
 
-    for proc in workers:
-        os.killpg(proc.pid, signal.SIGKILL)  # parents and all, mid-batch
-        proc.wait()
+    for worker in workers:
+        worker.kill()  # parents and all, mid-batch
     mid = _agree(camp, campaign_id)  # a row left `sending` by the dead run counts as such
     assert mid["queued"] > 0 and mid["sent"] > 0
     until(lambda: not _leased(camp, campaign_id), "the dead runs' leases to run out", seconds=30)
@@ -285,13 +261,13 @@ def test_a_slice_ends_after_its_time_and_only_for_one_moment_campaigns() -> None
 
 
 def test_a_lone_worker_finishes_a_sliced_plan(
-    camp: Flask, smtp_sink: SMTPSink, workers: list[spawn.Child]
+    camp: Flask, smtp_sink: SMTPSink, processes: Processes
 ) -> None:
     audience = people(600)
     seed(camp, audience)
     campaign_id = make_campaign(camp)
     send_now(camp, campaign_id)
-    workers.append(_worker(camp))
+    _campaign_worker(processes, camp)
     until(lambda: status(camp, campaign_id) == "done", "the campaign to finish", seconds=120)
     got = received(smtp_sink)
     assert set(got) == expected(audience) and max(got.values()) == 1

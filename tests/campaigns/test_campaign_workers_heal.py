@@ -8,8 +8,6 @@ from __future__ import annotations
 import dataclasses
 import time
 from collections import Counter
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from flask import Flask
@@ -24,15 +22,9 @@ from invites.core.db import db
 from ..support.campaigns import expected, ledger, make_campaign, people, received, seed, send_now
 from ..support.campaigns import status as campaign_status
 from ..support.helpers import OwnRedis, make_app, redis_server, terminate_backends
-from ..support.processes import Processes, running
+from ..support.processes import Processes
 from ..support.smtpd import SMTPSink
 from ..support.wait import until
-
-
-@pytest.fixture()
-def processes(tmp_path: Path) -> Iterator[Processes]:
-    """`invites` processes the test starts; stopped when it ends."""
-    yield from running(tmp_path)
 
 
 def _failed_jobs(app: Flask) -> int:

@@ -7,14 +7,11 @@ campaign sends and after, and compares the counters with the campaign's ledger.
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import os
-import signal
 import subprocess
 import sys
 from collections import Counter
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -27,9 +24,9 @@ from invites.core import metrics
 from invites.core.config import Settings, from_env
 from invites.delivery import relay
 
-from ..support import spawn
 from ..support.campaigns import ledger, make_campaign, people, seed, send_now, status, tick
-from ..support.helpers import auth, env_for, make_app, new_key
+from ..support.helpers import auth, make_app, new_key
+from ..support.processes import Processes
 from ..support.servers import gunicorn
 from ..support.smtpd import SMTPSink
 from ..support.wait import until
@@ -58,26 +55,12 @@ def _per_process(settings: Settings, kind: str) -> list[str]:
     return [f for f in files if f.startswith(kind + "_") and f[len(kind) + 1 : -3].isdigit()]
 
 
-@pytest.fixture()
-def worker_procs() -> Iterator[list[spawn.Child]]:
-    """Long-running workers, each in its own process group; stopped (SIGTERM) at the end."""
-    procs: list[spawn.Child] = []
-    yield procs
-    for proc in procs:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-
-
 def test_metrics_add_up_across_gunicorn_workers_and_the_campaign_worker(
     app: Flask,
     settings: Settings,
     smtp_sink: SMTPSink,
     tmp_path: Path,
-    worker_procs: list[spawn.Child],
+    processes: Processes,
 ) -> None:
     run = dataclasses.replace(
         settings,
@@ -91,7 +74,7 @@ def test_metrics_add_up_across_gunicorn_workers_and_the_campaign_worker(
     campaign_id = make_campaign(camp)
     key = new_key(camp, ["invitations"])
 
-    with contextlib.ExitStack() as stack, gunicorn(run, workers=2) as base:
+    with gunicorn(run, workers=2) as base:
 
         def scrape() -> tuple[str, Samples]:
             resp = httpx.get(f"{base}/metrics", timeout=10)
@@ -112,17 +95,7 @@ def test_metrics_add_up_across_gunicorn_workers_and_the_campaign_worker(
         # Queue depth, read from Redis: the invitation's job waits, as no worker runs yet.
         assert samples[("spotcam_queue_jobs", (("queue", "mail"), ("state", "queued")))] == 1
         assert samples[("spotcam_metrics_source_up", (("source", "redis"),))] == 1
-        log = stack.enter_context((tmp_path / "worker.log").open("w"))
-        worker_procs.append(
-            spawn.popen(
-                ["worker", "--queues", "mail,campaigns"],
-                env=env_for(run),
-                stdout=subprocess.DEVNULL,
-                stderr=log,  # a file: an unread pipe could fill and stop the worker
-                text=True,
-                start_new_session=True,
-            )
-        )
+        processes.start(run, "worker", "--queues", "mail,campaigns")  # its log in a file
         smtp_sink.wait_for(1, timeout=60)
         # Slow enough to scrape mid-campaign; one refused recipient, one reply that never comes.
         smtp_sink.fail_next(550, "5.1.1 mailbox unavailable")
