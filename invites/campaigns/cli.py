@@ -17,7 +17,7 @@ from invites.core.db import db
 
 
 def _actor() -> lifecycle.Actor:
-    return lifecycle.Actor(None, audit.operator().email)
+    return lifecycle.Actor(None, audit.operator().label)
 
 
 def _campaign(campaign_id: int) -> Campaign:

@@ -26,10 +26,11 @@ MARKETING_CATEGORIES = tuple(name for name, c in CATEGORIES.items() if c.can_opt
 
 @dataclass(frozen=True)
 class Actor:
-    """Who does something: a staff user (id and email), or an operator at the CLI."""
+    """Who does something: a staff user (id, and `StaffUser.label`), or an operator at the
+    CLI (no id, `audit.operator().label`). Never an address: the audit log keeps the label."""
 
     id: int | None
-    email: str
+    label: str
     ip: str | None = None
 
 

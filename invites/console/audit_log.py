@@ -10,7 +10,7 @@ from invites.console.access import requires_role
 from invites.console.search_forms import SearchForm, page_number
 from invites.core import audit
 from invites.core.db import db
-from invites.staff import Role
+from invites.staff import Role, users
 
 bp = Blueprint("audit_log", __name__)
 
@@ -57,6 +57,9 @@ def index() -> tuple[str, int]:
     else:
         where = audit.Filter(
             actor=form.typed["actor"],
+            # The log names staff accounts, not addresses: part of an address finds the
+            # accounts whose address (opened here) holds it.
+            actor_ids=users.ids_matching(db.session, form.typed["actor"]),
             action=form.typed["action"],
             target_type=form.typed["target_type"],
             target_id=form.typed["target_id"],
@@ -69,6 +72,7 @@ def index() -> tuple[str, int]:
         found=found,
         events=found.events,
         links={event.id: target_link(event) for event in found.events},
+        names=users.addresses(db.session),
         typed=form.typed,
         problems=form.problems,
         filtered=form.filtered,

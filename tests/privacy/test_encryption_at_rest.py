@@ -28,6 +28,7 @@ from invites.datarequests.models import AddressChange
 from invites.delivery.models import OutboundMessage
 from invites.invitations.models import Invitation
 from invites.privacy import keys
+from invites.staff.models import StaffUser
 
 from ..support.helpers import auth, invite, make_app, new_key
 from .test_migration import empty_database  # noqa: F401 - a fixture
@@ -38,6 +39,8 @@ CONTACT, INVITEE, NEW_ADDRESS = (
     "ivy.moved@new.example",
 )
 ADDRESSES = (CONTACT, INVITEE, NEW_ADDRESS)
+#: A staff member's sign-in address (migration 0019 seals those).
+STAFF_ADDRESS = "olga.staff@spotcam.example"
 
 
 def _key(name: str) -> str:
@@ -142,6 +145,7 @@ def _read_everything(app: Flask) -> set[str]:
         read |= {i.email for i in db.session.scalars(select(Invitation)) if i.email}
         read |= {m.to_email for m in db.session.scalars(select(OutboundMessage)) if m.to_email}
         read |= {a.new_email for a in db.session.scalars(select(AddressChange))}
+        read |= {s.email for s in db.session.scalars(select(StaffUser))}
         db.session.remove()
     return read
 
@@ -239,10 +243,17 @@ def test_the_migration_seals_what_is_stored_and_the_downgrade_opens_it(
                 ),
                 {"e": NEW_ADDRESS, "at": at},
             )
+            conn.execute(
+                text(
+                    "INSERT INTO staff_users (id, email, password_hash, role, session_token, "
+                    "created_at) VALUES (1, :e, 'x', 'admin', 't', :at)"
+                ),
+                {"e": STAFF_ADDRESS, "at": at},
+            )
         upgrade()
         stored = _key_ids(app)
         assert all(ids == {"dev"} for ids in stored.values()), stored
-        assert _read_everything(app) == set(ADDRESSES)
+        assert _read_everything(app) == set(ADDRESSES) | {STAFF_ADDRESS}
         msg = db.session.get(OutboundMessage, 1)
         assert msg is not None and msg.to_email_hash == box.hash(NEW_ADDRESS)
         db.session.remove()
@@ -250,12 +261,12 @@ def test_the_migration_seals_what_is_stored_and_the_downgrade_opens_it(
         with db.engine.connect() as conn:
             plain = conn.execute(
                 text(
-                    "SELECT c.email, i.email, m.to_email, a.new_email FROM contacts c, "
-                    "invitations i, outbound_messages m, address_changes a"
+                    "SELECT c.email, i.email, m.to_email, a.new_email, s.email FROM contacts c, "
+                    "invitations i, outbound_messages m, address_changes a, staff_users s"
                 )
             ).one()
         db.engine.dispose()
-    assert tuple(plain) == (CONTACT, INVITEE, NEW_ADDRESS, NEW_ADDRESS)
+    assert tuple(plain) == (CONTACT, INVITEE, NEW_ADDRESS, NEW_ADDRESS, STAFF_ADDRESS)
 
 
 def test_the_migration_matches_the_models(app: Flask) -> None:
