@@ -51,6 +51,7 @@ def index() -> tuple[str, int]:
         "target_id": request.args.get("target_id") or request.args.get("id", ""),
     }
     form = SearchForm.read(args, _FIELDS)
+    names = users.addresses(db.session)
     since, before = form.day_range("since", "until")
     if form.problems:
         found = audit.Page([], 1, 1, 0)
@@ -59,7 +60,7 @@ def index() -> tuple[str, int]:
             actor=form.typed["actor"],
             # The log names staff accounts, not addresses: part of an address finds the
             # accounts whose address (opened here) holds it.
-            actor_ids=users.ids_matching(db.session, form.typed["actor"]),
+            actor_ids=users.ids_matching(names, form.typed["actor"]),
             action=form.typed["action"],
             target_type=form.typed["target_type"],
             target_id=form.typed["target_id"],
@@ -72,7 +73,7 @@ def index() -> tuple[str, int]:
         found=found,
         events=found.events,
         links={event.id: target_link(event) for event in found.events},
-        names=users.addresses(db.session),
+        names=names,
         typed=form.typed,
         problems=form.problems,
         filtered=form.filtered,

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import secrets
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
@@ -115,13 +116,13 @@ def addresses(session: AnySession) -> dict[int, str]:
     return {user.id: user.email for user in session.scalars(select(StaffUser))}
 
 
-def ids_matching(session: AnySession, typed: str) -> frozenset[int]:
-    """The staff users whose address contains `typed` (any case): for searching records that
-    name accounts by id, found by opening every address (the table is small)."""
+def ids_matching(named: Mapping[int, str], typed: str) -> frozenset[int]:
+    """The ids of `named` (`addresses`: every staff address, opened) whose address contains
+    `typed`, in any case: how records that name accounts by id are searched by address."""
     needle = typed.strip().lower()
     if not needle:
         return frozenset()
-    return frozenset(i for i, email in addresses(session).items() if needle in email.lower())
+    return frozenset(i for i, email in named.items() if needle in email.lower())
 
 
 def create_user(

@@ -113,11 +113,8 @@ def _rewrite_reasons(bind, change):
     rows = bind.execute(
         sa.text("SELECT id, paused_reason FROM campaigns WHERE paused_reason IS NOT NULL")
     ).all()
-    updates = [
-        {"id": row_id, "reason": change(reason)}
-        for row_id, reason in rows
-        if change(reason) != reason
-    ]
+    changed = ((row_id, reason, change(reason)) for row_id, reason in rows)
+    updates = [{"id": row_id, "reason": new} for row_id, old, new in changed if new != old]
     if updates:
         bind.execute(sa.text("UPDATE campaigns SET paused_reason = :reason WHERE id = :id"), updates)
 
