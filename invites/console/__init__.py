@@ -52,8 +52,8 @@ from invites.console.display import (
     format_time,
     language_name,
     localtime,
-    staff_named,
 )
+from invites.staff import users
 
 __all__ = [
     "CHILDREN",
@@ -132,7 +132,7 @@ bp.add_app_template_filter(category_name, "category_name")
 bp.add_app_template_filter(language_name, "language_name")
 bp.add_app_template_filter(duration, "duration")
 bp.add_app_template_filter(detail_value, "detail_value")
-bp.add_app_template_filter(staff_named, "staff_named")
+bp.add_app_template_filter(users.named, "staff_named")
 
 
 @bp.context_processor

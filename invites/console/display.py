@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
 from datetime import UTC, datetime, tzinfo
 
 from flask_login import current_user
 
-from invites.core import audit, zones
+from invites.core import zones
 
 #: Date, time and the zone's abbreviation: "2026-12-03 13:05 MSK".
 TIME_FORMAT = "%Y-%m-%d %H:%M %Z"
@@ -85,13 +84,3 @@ def detail_value(value: object) -> str:
         except ValueError:
             return text
     return text
-
-
-#: A staff account as records name it ("staff #7"; invites.core.audit.staff_label).
-_STAFF_LABEL = re.compile(re.escape(audit.STAFF_LABEL) + r"(\d+)")
-
-
-def staff_named(text: str, names: Mapping[int, str]) -> str:
-    """Jinja filter `staff_named`: a stored text ("paused by staff #7") with each staff
-    account it names shown by the address it has now (records keep no address)."""
-    return _STAFF_LABEL.sub(lambda m: names.get(int(m.group(1)), m.group(0)), text)

@@ -7,6 +7,7 @@ audit event are committed together or not at all.
 from __future__ import annotations
 
 import logging
+import re
 import secrets
 from collections.abc import Mapping
 from datetime import datetime
@@ -114,6 +115,16 @@ def addresses(session: AnySession) -> dict[int, str]:
     """Every staff user's current address, by id: how pages name the accounts records
     mention ("staff #7")."""
     return {user.id: user.email for user in session.scalars(select(StaffUser))}
+
+
+#: A staff account as records name it ("staff #7"; audit.staff_label).
+_LABEL = re.compile(re.escape(audit.STAFF_LABEL) + r"(\d+)")
+
+
+def named(text: str, current: Mapping[int, str]) -> str:
+    """A stored text ("paused by staff #7") with each account it names shown by the address
+    it has now, from `current` (`addresses`); the console's filter `staff_named`."""
+    return _LABEL.sub(lambda m: current.get(int(m.group(1)), m.group(0)), text)
 
 
 def ids_matching(named: Mapping[int, str], typed: str) -> frozenset[int]:

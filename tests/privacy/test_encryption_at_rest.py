@@ -144,6 +144,8 @@ def test_a_raw_dump_holds_no_address(app: Flask) -> None:
     # The console still shows who paused it, by the address that account has now.
     shown = signed_in(app, "another.admin@spotcam.example", Role.ADMIN)
     assert f"Paused by {STAFF_ADDRESS}." in shown.get(f"/console/campaigns/{campaign_id}").text
+    status = app.test_cli_runner().invoke(args=["campaigns", "status", str(campaign_id), "--once"])
+    assert f"paused: paused by {STAFF_ADDRESS}" in status.output, status.output
 
 
 def test_a_ciphertext_moved_to_another_row_or_column_does_not_open(app: Flask) -> None:
