@@ -14,10 +14,11 @@ from invites.campaigns.models import Campaign, CampaignStatus
 from invites.campaigns.progress import progress
 from invites.core import audit
 from invites.core.db import db
+from invites.staff import users
 
 
 def _actor() -> lifecycle.Actor:
-    return lifecycle.Actor(None, audit.operator().email)
+    return lifecycle.Actor(None, audit.operator().label)
 
 
 def _campaign(campaign_id: int) -> Campaign:
@@ -132,4 +133,5 @@ def status(campaign_id: int, once: bool) -> None:
     counts = ", ".join(f"{k} {v}" for k, v in p.counts.items() if v)
     click.echo(f"{campaign.status}: {counts or 'nothing sent'}; {p.rate:.1f}/s")
     if p.paused_reason:
-        click.echo(f"paused: {p.paused_reason}")
+        # Who paused it, by the address their account has now (the row names the account).
+        click.echo(f"paused: {users.named(p.paused_reason, users.addresses(db.session))}")

@@ -29,10 +29,11 @@ CAMPAIGN_CATEGORIES = tuple(CATEGORIES)
 
 @dataclass(frozen=True)
 class Actor:
-    """Who does something: a staff user (id and email), or an operator at the CLI."""
+    """Who does something: a staff user (id, and `StaffUser.label`), or an operator at the
+    CLI (no id, `audit.operator().label`). Never an address: the audit log keeps the label."""
 
     id: int | None
-    email: str
+    label: str
     ip: str | None = None
 
 

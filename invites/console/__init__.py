@@ -53,6 +53,7 @@ from invites.console.display import (
     language_name,
     localtime,
 )
+from invites.staff import users
 
 __all__ = [
     "CHILDREN",
@@ -131,6 +132,7 @@ bp.add_app_template_filter(category_name, "category_name")
 bp.add_app_template_filter(language_name, "language_name")
 bp.add_app_template_filter(duration, "duration")
 bp.add_app_template_filter(detail_value, "detail_value")
+bp.add_app_template_filter(users.named, "staff_named")
 
 
 @bp.context_processor

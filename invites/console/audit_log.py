@@ -10,7 +10,7 @@ from invites.console.access import requires_role
 from invites.console.search_forms import SearchForm, page_number
 from invites.core import audit
 from invites.core.db import db
-from invites.staff import Role
+from invites.staff import Role, users
 
 bp = Blueprint("audit_log", __name__)
 
@@ -51,12 +51,16 @@ def index() -> tuple[str, int]:
         "target_id": request.args.get("target_id") or request.args.get("id", ""),
     }
     form = SearchForm.read(args, _FIELDS)
+    names = users.addresses(db.session)
     since, before = form.day_range("since", "until")
     if form.problems:
         found = audit.Page([], 1, 1, 0)
     else:
         where = audit.Filter(
             actor=form.typed["actor"],
+            # The log names staff accounts, not addresses: part of an address finds the
+            # accounts whose address (opened here) holds it.
+            actor_ids=users.ids_matching(names, form.typed["actor"]),
             action=form.typed["action"],
             target_type=form.typed["target_type"],
             target_id=form.typed["target_id"],
@@ -69,6 +73,7 @@ def index() -> tuple[str, int]:
         found=found,
         events=found.events,
         links={event.id: target_link(event) for event in found.events},
+        names=names,
         typed=form.typed,
         problems=form.problems,
         filtered=form.filtered,

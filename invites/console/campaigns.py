@@ -46,7 +46,7 @@ LIVE = (CampaignStatus.SENDING, CampaignStatus.PAUSED, CampaignStatus.SCHEDULED)
 def actor() -> lifecycle.Actor:
     """The signed-in staff member as the campaign engine records them."""
     staff = current_staff()
-    return lifecycle.Actor(staff.id, staff.email, client_ip())
+    return lifecycle.Actor(staff.id, staff.label, client_ip())
 
 
 def staff_editable(campaign: Campaign) -> bool:
@@ -235,7 +235,7 @@ def campaign_page(
     settings = app.config["SETTINGS"]
     now = progress.progress(db.session, app, campaign)
     staff = current_staff()
-    names = {u.id: u.email for u in users.all_users(db.session)}
+    names = users.addresses(db.session)
     approval_required = settings.campaign_approval == "required"
     reach = reach_now(campaign) if campaign.status in lifecycle.EDITABLE else None
     return render_template(

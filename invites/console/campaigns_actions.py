@@ -187,7 +187,8 @@ def confirm_late(campaign_id: int) -> ResponseReturnValue:
 @bp.post("/<int:campaign_id>/pause")
 def pause(campaign_id: int) -> ResponseReturnValue:
     """Pause after the messages already on the wire; nobody is skipped."""
-    reason = f"paused by {current_staff().email}"
+    # The account, not its address: the page shows the address it has now ("staff_named").
+    reason = f"paused by {current_staff().label}"
     return _step(
         campaign_id,
         lambda c, seen: lifecycle.pause(db.session, c, actor(), reason, seen=seen),

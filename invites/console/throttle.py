@@ -16,7 +16,6 @@ a code, and a person's own sign-in doesn't spend two of their password attempts.
 
 from __future__ import annotations
 
-import hashlib
 import math
 import time
 
@@ -26,6 +25,7 @@ from limits.storage import RedisStorage
 from limits.strategies import MovingWindowRateLimiter
 
 from invites.core import queue
+from invites.core.atrest import vault
 from invites.staff import StaffError
 from invites.staff.users import normalize_email
 
@@ -58,13 +58,18 @@ class LoginThrottle:
 
 
 def account_key(email: str) -> str:
-    """The counter's name for a typed login: its stored form, hashed."""
+    """The counter's name for a typed login: the keyed hash of its stored form, the one
+    `staff_users.email_hash` holds.
+
+    Keyed (ADDRESS_HASH_KEY, which Redis doesn't hold): Redis keeps no address, and no
+    password typed into the email field, not even one a list of guesses could undo as it
+    could a plain digest.
+    """
     try:
         login = normalize_email(email)
     except StaffError:
         login = email.strip().lower()
-    # Hashed: people type passwords into the email field, and Redis should not keep them.
-    return hashlib.sha256(login.encode()).hexdigest()[:32]
+    return vault().hash(login)
 
 
 def throttle(app: Flask | None = None) -> LoginThrottle:

@@ -4,6 +4,11 @@ Code only ever inserts here (`record`); on PostgreSQL a trigger (migration 0006)
 UPDATE or DELETE, except the foreign key's own SET NULL when a staff user row goes, which
 keeps the `actor` snapshot. `detail` never holds a recipient's personal data (no address, no
 name): it is kept for good, long after the person it would name has been erased.
+
+A staff user is named by their account ("staff #7", with `actor_id`), never by their sign-in
+address: addresses are stored only sealed (invites.core.atrest). Pages show the account's
+current address next to the label; a search by part of an address opens the staff table's
+addresses (a small table) to find the accounts it names.
 """
 
 from __future__ import annotations
@@ -14,7 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
-from sqlalchemy import ForeignKey, Index, String, Text, func, select
+from sqlalchemy import ForeignKey, Index, String, Text, func, or_, select
 from sqlalchemy.orm import Mapped, mapped_column
 
 from invites.core.db import AnySession, db, utcnow
@@ -22,7 +27,7 @@ from invites.core.search import contains
 
 
 class Actor(Protocol):
-    """Whoever acts: a staff user (only its id and email are read), or an operator at the
+    """Whoever acts: a staff user (only its id and label are read), or an operator at the
     command line (no id, a label such as "cli (deploy)")."""
 
     @property
@@ -30,15 +35,24 @@ class Actor(Protocol):
         """The staff user's id, if it is one."""
 
     @property
-    def email(self) -> str:
-        """Who it is, as the log shows it."""
+    def label(self) -> str:
+        """Who it is, as the log shows it: `staff_label(id)` for a staff user."""
+
+
+#: The start of every staff user's label; what follows is the account's id.
+STAFF_LABEL = "staff #"
+
+
+def staff_label(staff_id: int) -> str:
+    """How records name a staff account: "staff #7" (its address is kept only sealed)."""
+    return f"{STAFF_LABEL}{staff_id}"
 
 
 @dataclass(frozen=True)
 class Operator:
     """An operator at the command line: no staff account, known by the shell's login name."""
 
-    email: str
+    label: str
     id: None = None
 
 
@@ -60,7 +74,8 @@ class AuditEvent(db.Model):  # type: ignore[name-defined]
     actor_id: Mapped[int | None] = mapped_column(
         ForeignKey("staff_users.id", ondelete="SET NULL"), index=True
     )
-    #: The actor's email when it happened: the row still says who after the account changes.
+    #: Who it was, as a label: "staff #7" (the account, never its address; it stays after
+    #: the account row goes) or "cli (deploy)" for an operator at the command line.
     actor: Mapped[str | None] = mapped_column(String(320))
     #: Dotted and short: "staff.login", "api_key.revoked", "campaign.send".
     action: Mapped[str] = mapped_column(String(64))
@@ -97,7 +112,7 @@ def record(
     event = AuditEvent(
         at=now or utcnow(),
         actor_id=actor.id if actor is not None else None,
-        actor=actor.email if actor is not None else None,
+        actor=actor.label if actor is not None else None,
         action=action,
         target_type=target_type,
         target_id=None if target_id is None else str(target_id),
@@ -135,11 +150,14 @@ PAGE_SIZE = 50
 class Filter:
     """What the audit log page narrows to; an empty field matches everything.
 
-    `actor` and `action` match part of the text (case-insensitive); `since` and `before` are
-    naive UTC bounds (the page turns the viewer's dates into them), `before` exclusive.
+    `actor` and `action` match part of the text (case-insensitive); `actor` also matches the
+    events of the staff accounts in `actor_ids` (those whose address holds the text: the
+    caller opens the addresses, which the log doesn't keep). `since` and `before` are naive
+    UTC bounds (the page turns the viewer's dates into them), `before` exclusive.
     """
 
     actor: str = ""
+    actor_ids: frozenset[int] = frozenset()
     action: str = ""
     target_type: str = ""
     target_id: str = ""
@@ -161,7 +179,10 @@ def search(session: AnySession, where: Filter, page: int = 1, size: int = PAGE_S
     """The events matching `where`, newest first, one page of `size` (pages count from 1)."""
     conditions: list[Any] = []
     if where.actor:
-        conditions.append(contains(AuditEvent.actor, where.actor))
+        by_label = contains(AuditEvent.actor, where.actor)
+        if where.actor_ids:
+            by_label = or_(by_label, AuditEvent.actor_id.in_(sorted(where.actor_ids)))
+        conditions.append(by_label)
     if where.action:
         conditions.append(contains(AuditEvent.action, where.action))
     if where.target_type:

@@ -27,6 +27,7 @@ PLACES = (
     ("invitations", "email", "email_hash"),
     ("outbound_messages", "to_email", "to_email_hash"),
     ("address_changes", "new_email", "new_email_hash"),
+    ("staff_users", "email", "email_hash"),
 )
 CHUNK = 500
 

@@ -18,14 +18,14 @@ STAFF_AUDIT = Purpose(
     (
         Holding(
             "staff_users",
-            ("id", "email", "password_hash", "role", "time_zone", "session_token")
+            ("id", "email", "email_hash", "password_hash", "role", "time_zone", "session_token")
             + ("created_at", "last_login_at", "disabled_at")
             + ("totp_secret", "totp_enabled_at", "totp_last_step"),
             text(
-                "the staff member's email, password hash, role and time zone, and their "
-                "two-factor key (encrypted)",
-                "email сотрудника, хеш пароля, роль и часовой пояс, а также ключ двухфакторного "
-                "входа (зашифрованный)",
+                "the staff member's email (encrypted, and its keyed hash to sign in by), "
+                "password hash, role and time zone, and their two-factor key (encrypted)",
+                "email сотрудника (зашифрованный, и его хеш с ключом для входа), хеш пароля, "
+                "роль и часовой пояс, а также ключ двухфакторного входа (зашифрованный)",
             ),
         ),
         Holding(
@@ -41,8 +41,10 @@ STAFF_AUDIT = Purpose(
             ("id", "at", "actor_id", "actor", "action", "target_type", "target_id", "detail")
             + ("ip",),
             text(
-                "who did what, when and from which IP (no recipient's personal data)",
-                "кто что сделал, когда и с какого IP (без данных получателей)",
+                "who did what (a staff account by its id, never its email), when and from "
+                "which IP (no recipient's personal data)",
+                "кто что сделал (сотрудник — по номеру учётной записи, без email), когда и с "
+                "какого IP (без данных получателей)",
             ),
         ),
         Holding(

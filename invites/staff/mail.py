@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 
 from invites.core import queue
-from invites.core.addresses import address_hash
 from invites.core.db import AnySession
 from invites.core.mail import compose_rendered, link
 from invites.core.suppression import BLOCKS, Stream, is_suppressed
@@ -33,7 +32,7 @@ class StaffMail(NothingToRecord):
             # Signed in or given a new password meanwhile: the link would be refused anyway.
             return Skip(Status.CANCELLED, "staff account changed before sending")
         blocked = BLOCKS[Stream.SERVICE]
-        if is_suppressed(session, address_hash(user.email, ctx.settings.address_hash_key), blocked):
+        if is_suppressed(session, user.email_hash, blocked):
             return Skip(Status.SUPPRESSED, "address is suppressed (bounce or complaint)")
         url = link(ctx.settings, "/console/reset/" + recovery.reset_token(ctx.tokens, user))
         minutes = recovery.RESET_LINK_SECONDS // 60

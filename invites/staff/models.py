@@ -8,6 +8,8 @@ from datetime import datetime
 from sqlalchemy import BigInteger, Enum, ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column
 
+from invites.core.atrest import SEALED_LENGTH, SealedAddress
+from invites.core.audit import staff_label
 from invites.core.db import db, utcnow
 
 
@@ -44,8 +46,15 @@ class StaffUser(db.Model):  # type: ignore[name-defined]
 
     __tablename__ = "staff_users"
     id: Mapped[int] = mapped_column(primary_key=True)
+    #: The login, sealed (invites.core.atrest); read and write it as `email`. Still UNIQUE
+    #: (a sealed value never repeats: each has its own nonce), as the table was made: on
+    #: SQLite dropping it would mean rebuilding a table other tables reference.
+    email_sealed: Mapped[str] = mapped_column("email", String(SEALED_LENGTH), unique=True)
+    #: The keyed hash of the login: what sign-in finds the account by, and what keeps two
+    #: accounts from having one address (also when they are created at the same moment).
+    email_hash: Mapped[str] = mapped_column(String(64), unique=True, index=True)
     #: The login, in the one form `users.normalize_email` gives: lower case, IDNA domain.
-    email: Mapped[str] = mapped_column(String(320), unique=True)
+    email = SealedAddress[str]("staff_users.email", "email_sealed", "email_hash")
     #: An argon2id PHC string; it names its own parameters, so they can change over time.
     password_hash: Mapped[str] = mapped_column(String(255))
     role: Mapped[Role] = mapped_column(ROLE_TYPE)
@@ -64,6 +73,11 @@ class StaffUser(db.Model):  # type: ignore[name-defined]
     totp_enabled_at: Mapped[datetime | None]
     #: The last 30-second time step whose code was accepted; a code never works twice.
     totp_last_step: Mapped[int | None] = mapped_column(BigInteger)
+
+    @property
+    def label(self) -> str:
+        """How the audit log and other records name this account: never by its address."""
+        return staff_label(self.id)
 
     @property
     def has_two_factor(self) -> bool:

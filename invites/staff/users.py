@@ -7,14 +7,18 @@ audit event are committed together or not at all.
 from __future__ import annotations
 
 import logging
+import re
 import secrets
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 
 from invites.core import audit, zones
 from invites.core.addresses import InvalidAddress, normalize
+from invites.core.atrest import vault
 from invites.core.db import AnySession
 from invites.staff import passwords
 from invites.staff.errors import (
@@ -88,7 +92,8 @@ def find_by_email(session: AnySession, email: str) -> StaffUser | None:
         key = normalize_email(email)
     except InvalidEmail:
         return None
-    return session.scalar(select(StaffUser).where(StaffUser.email == key))
+    # By the keyed hash: the address itself is stored only sealed.
+    return session.scalar(select(StaffUser).where(StaffUser.email_hash == vault().hash(key)))
 
 
 def get(session: AnySession, user_id: int) -> StaffUser | None:
@@ -97,9 +102,38 @@ def get(session: AnySession, user_id: int) -> StaffUser | None:
 
 
 def all_users(session: AnySession) -> list[StaffUser]:
-    """Every staff user, enabled ones first, then by email."""
-    order = (StaffUser.disabled_at.is_not(None), StaffUser.email)
-    return list(session.scalars(select(StaffUser).order_by(*order)))
+    """Every staff user, enabled ones first, then by email.
+
+    Sorted here, once the addresses are open: the database holds them only sealed, and the
+    staff table is small (people who sign in to the console).
+    """
+    found = session.scalars(select(StaffUser))
+    return sorted(found, key=lambda u: (u.disabled_at is not None, u.email, u.id))
+
+
+def addresses(session: AnySession) -> dict[int, str]:
+    """Every staff user's current address, by id: how pages name the accounts records
+    mention ("staff #7")."""
+    return {user.id: user.email for user in session.scalars(select(StaffUser))}
+
+
+#: A staff account as records name it ("staff #7"; audit.staff_label).
+_LABEL = re.compile(re.escape(audit.STAFF_LABEL) + r"(\d+)")
+
+
+def named(text: str, current: Mapping[int, str]) -> str:
+    """A stored text ("paused by staff #7") with each account it names shown by the address
+    it has now, from `current` (`addresses`); the console's filter `staff_named`."""
+    return _LABEL.sub(lambda m: current.get(int(m.group(1)), m.group(0)), text)
+
+
+def ids_matching(named: Mapping[int, str], typed: str) -> frozenset[int]:
+    """The ids of `named` (`addresses`: every staff address, opened) whose address contains
+    `typed`, in any case: how records that name accounts by id are searched by address."""
+    needle = typed.strip().lower()
+    if not needle:
+        return frozenset()
+    return frozenset(i for i, email in named.items() if needle in email.lower())
 
 
 def create_user(
@@ -113,12 +147,17 @@ def create_user(
     actor: audit.Actor | None = None,
     ip: str | None = None,
 ) -> StaffUser:
-    """Add a staff user (the password is checked and hashed; only the hash is stored)."""
+    """Add a staff user (the password is checked and hashed; only the hash is stored).
+
+    DuplicateEmail when the address has an account, also one created by someone else at the
+    same moment (the unique keyed hash refuses the second row); the caller then rolls back.
+    """
     login = normalize_email(email)
     zone = check_time_zone(time_zone)
     password_hash = passwords.hash_password(password)
+    taken = DuplicateEmail(f"a staff user {login} exists already")
     if find_by_email(session, login) is not None:
-        raise DuplicateEmail(f"a staff user {login} exists already")
+        raise taken
     user = StaffUser(
         email=login,
         password_hash=password_hash,
@@ -128,8 +167,14 @@ def create_user(
         created_at=now,
     )
     session.add(user)
-    session.flush()  # the id, for the audit event
-    detail = {"email": login, "role": user.role.value, "via": via(actor)}
+    try:
+        session.flush()  # the id, for the audit event
+    except IntegrityError as exc:
+        # Another account with this address committed after our check: its keyed hash is
+        # the only unique value a new row can share (the sealed column never repeats).
+        raise taken from exc
+    # No address in the detail: the log is kept for good, and the account's id names it.
+    detail = {"role": user.role.value, "via": via(actor)}
     record_event(session, user, "staff.created", actor=actor, now=now, ip=ip, detail=detail)
     log.info("staff user %s created with role %s", user.id, user.role.value)
     return user
@@ -164,14 +209,15 @@ def check_password(
 def record_refusal(
     session: AnySession, user: StaffUser | None, reason: str, *, now: datetime, ip: str | None
 ) -> None:
-    """Record a refused sign-in (`staff.login_failed`) with why; the email only of an account."""
+    """Record a refused sign-in (`staff.login_failed`) with why, and the account if the typed
+    login names one (by its id: never an address, nor the text typed)."""
     audit.record(
         session,
         actor=None,
         action="staff.login_failed",
         target_type=TARGET,
         target_id=user.id if user else None,
-        detail={"email": user.email, "reason": reason} if user else {"reason": reason},
+        detail={"reason": reason},
         ip=ip,
         now=now,
     )

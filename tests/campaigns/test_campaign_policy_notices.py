@@ -25,8 +25,7 @@ from invites.campaigns.models import Campaign, CampaignBatch, CampaignContent
 from invites.core import audit
 from invites.core.db import db, utcnow
 from invites.privacy import publishing
-from invites.staff import Role
-from invites.staff.models import StaffUser
+from invites.staff import Role, users
 
 from ..support.campaigns import Person, actor, ledger, people, seed, status, tick, until_done
 from ..support.helpers import auth, invite, new_key
@@ -58,7 +57,7 @@ def _draft(label: str, days: int, *, material: bool) -> publishing.Draft:
 def _publish(app: Flask, client: FlaskClient, d: publishing.Draft) -> int:
     """Save a draft as the signed-in admin and publish it from its console page."""
     with app.app_context():
-        boss = db.session.scalar(select(StaffUser).where(StaffUser.email == "dpo@example.com"))
+        boss = users.find_by_email(db.session, "dpo@example.com")
         assert boss is not None
         version = publishing.create(db.session, d, app.config["SETTINGS"], boss, utcnow())
         db.session.commit()
@@ -131,7 +130,7 @@ def test_a_material_change_notifies_each_contact_once_even_with_a_worker_killed(
     with camp.app_context():
         logged = [e for e in audit.recent(db.session) if e.action == "policy.notice_scheduled"]
         assert [(e.actor, e.details["campaign"]) for e in logged] == [
-            ("dpo@example.com", notice.id)
+            (users.find_by_email(db.session, "dpo@example.com").label, notice.id)  # type: ignore[union-attr]
         ]
         db.session.remove()
     smtp_sink.store_then_reply_late(0.02, times=10_000)  # slow enough to kill it mid-way
@@ -277,7 +276,7 @@ def test_admins_publishing_a_material_change_at_once_make_one_notice(
     app, base = live
     make_staff(app, "dpo@example.com", Role.ADMIN)
     with app.app_context():
-        boss = db.session.scalar(select(StaffUser).where(StaffUser.email == "dpo@example.com"))
+        boss = users.find_by_email(db.session, "dpo@example.com")
         assert boss is not None
         d = _draft("2027-01", 31, material=True)
         version = publishing.create(db.session, d, app.config["SETTINGS"], boss, utcnow())

@@ -16,7 +16,7 @@ from invites.privacy.models import PolicyVersion
 from invites.staff import Role
 
 from ..support.policy import INITIAL, admin, draft
-from ..support.staff import CSRF_INPUT, PASSWORD, make_staff, post_form, signed_in
+from ..support.staff import CSRF_INPUT, PASSWORD, label_of, make_staff, post_form, signed_in
 
 
 def _form(label: str, effective: str, **extra: str) -> dict[str, str]:
@@ -62,7 +62,7 @@ def test_a_refused_draft_keeps_what_was_typed_and_a_saved_one_is_audited(app: Fl
     with app.app_context():
         [version] = [v for v in versions.every_version(db.session) if v.label == "2027-01"]
         [event] = audit.events_for(db.session, "policy_version", version.id)
-        assert (event.action, event.actor) == ("policy.create", "boss@example.com")
+        assert (event.action, event.actor) == ("policy.create", label_of(app, "boss@example.com"))
         db.session.remove()
 
 

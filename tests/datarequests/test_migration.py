@@ -29,8 +29,8 @@ def test_the_database_takes_the_privacy_role_and_no_made_up_one(app: Flask) -> N
     with app.app_context(), pytest.raises(IntegrityError):
         db.session.execute(
             db.text(
-                "INSERT INTO staff_users (email, password_hash, role, session_token, created_at)"
-                " VALUES ('x@example.com', 'x', 'superuser', 'x', CURRENT_TIMESTAMP)"
+                "INSERT INTO staff_users (email, email_hash, password_hash, role, session_token, "
+                "created_at) VALUES ('x', 'x', 'x', 'superuser', 'x', CURRENT_TIMESTAMP)"
             )
         )
         db.session.commit()

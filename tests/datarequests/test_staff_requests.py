@@ -55,7 +55,7 @@ def test_staff_start_a_request_whose_link_goes_to_the_address(
         event = db.session.scalars(
             select(AuditEvent).where(AuditEvent.action == "data_request.create")
         ).one()
-        assert event.actor == "support@spotcam.example"
+        assert event.actor == f"staff #{row.staff_user_id}"  # the account, never its address
         assert event.target_id == address_hash(
             ADDRESS, smtp_app.config["SETTINGS"].address_hash_key
         )

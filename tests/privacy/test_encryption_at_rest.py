@@ -1,11 +1,14 @@
-"""Addresses encrypted at rest: a raw dump of the database holds no address, a ciphertext moved
-to another row doesn't open, key rotation keeps every row readable and carries on after an
-interruption, and migration 0018 seals the addresses already stored (and opens them again)."""
+"""Addresses encrypted at rest: a raw dump of the database (and Redis) holds no address, staff
+sign-in addresses included; a ciphertext moved to another row doesn't open, key rotation keeps
+every row readable and carries on after an interruption, and migration 0018 seals the
+addresses already stored (and opens them again). Staff addresses' own stories (0019, races,
+the audit search): test_staff_addresses_at_rest.py."""
 
 from __future__ import annotations
 
 import base64
 import dataclasses
+import hashlib
 import sqlite3
 import subprocess
 from datetime import datetime
@@ -19,7 +22,7 @@ from sqlalchemy import make_url, select, text
 
 from invites import create_app
 from invites.accounts.models import Contact
-from invites.core import dbsetup
+from invites.core import dbsetup, queue
 from invites.core.atrest import SealError, key_id, vault
 from invites.core.config import Settings, database_url
 from invites.core.db import db, utcnow
@@ -28,8 +31,12 @@ from invites.datarequests.models import AddressChange
 from invites.delivery.models import OutboundMessage
 from invites.invitations.models import Invitation
 from invites.privacy import keys
+from invites.staff import Role
+from invites.staff.models import StaffUser
 
-from ..support.helpers import auth, invite, make_app, new_key
+from ..support.campaigns import make_campaign, send_now
+from ..support.helpers import auth, invite, make_app, new_key, redis_text
+from ..support.staff import PASSWORD, make_staff, post_form, sign_in, signed_in
 from .test_migration import empty_database  # noqa: F401 - a fixture
 
 CONTACT, INVITEE, NEW_ADDRESS = (
@@ -38,6 +45,14 @@ CONTACT, INVITEE, NEW_ADDRESS = (
     "ivy.moved@new.example",
 )
 ADDRESSES = (CONTACT, INVITEE, NEW_ADDRESS)
+#: Staff sign-in addresses (migration 0019 seals those): a marketer, her admin, and the
+#: marketer tests/support/campaigns.py makes campaigns as.
+STAFF_ADDRESS, STAFF_BOSS, STAFF_MAKER = (
+    "olga.staff@spotcam.example",
+    "bea.boss@spotcam.example",
+    "marketer@example.com",
+)
+STAFF = (STAFF_ADDRESS, STAFF_BOSS, STAFF_MAKER)
 
 
 def _key(name: str) -> str:
@@ -57,6 +72,25 @@ def _hold_every_kind(app: Flask) -> None:
         corrections.ask_address_change(db.session, contact, NEW_ADDRESS, "en", utcnow())
         db.session.commit()
         db.session.remove()
+
+
+def _staff_at_work(app: Flask) -> int:
+    """An admin signs in and adds a marketer in the console; she mistypes her password, signs
+    in, and pauses a campaign that sends. Returns the campaign's id."""
+    boss = signed_in(app, STAFF_BOSS, Role.ADMIN)
+    new = {"email": STAFF_ADDRESS, "role": "marketing", "password": PASSWORD}
+    created = post_form(
+        boss, "/console/users", {**new, "password_again": PASSWORD}, "/console/users"
+    )
+    assert created.status_code == 303
+    assert sign_in(app.test_client(), STAFF_ADDRESS, "not the password at all").status_code == 200
+    olga = app.test_client()
+    assert sign_in(olga, STAFF_ADDRESS.upper()).status_code == 302
+    campaign_id = make_campaign(app)  # by the suite's own marketer (STAFF_MAKER)
+    send_now(app, campaign_id)
+    page = f"/console/campaigns/{campaign_id}"
+    assert post_form(olga, f"{page}/pause", {}, page).status_code == 303
+    return campaign_id
 
 
 def _raw_dump(app: Flask) -> str:
@@ -80,6 +114,7 @@ def _raw_dump(app: Flask) -> str:
 
 def test_a_raw_dump_holds_no_address(app: Flask) -> None:
     _hold_every_kind(app)
+    campaign_id = _staff_at_work(app)
     with app.app_context():
         # The service reads every one of them as it was given.
         assert db.session.scalars(select(Contact)).one().email == CONTACT
@@ -92,10 +127,25 @@ def test_a_raw_dump_holds_no_address(app: Flask) -> None:
         db.session.remove()
     dump = _raw_dump(app)
     assert "Ivy" in dump and "u-1" in dump  # the dump holds the rows (a name isn't sealed)
-    for address in ADDRESSES:
+    for address in ADDRESSES + STAFF:
         assert address not in dump.lower()
         assert address.split("@")[0] not in dump.lower()
-    assert dump.count("v1.dev.") >= 4  # sealed: contact, invitation, outbox, address change
+    assert dump.count("v1.dev.") >= 4 + 3  # sealed: contact, invitation, outbox, address
+    # change, and the three staff users
+    # Records name staff accounts: the audit log's actors, the pause's reason.
+    assert "staff #" in dump and "paused by staff #" in dump
+    # Nor Redis: the sign-in counters are named by the keyed hash of the login.
+    with app.app_context():
+        in_redis = redis_text(queue.connection(app)).decode(errors="replace").lower()
+        assert vault().hash(STAFF_ADDRESS) in in_redis
+    for address in STAFF:
+        assert address not in in_redis and address.split("@")[0] not in in_redis
+        assert hashlib.sha256(address.encode()).hexdigest()[:32] not in in_redis
+    # The console still shows who paused it, by the address that account has now.
+    shown = signed_in(app, "another.admin@spotcam.example", Role.ADMIN)
+    assert f"Paused by {STAFF_ADDRESS}." in shown.get(f"/console/campaigns/{campaign_id}").text
+    status = app.test_cli_runner().invoke(args=["campaigns", "status", str(campaign_id), "--once"])
+    assert f"paused: paused by {STAFF_ADDRESS}" in status.output, status.output
 
 
 def test_a_ciphertext_moved_to_another_row_or_column_does_not_open(app: Flask) -> None:
@@ -142,6 +192,7 @@ def _read_everything(app: Flask) -> set[str]:
         read |= {i.email for i in db.session.scalars(select(Invitation)) if i.email}
         read |= {m.to_email for m in db.session.scalars(select(OutboundMessage)) if m.to_email}
         read |= {a.new_email for a in db.session.scalars(select(AddressChange))}
+        read |= {s.email for s in db.session.scalars(select(StaffUser))}
         db.session.remove()
     return read
 
@@ -160,7 +211,8 @@ def test_rotation_keeps_every_row_readable_and_carries_on_after_an_interruption(
     for n in range(5):
         body = {"email": f"person{n}@example.com", "locale": "en"}
         assert client.put(f"/api/v1/contacts/p{n}", json=body, headers=auth(key)).status_code
-    everyone = set(ADDRESSES) | {f"person{n}@example.com" for n in range(5)}
+    make_staff(old_only, STAFF_ADDRESS)
+    everyone = set(ADDRESSES) | {f"person{n}@example.com" for n in range(5)} | {STAFF_ADDRESS}
     assert set().union(*_key_ids(old_only).values()) == {"old"}
 
     # The operator puts a new key first and keeps the old one after it.
@@ -176,14 +228,14 @@ def test_rotation_keeps_every_row_readable_and_carries_on_after_an_interruption(
     with both.app_context(), pytest.raises(Interrupted):
         keys.rotate(db.engine, box, chunk=3, progress=dies_after_the_first_chunk)
     with both.app_context():
-        assert keys.pending(db.engine, box) == 9 - 3  # the first chunk was committed
+        assert keys.pending(db.engine, box) == 10 - 3  # the first chunk was committed
     assert _read_everything(both) == everyone
     assert {"new", "old"} <= set().union(*_key_ids(both).values())
 
     # Run again (the command): it does only what is left, with a progress bar and a count.
     result = both.test_cli_runner().invoke(args=["keys", "rotate", "--chunk", "2"])
     assert result.exit_code == 0, result.output
-    assert "6 addresses re-encrypted under key new" in result.output
+    assert "7 addresses re-encrypted under key new" in result.output
     assert "0 left under other keys" in result.output
     assert set().union(*_key_ids(both).values()) == {"new"}
     again = both.test_cli_runner().invoke(args=["keys", "rotate"])
@@ -239,10 +291,17 @@ def test_the_migration_seals_what_is_stored_and_the_downgrade_opens_it(
                 ),
                 {"e": NEW_ADDRESS, "at": at},
             )
+            conn.execute(
+                text(
+                    "INSERT INTO staff_users (id, email, password_hash, role, session_token, "
+                    "created_at) VALUES (1, :e, 'x', 'admin', 't', :at)"
+                ),
+                {"e": STAFF_ADDRESS, "at": at},
+            )
         upgrade()
         stored = _key_ids(app)
         assert all(ids == {"dev"} for ids in stored.values()), stored
-        assert _read_everything(app) == set(ADDRESSES)
+        assert _read_everything(app) == set(ADDRESSES) | {STAFF_ADDRESS}
         msg = db.session.get(OutboundMessage, 1)
         assert msg is not None and msg.to_email_hash == box.hash(NEW_ADDRESS)
         db.session.remove()
@@ -250,12 +309,12 @@ def test_the_migration_seals_what_is_stored_and_the_downgrade_opens_it(
         with db.engine.connect() as conn:
             plain = conn.execute(
                 text(
-                    "SELECT c.email, i.email, m.to_email, a.new_email FROM contacts c, "
-                    "invitations i, outbound_messages m, address_changes a"
+                    "SELECT c.email, i.email, m.to_email, a.new_email, s.email FROM contacts c, "
+                    "invitations i, outbound_messages m, address_changes a, staff_users s"
                 )
             ).one()
         db.engine.dispose()
-    assert tuple(plain) == (CONTACT, INVITEE, NEW_ADDRESS, NEW_ADDRESS)
+    assert tuple(plain) == (CONTACT, INVITEE, NEW_ADDRESS, NEW_ADDRESS, STAFF_ADDRESS)
 
 
 def test_the_migration_matches_the_models(app: Flask) -> None:

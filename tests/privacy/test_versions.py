@@ -155,7 +155,7 @@ def test_publishing_checks_again_fixes_the_version_and_audits_it(app: Flask) -> 
             for e in audit.events_for(db.session, "policy_version", version_id)
             if e.action == "policy.publish"
         ]
-        assert event.actor == "dpo@example.com" and event.ip == "192.0.2.7"
+        assert event.actor == f"staff #{boss.id}" and event.ip == "192.0.2.7"
         assert event.details == {
             "label": "2027-01",
             "effective_on": (today + timedelta(days=1)).isoformat(),

@@ -146,7 +146,7 @@ def test_the_reset_email_goes_through_the_outbox(smtp_app: Flask, smtp_sink: SMT
         event = audit.events_for(db.session, "staff_user", mia_id)[0]
         assert (event.action, event.actor, event.ip) == (
             "staff.password_reset_sent",
-            "boss@example.com",
+            f"staff #{boss_id}",
             "192.0.2.1",
         )
         db.session.remove()

@@ -143,17 +143,19 @@ def test_every_change_is_in_the_audit_log(app: Flask) -> None:
             "staff.created",
         ]
         changed = events[4]
+        # The log names the account, never its address (kept only sealed).
         assert (changed.actor, changed.actor_id, changed.ip) == (
-            "boss@example.com",
+            f"staff #{boss.id}",
             boss.id,
             "192.0.2.1",
         )
         assert changed.details == {"from": "marketing", "to": "admin"}
-        assert events[0].actor == "mia@example.com" and events[0].ip == "192.0.2.9"
+        assert events[0].actor == f"staff #{mia.id}" and events[0].ip == "192.0.2.9"
+        assert events[-1].details == {"role": "marketing", "via": "console"}
 
 
 def test_failed_logins_are_recorded_without_the_password(app: Flask) -> None:
-    make_staff(app, "ann@example.com")
+    ann_id = make_staff(app, "ann@example.com")
     typed = "hunter2-but-longer"
     with app.app_context():
         for email in ("ann@example.com", "nobody@example.com", typed):
@@ -167,9 +169,10 @@ def test_failed_logins_are_recorded_without_the_password(app: Flask) -> None:
         "wrong_password",
     ]
     everything = " ".join(f"{e.actor} {e.detail} {e.target_id}" for e in failed)
-    # Neither the password nor an email that names no account (a password typed in the
-    # wrong field, say) is kept.
-    assert typed not in everything and "nobody@example.com" not in everything
+    # Neither the password nor an email is kept, not even one that names an account: the
+    # account's id does (the event is about it).
+    assert typed not in everything and "@example.com" not in everything
+    assert sorted(e.target_id or "" for e in failed) == ["", "", str(ann_id)]
 
 
 def test_a_disabled_account_is_refused_even_with_its_password(app: Flask) -> None:

@@ -145,7 +145,7 @@ def test_reset_password_asks_twice_or_reads_stdin_and_ends_sessions(app: Flask) 
         event = audit.events_for(db.session, "staff_user", user.id)[0]
         assert (event.action, event.actor, event.details) == (
             "staff.password_reset",
-            audit.operator().email,  # the login name of whoever ran the command
+            audit.operator().label,  # the login name of whoever ran the command
             {"via": "cli"},
         )
     again = "and once more, from a script"

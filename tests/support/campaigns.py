@@ -38,7 +38,7 @@ def actor(app: Flask, email: str = "marketer@example.com") -> lifecycle.Actor:
                 db.session, email, "a long test password", Role.MARKETING, now=utcnow()
             )
             db.session.commit()
-        found = lifecycle.Actor(user.id, user.email)
+        found = lifecycle.Actor(user.id, user.label)
         db.session.remove()
     return found
 

@@ -38,6 +38,16 @@ def make_staff(
     return user_id
 
 
+def label_of(app: Flask, email: str) -> str:
+    """How records name this staff user's account ("staff #7"): never by the address."""
+    with app.app_context():
+        user = users.find_by_email(db.session, email)
+        assert user is not None, f"no staff user {email}"
+        label = user.label
+        db.session.remove()
+    return label
+
+
 def form_token(client: FlaskClient, path: str = "/console/login") -> str:
     """The CSRF token of the first form on a page, as a browser would submit it."""
     page = client.get(path)
