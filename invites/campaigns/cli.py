@@ -35,7 +35,9 @@ def _step(campaign_id: int, step: str) -> Campaign:
         if step == "send":
             lifecycle.send_now(db.session, campaign, _actor(), settings)
         elif step == "pause":
-            lifecycle.pause(db.session, campaign, _actor(), "paused from the command line")
+            # "paused by <who>", as the console writes it: a person paused it, not the campaign.
+            who = _actor()
+            lifecycle.pause(db.session, campaign, who, f"paused by {who.label}")
         elif step == "resume":
             lifecycle.resume(db.session, campaign, _actor(), settings)
         elif step == "cancel":

@@ -11,12 +11,14 @@ from flask import Flask
 from flask.testing import FlaskClient
 from playwright.sync_api import Page
 
+from invites.campaigns.models import Campaign
 from invites.core import audit
 from invites.core.config import Settings
 from invites.core.db import db
 from invites.staff import Role
 
 from ..support import spawn
+from ..support.campaigns import make_campaign, people, seed, send_now
 from ..support.helpers import env_for
 from ..support.staff import PASSWORD, make_staff, sign_in, signed_in
 
@@ -138,6 +140,26 @@ def test_command_line_actions_name_the_operator(app: Flask, settings: Settings) 
         ]
     )
     assert secret not in str(found)
+
+
+def test_a_pause_at_the_command_line_is_a_persons_pause(app: Flask, settings: Settings) -> None:
+    env = {**env_for(settings), "LOGNAME": "deploy-op", "USER": "deploy-op"}
+    seed(app, people(3))
+    campaign_id = make_campaign(app)
+    send_now(app, campaign_id)
+    done = spawn.run(["campaigns", "pause", str(campaign_id)], env=env, timeout=60)
+    assert done.returncode == 0, done.stderr
+    with app.app_context():
+        campaign = db.session.get(Campaign, campaign_id)
+        assert campaign is not None and campaign.status == "paused"
+        # Who paused it, as the console words it: the home page shows a person's pause, not
+        # a campaign that paused itself.
+        assert campaign.paused_reason == "paused by cli (deploy-op)"
+        [event] = [e for e in audit.recent(db.session) if e.action == "campaign.pause"]
+        assert event.actor == "cli (deploy-op)"
+        db.session.remove()
+    status = spawn.run(["campaigns", "status", str(campaign_id)], env=env, timeout=60)
+    assert "paused by cli (deploy-op)" in status.stdout, status.stdout
 
 
 def test_search_and_page_in_a_browser(live: tuple[Flask, str], page: Page) -> None:
