@@ -27,6 +27,14 @@ received: list[tuple[str, float]] = []
 class Handler:
     """Take every message; remember who it was for and when it came."""
 
+    async def handle_EHLO(  # noqa: N802
+        self, server: Any, session: Any, envelope: Any, hostname: str, responses: list[str]
+    ) -> list[str]:
+        """Offer PIPELINING, as Postfix, Exim and the hosted relays do (aiosmtpd reads
+        commands in order from its stream, so it takes pipelined ones as they come)."""
+        session.host_name = hostname
+        return [*responses[:-1], "250-PIPELINING", responses[-1]]
+
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
         now = time.time()
         for rcpt in envelope.rcpt_tos:

@@ -3,6 +3,8 @@ from __future__ import annotations
 import dataclasses
 import os
 import socket
+import threading
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -29,6 +31,59 @@ def invite(n: int = 1, to: str = "bob@example.org") -> Outgoing:
 
 def transport(sink: SMTPSink, timeout: float = 5.0) -> SMTPTransport:
     return SMTPTransport(sink.host, sink.port, timeout=timeout)
+
+
+@pytest.fixture(params=[True, False], ids=["pipelining", "one-by-one"])
+def smtp_sink(request: pytest.FixtureRequest) -> Iterator[SMTPSink]:
+    """Every transport test against a server that offers PIPELINING and one that doesn't."""
+    sink = SMTPSink(pipelining=request.param).start()
+    yield sink
+    sink.stop()
+
+
+def test_the_envelope_is_one_write_where_the_server_offers_pipelining() -> None:
+    # A server that answers MAIL only once RCPT has arrived too: a client that waited for
+    # the MAIL reply before sending RCPT would never get one (and time out).
+    listener = socket.create_server(("127.0.0.1", 0))
+    port = listener.getsockname()[1]
+    seen: list[bytes] = []
+
+    def serve() -> None:
+        conn, _ = listener.accept()
+        with conn, conn.makefile("rb") as lines:
+            conn.sendall(b"220 test ESMTP\r\n")
+            lines.readline()  # EHLO
+            conn.sendall(b"250-test\r\n250-PIPELINING\r\n250 8BITMIME\r\n")
+            envelope = [lines.readline(), lines.readline()]  # both, before any reply
+            seen.extend(envelope)
+            conn.sendall(b"250 2.1.0 sender ok\r\n550 5.1.1 no such user\r\n")
+            seen.append(lines.readline())  # what the client does about the refusal
+            conn.sendall(b"250 2.0.0 reset\r\n")
+            seen.append(lines.readline())
+            conn.sendall(b"221 bye\r\n")
+
+    server = threading.Thread(target=serve, daemon=True)
+    server.start()
+    with SMTPTransport("127.0.0.1", port, timeout=5) as smtp, pytest.raises(PermanentError):
+        smtp.send(invite(1, to="gone@example.org"))
+    server.join(timeout=10)
+    listener.close()
+    assert seen[:2] == [b"MAIL FROM:<hello@spotcam.example>\r\n", b"RCPT TO:<gone@example.org>\r\n"]
+    assert seen[2].upper() == b"RSET\r\n"  # the refusal read in step with its command, then a reset
+
+
+def test_a_refused_sender_fails_the_message_and_keeps_the_session_in_step(
+    smtp_sink: SMTPSink,
+) -> None:
+    # Pipelined, the RCPT after a refused MAIL is refused too (503): both replies are read,
+    # so the next message on the same session gets its own replies, not these.
+    smtp_sink.fail_next(451, "4.3.0 try again later", on="MAIL")
+    with transport(smtp_sink) as smtp:
+        with pytest.raises(TransientError, match="451"):
+            smtp.send(invite(1, to="first@example.org"))
+        smtp.send(invite(2, to="second@example.org"))
+    [got] = smtp_sink.wait_for(1)
+    assert got.rcpt_tos == ["second@example.org"] and smtp_sink.connections == 1
 
 
 def test_three_messages_share_one_connection(smtp_sink: SMTPSink) -> None:

@@ -56,6 +56,31 @@ class _Handler:
     def __init__(self, sink: SMTPSink) -> None:
         self.sink = sink
 
+    async def handle_EHLO(  # noqa: N802 - aiosmtpd's hook name
+        self,
+        server: SMTP,
+        session: Session,
+        envelope: Envelope,
+        hostname: str,
+        responses: list[str],
+    ) -> list[str]:
+        """Offer PIPELINING (RFC 2920) unless told not to, as Postfix and the hosted relays
+        do; aiosmtpd reads commands in order from its stream, so pipelined ones just work."""
+        session.host_name = hostname
+        if not self.sink.pipelining:
+            return responses
+        return [*responses[:-1], "250-PIPELINING", responses[-1]]
+
+    async def handle_MAIL(  # noqa: N802 - aiosmtpd's hook name
+        self, server: SMTP, session: Session, envelope: Envelope, address: str, options: list[str]
+    ) -> str:
+        failure = self.sink._take_failure("MAIL")
+        if failure:
+            return failure
+        envelope.mail_from = address
+        envelope.mail_options.extend(options)
+        return "250 OK"
+
     async def handle_RCPT(  # noqa: N802 - aiosmtpd's hook name
         self, server: SMTP, session: Session, envelope: Envelope, address: str, options: list[str]
     ) -> str:
@@ -111,8 +136,10 @@ def _free_port() -> int:
 class SMTPSink:
     """A local SMTP server that records every accepted message."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, pipelining: bool = True) -> None:
         self.host = HOST
+        #: Whether EHLO offers PIPELINING (the transport then sends MAIL and RCPT together).
+        self.pipelining = pipelining
         self.port = _free_port()
         self.messages: list[ReceivedMessage] = []
         #: Every recipient the server accepted at RCPT, whether or not a message followed.
@@ -146,9 +173,9 @@ class SMTPSink:
             self._controller = None
 
     def fail_next(self, code: int, text: str, times: int = 1, *, on: str = "DATA") -> None:
-        """Answer the next `times` DATA (or RCPT, with on="RCPT") commands with `code text`."""
-        if on not in ("DATA", "RCPT"):
-            raise ValueError("on must be 'DATA' or 'RCPT'")
+        """Answer the next `times` DATA (or MAIL or RCPT, with `on`) commands with `code text`."""
+        if on not in ("MAIL", "RCPT", "DATA"):
+            raise ValueError("on must be 'MAIL', 'RCPT' or 'DATA'")
         with self._lock:
             self._failures.extend([(on, f"{code} {text}")] * times)
 
