@@ -316,8 +316,12 @@ def _recv(conn: socket.socket, want_fds: int = 0) -> Any:
 # -- the zygote itself ---------------------------------------------------------------------
 
 
-def _child(request: dict[str, Any], fds: list[int], listening: socket.socket) -> None:
-    """In the forked child: become the command, run it, exit with its code. Never returns."""
+def _child(request: dict[str, Any], fds: list[int], listening: socket.socket, settled: int) -> None:
+    """In the forked child: become the command, run it, exit with its code. Never returns.
+
+    `settled` is written once the child has its session, streams, directory and environment:
+    only then does the client learn its pid, as Popen returns only after the exec.
+    """
     code = 1
     try:
         listening.close()
@@ -333,6 +337,8 @@ def _child(request: dict[str, Any], fds: list[int], listening: socket.socket) ->
         os.environ.update(request["env"])
         sys.argv = list(request["argv"])
         sys.path[0] = str(Path(sys.argv[0]).parent)  # as for the console script
+        os.write(settled, b"1")
+        os.close(settled)
         from invites.cli import main
 
         try:
@@ -381,12 +387,17 @@ def serve(address: str, parent: int) -> None:
                 if got is None:
                     continue
                 request, fds = got
+                settled_r, settled_w = os.pipe()
                 pid = os.fork()
                 if pid == 0:
                     conn.close()
+                    os.close(settled_r)
                     for other in clients.values():
                         other.close()
-                    _child(request, fds, listening)
+                    _child(request, fds, listening, settled_w)
+                os.close(settled_w)
+                os.read(settled_r, 1)  # set up (or gone: end of file); then say its pid
+                os.close(settled_r)
                 for fd in fds:
                     os.close(fd)
                 try:
