@@ -132,15 +132,6 @@ class Spawned:
         self.wait(None if deadline is None else max(0.0, deadline - time.monotonic()))
         return (out[0] if out else None, err[0] if err else None)
 
-    def __enter__(self) -> Spawned:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        for stream in (self.stdin, self.stdout, self.stderr):
-            if stream is not None:
-                stream.close()
-        self.wait()
-
 
 def _stream(
     spec: int | IO[Any] | None, reading: bool, text: bool
@@ -293,24 +284,22 @@ def _send(conn: socket.socket, message: dict[str, Any], fds: Sequence[int] = ())
         conn.sendall(framed)
 
 
-def _recv(conn: socket.socket, want_fds: int = 0) -> Any:
-    """One message (None if the other end closed), with `want_fds` descriptors if asked."""
-    head, fds, _, _ = (
-        socket.recv_fds(conn, _HEADER.size, want_fds)
-        if want_fds
-        else (
-            conn.recv(_HEADER.size, socket.MSG_WAITALL),
-            [],
-            0,
-            None,
-        )
-    )
+def _recv(conn: socket.socket) -> Any:
+    """One message, or None if the other end closed."""
+    return _body(conn, conn.recv(_HEADER.size, socket.MSG_WAITALL))
+
+
+def _recv_with_fds(conn: socket.socket, count: int) -> tuple[Any, list[int]]:
+    """One message and the `count` descriptors sent beside it (None, [] if closed)."""
+    head, fds, _, _ = socket.recv_fds(conn, _HEADER.size, count)
+    return _body(conn, head), fds
+
+
+def _body(conn: socket.socket, head: bytes) -> Any:
     if len(head) < _HEADER.size:
         return None
     (size,) = _HEADER.unpack(head)
-    data = conn.recv(size, socket.MSG_WAITALL)
-    message = json.loads(data)
-    return (message, fds) if want_fds else message
+    return json.loads(conn.recv(size, socket.MSG_WAITALL))
 
 
 # -- the zygote itself ---------------------------------------------------------------------
@@ -383,10 +372,9 @@ def serve(address: str, parent: int) -> None:
         if ready:
             conn, _ = listening.accept()
             with conn:
-                got = _recv(conn, want_fds=3)
-                if got is None:
+                request, fds = _recv_with_fds(conn, 3)
+                if request is None:
                     continue
-                request, fds = got
                 settled_r, settled_w = os.pipe()
                 pid = os.fork()
                 if pid == 0:
