@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
+from collections.abc import Callable
 from datetime import timedelta
 
 from flask import Flask
@@ -20,11 +21,12 @@ from invites.core.config import Settings
 from invites.core.db import db, utcnow
 from invites.staff import Role
 
+from ..support.browser import sign_in as sign_in_page
 from ..support.campaigns import actor, expected, make_campaign, people, seed, step
 from ..support.helpers import make_app
 from ..support.segments import give_attributes
 from ..support.servers import serve
-from ..support.staff import PASSWORD, make_staff, page_fields, sign_in, signed_in
+from ..support.staff import make_staff, page_fields, sign_in, signed_in
 
 
 def _status(app: Flask, campaign_id: int) -> str | None:
@@ -182,19 +184,25 @@ def test_unschedule_duplicate_delete_and_archive(app: Flask) -> None:
     assert deleted[0] == "campaign.delete"  # the history outlives the draft
 
 
-def test_the_list_searches_filters_and_pages(app: Flask) -> None:
-    client = signed_in(app, "mia@example.com", Role.MARKETING)
+def _seasonal(app: Flask, count: int, name: str, partner: Callable[[int], bool]) -> None:
+    """`count` draft campaigns, "Winter <name> <n>" for odd n and "Spring <name> <n>" for
+    even n: partner offers (for Lens Co) where `partner(n)`, promotions otherwise."""
     who = actor(app)
     with app.app_context():
-        for n in range(30):
+        for n in range(count):
             lifecycle.create(
                 db.session,
                 who,
-                name=f"{'Winter' if n % 2 else 'Spring'} 100% offer {n}",
-                category="partner_offers" if n % 5 == 0 else "promotional",
-                partner_name="Lens Co" if n % 5 == 0 else None,
+                name=f"{'Winter' if n % 2 else 'Spring'} {name} {n}",
+                category="partner_offers" if partner(n) else "promotional",
+                partner_name="Lens Co" if partner(n) else None,
             )
         db.session.commit()
+
+
+def test_the_list_searches_filters_and_pages(app: Flask) -> None:
+    client = signed_in(app, "mia@example.com", Role.MARKETING)
+    _seasonal(app, 30, "100% offer", lambda n: n % 5 == 0)
     first = client.get("/console/campaigns")
     assert "30 campaigns · page 1 of 2" in first.text
     assert first.text.count("data-campaign=") == 25
@@ -224,22 +232,9 @@ def test_the_list_searches_filters_and_pages(app: Flask) -> None:
 
 def test_search_and_page_the_list_in_a_browser(live: tuple[Flask, str], page: Page) -> None:
     app, base = live
-    who = actor(app)
-    with app.app_context():
-        for n in range(40):
-            lifecycle.create(
-                db.session,
-                who,
-                name=f"{'Winter' if n % 2 else 'Spring'} offer {n}",
-                category="partner_offers" if n % 4 == 1 else "promotional",
-                partner_name="Lens Co" if n % 4 == 1 else None,
-            )
-        db.session.commit()
+    _seasonal(app, 40, "offer", lambda n: n % 4 == 1)
     make_staff(app, "mia@example.com", Role.MARKETING)
-    page.goto(base + "/console/login")
-    page.fill("#email", "mia@example.com")
-    page.fill("#password", PASSWORD)
-    page.click("#sign-in")
+    sign_in_page(page, base, "mia@example.com")
     page.goto(base + "/console/campaigns")
     assert page.inner_text("#campaign-count") == "40 campaigns · page 1 of 2"
     page.fill("#name", "winter")
@@ -286,10 +281,7 @@ def test_confirm_in_a_browser(app: Flask, settings: Settings, page: Page) -> Non
         seed(live, audience)
         campaign_id = make_campaign(live)
         make_staff(live, "mia@example.com", Role.MARKETING)
-        page.goto(base + "/console/login")
-        page.fill("#email", "mia@example.com")
-        page.fill("#password", PASSWORD)
-        page.click("#sign-in")
+        sign_in_page(page, base, "mia@example.com")
         page.goto(f"{base}/console/campaigns/{campaign_id}")
         page.click("#cancel")
         count = len(expected(audience))
