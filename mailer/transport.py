@@ -31,8 +31,9 @@ _STALE = (smtplib.SMTPServerDisconnected, ConnectionError)
 #: handed over: True goes on, False withdraws the message (nothing is delivered).
 Ready = Callable[[], bool]
 #: Called while the receiver works on a message that has been handed over, before its reply
-#: is read: the sender's chance to prepare the next one. It must not raise.
-Meanwhile = Callable[[], None]
+#: is read: the sender's chance to prepare the next one. It may return that next message, to
+#: be announced: see SMTPTransport.send. It must not raise.
+Meanwhile = Callable[[], "Outgoing | None"]
 
 
 class Transport(Protocol):
@@ -48,6 +49,9 @@ class Transport(Protocol):
         """Deliver `message` (False if `ready` withdrew it); raise TransientError,
         PermanentError or UnknownOutcome."""
 
+    def withdraw(self) -> None:
+        """The message last announced by `meanwhile` will not follow: end its transaction."""
+
     def close(self) -> None:
         """Release any connection held open between sends."""
 
@@ -60,6 +64,9 @@ class Transport(Protocol):
 
 class _Closing:
     """Context-manager behaviour shared by the transports."""
+
+    def withdraw(self) -> None:
+        """Nothing is ever announced ahead by default."""
 
     def close(self) -> None:
         """Release resources; nothing to do by default."""
@@ -116,6 +123,9 @@ class SMTPTransport(_Closing):
         self.timeout = timeout
         self.local_hostname = local_hostname
         self._conn: smtplib.SMTP | None = None
+        #: A message whose MAIL, RCPT and DATA were written behind the previous one's content
+        #: and whose replies are unread (see `send`).
+        self._announced: Outgoing | None = None
 
     def __repr__(self) -> str:
         return f"SMTPTransport({self.host!r}, {self.port})"
@@ -158,6 +168,7 @@ class SMTPTransport(_Closing):
 
     def _drop(self) -> None:
         """Forget a connection that is no longer usable."""
+        self._announced = None
         if self._conn is not None:
             self._conn.close()
             self._conn = None
@@ -189,13 +200,25 @@ class SMTPTransport(_Closing):
         `ready` runs between RCPT and DATA: a caller that writes "this one is leaving" ahead
         of the message waits for that write there, so it overlaps the envelope's round trips
         yet is done before a byte of content leaves. If it says no, or raises, the
-        transaction is reset and nothing is delivered. `meanwhile` runs after the final dot
+        transaction is ended and nothing is delivered. `meanwhile` runs after the final dot
         while the receiver takes the message in.
+
+        If `meanwhile` returns the next message and the server offers PIPELINING, that
+        message is *announced*: its MAIL, RCPT and DATA are written at once, behind this
+        content (RFC 2920 lets a message's content start a group of commands), so the server
+        takes in the next envelope while the caller records this outcome. `send` of that same
+        message then only reads their replies. An announced message delivers nothing until
+        its content follows: `withdraw` (or sending another message) ends it by closing the
+        session, the one way out of DATA without a final dot.
         """
+        announced = self._announced is message
+        if self._announced is not None and not announced:
+            self._drop()  # the one announced is not coming after all
+        self._announced = None  # its replies are read now
         reused = self._conn is not None
         conn = self._conn if self._conn is not None else self._connect()
         try:
-            self._envelope(conn, message)
+            in_data = self._envelope(conn, message, written=announced)
         except _STALE as exc:
             self._drop()
             if not reused:
@@ -204,7 +227,7 @@ class SMTPTransport(_Closing):
             log.info("SMTP session to %s had been dropped; reconnecting", self.host)
             conn = self._connect()
             try:
-                self._envelope(conn, message)
+                in_data = self._envelope(conn, message)
             except _STALE as again:
                 self._drop()
                 raise TransientError(f"connection lost: {again}") from again
@@ -212,17 +235,30 @@ class SMTPTransport(_Closing):
             try:
                 go = ready()
             except BaseException:
-                self._reset()
+                self._end(in_data)
                 raise
             if not go:
-                self._reset()
+                self._end(in_data)
                 return False
-        self._data(conn, message, meanwhile)
+        self._data(conn, message, meanwhile, in_data)
         log.debug("sent %s via %s", message.message_id, self.host)
         return True
 
-    def _envelope(self, conn: smtplib.SMTP, message: Outgoing) -> None:
-        """MAIL FROM and RCPT TO; a refusal ends the transaction with RSET."""
+    def withdraw(self) -> None:
+        """The message last announced will not follow: close the session it waits on."""
+        if self._announced is not None:
+            self._drop()
+
+    def _end(self, in_data: bool) -> None:
+        """End a transaction whose content will not follow (nothing is delivered)."""
+        if in_data:
+            self._drop()  # after 354 only a final dot ends DATA: close instead
+        else:
+            self._reset()
+
+    def _envelope(self, conn: smtplib.SMTP, message: Outgoing, *, written: bool = False) -> bool:
+        """MAIL FROM and RCPT TO, and DATA if `written` (announced); a refusal ends the
+        transaction. True once DATA was accepted too (354: content must follow)."""
         # The commands are written here rather than by smtplib's mail() and rcpt(), which
         # parse each address again as a header would be (a tenth of a campaign's CPU): the
         # composer has already checked both as ASCII addr-specs, and the check is repeated
@@ -231,7 +267,9 @@ class SMTPTransport(_Closing):
         recipient = check_addr_spec("envelope recipient", message.recipient)
         try:
             conn.ehlo_or_helo_if_needed()
-            if conn.has_extn("pipelining"):
+            if written:
+                replies = [conn.getreply(), conn.getreply(), conn.getreply()]
+            elif conn.has_extn("pipelining"):
                 # RFC 2920: both commands in one write, both replies read in order, so the
                 # envelope costs one round trip instead of two (every large relay offers
                 # it; smtplib never uses it). A refused MAIL makes the server refuse the
@@ -245,11 +283,16 @@ class SMTPTransport(_Closing):
                 if replies[0][0] == 250:
                     conn.putcmd("rcpt", f"TO:<{recipient}>")
                     replies.append(conn.getreply())
-            for (code, text), accepted in zip(replies, ((250,), (250, 251)), strict=False):
+            in_data = written and replies[2][0] == 354
+            expected = ((250,), (250, 251), (354,))
+            for (code, text), accepted in zip(replies, expected, strict=False):
                 if code not in accepted:
+                    # A server that refused the envelope yet said 354 to DATA waits for
+                    # content: closing is the one way out that delivers nothing.
+                    self._end(in_data)
                     raise _by_code(code, text)
+            return in_data
         except MailError:
-            self._reset()
             raise
         except _STALE:
             raise
@@ -259,13 +302,32 @@ class SMTPTransport(_Closing):
             self._drop()
             raise TransientError(f"{type(exc).__name__}: {exc}") from exc
 
-    def _data(self, conn: smtplib.SMTP, message: Outgoing, meanwhile: Meanwhile | None) -> None:
-        """DATA, the content and the final dot, then the reply that decides the outcome."""
+    def _announce(self, conn: smtplib.SMTP, message: Outgoing) -> None:
+        """Write the next message's MAIL, RCPT and DATA now; their replies are read by its
+        `send`. A failure here is that message's, found when it is sent: never this one's."""
         try:
-            code, text = conn.docmd("DATA")
-            if code != 354:
-                self._reset()
-                raise _by_code(code, text)
+            sender = check_addr_spec("envelope sender", message.sender)
+            recipient = check_addr_spec("envelope recipient", message.recipient)
+            conn.send(f"MAIL FROM:<{sender}>\r\nRCPT TO:<{recipient}>\r\nDATA\r\n")
+        except (ValueError, smtplib.SMTPException, OSError):
+            return  # sent the usual way, or its error raised, when its turn comes
+        self._announced = message
+
+    def _data(
+        self,
+        conn: smtplib.SMTP,
+        message: Outgoing,
+        meanwhile: Meanwhile | None,
+        in_data: bool = False,
+    ) -> None:
+        """DATA (unless already accepted), the content and the final dot, then the reply
+        that decides the outcome."""
+        try:
+            if not in_data:
+                code, text = conn.docmd("DATA")
+                if code != 354:
+                    self._reset()
+                    raise _by_code(code, text)
             payload = _dot_stuffed(message.data)
             if not payload.endswith(b"\r\n"):
                 payload += b"\r\n"
@@ -278,7 +340,9 @@ class SMTPTransport(_Closing):
             self._drop()
             raise TransientError(f"connection lost before the message was sent: {exc}") from exc
         if meanwhile is not None:
-            meanwhile()
+            following = meanwhile()
+            if following is not None and conn.has_extn("pipelining"):
+                self._announce(conn, following)
         try:
             code, text = conn.getreply()
         except (smtplib.SMTPException, OSError) as exc:
@@ -290,12 +354,20 @@ class SMTPTransport(_Closing):
                 "it may have been delivered"
             ) from exc
         if code != 250:
-            self._reset()
+            # The transaction is over either way; one announced behind it is dropped with
+            # the session (an RSET now would be answered after its replies).
+            if self._announced is not None:
+                self._drop()
+            else:
+                self._reset()
             raise _by_code(code, text)
 
     def close(self) -> None:
         """Say QUIT and close the session, if one is open."""
         if self._conn is None:
+            return
+        if self._announced is not None:
+            self._drop()  # in DATA, QUIT would be content: close without a final dot
             return
         try:
             self._conn.quit()

@@ -146,6 +146,8 @@ class BatchRun:
         #: Messages built ahead (while the receiver took in the one before), by ledger row;
         #: a build that failed keeps its exception, raised when the row's turn comes.
         self._built: dict[int, Outgoing | Exception] = {}
+        #: The ledger row whose rate-limit token was taken as its message was built ahead.
+        self._token_for: int | None = None
         #: Messages built since the share of render failures was last judged, and how many of
         #: them failed to render.
         self._round_built = 0
@@ -276,15 +278,19 @@ class BatchRun:
                         break
                     # Only a message about to leave takes a token: a contact found
                     # ineligible now gets nothing, and must not slow the campaign down.
-                    if self.limits and leaves(row):
+                    if self.limits and leaves(row) and self._token_for != row.ledger_id:
                         wait = ratelimit.take(self.app, self.limits)
                         if wait:
                             break  # wait outside the locks, in the next round
+                    self._token_for = None
                     self._one(control, row, after.get(row.ledger_id))
             finally:
                 locks.rollback()  # nothing was written on this connection: it only held locks
-                # Built from this round's reading of the rows: never sent in another round.
+                # Built from this round's reading of the rows: never sent in another round,
+                # nor is the envelope announced for one of them.
                 self._built.clear()
+                self.transport.withdraw()
+                self._token_for = None
         self._flush_outcome()
         self.lease.renew(control)
         self._count_sent()
@@ -346,12 +352,27 @@ class BatchRun:
             raise built
         return built
 
-    def _build_ahead(self, row: Any) -> None:
+    def _build_ahead(self, row: Any) -> Outgoing | None:
+        """Build the next message while the receiver takes in this one; return it to be
+        announced (its envelope written behind this content) if it may leave once its turn
+        comes: it was built, and its rate-limit token is taken now (one taken for a message
+        that a stop then keeps back is a token lost, never a message sent twice)."""
         # Runs inside the transport while the receiver works: it must not raise there.
         try:
-            self._built[row.ledger_id] = self.builder.build(row)
+            message = self.builder.build(row)
         except Exception as exc:
             self._built[row.ledger_id] = exc
+            return None
+        self._built[row.ledger_id] = message
+        if self.limits:
+            try:
+                if ratelimit.take(self.app, self.limits):
+                    return None  # no token now: its turn takes one, or waits
+            except Exception:
+                log.exception("campaign %s: rate limit not read ahead", self.campaign_id)
+                return None
+            self._token_for = row.ledger_id
+        return message
 
     def _render_failed(self, row: Any, exc: Exception) -> None:
         """The template failed for this contact's values: failed, `render_failed`; the run
