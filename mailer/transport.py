@@ -6,6 +6,7 @@ import logging
 import os
 import re
 import smtplib
+import socket
 import ssl
 import tempfile
 from collections.abc import Callable
@@ -152,6 +153,10 @@ class SMTPTransport(_Closing):
             if self.username:
                 conn.login(self.username, self._password or "")
             conn.ehlo_or_helo_if_needed()
+            if conn.sock is not None:
+                # Every write is a whole command group, so Nagle's algorithm would only hold
+                # an announced envelope back until the content before it is acknowledged.
+                conn.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         except (smtplib.SMTPException, OSError) as exc:
             if conn is not None:
                 conn.close()
