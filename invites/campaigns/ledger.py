@@ -69,6 +69,11 @@ UPDATE campaign_deliveries SET status = %(status)s, reason = %(reason)s, sent_at
     updated_at = %(now)s
 WHERE id = %(row)s AND status IN ('sending', 'queued')
 """
+# A `sending` mark made ahead for a message that then did not leave (the run stopped first).
+_UNSEND = """
+UPDATE campaign_deliveries SET status = 'queued', attempts = attempts - 1, updated_at = %(now)s
+WHERE id = %(row)s AND status = 'sending'
+"""
 _DEFER = """
 UPDATE campaign_deliveries SET status = 'queued', next_attempt_at = %(at)s, reason = %(reason)s,
     updated_at = %(now)s
@@ -143,13 +148,22 @@ class LedgerWriter:
         self.raw = engine.raw_connection()
         self.driver: Any = cast(Any, self.raw.driver_connection)
         self.pg = engine.dialect.name == "postgresql"
-        self.both, self.sending_only, self.closing, self.deferring = (
+        self.both, self.sending_only, self.closing, self.deferring, self.unsending = (
             _Statement(_BOTH, "both"),
             _Statement(_SENDING, "sending"),
             _Statement(_OUTCOME, "outcome"),
             _Statement(_DEFER, "defer"),
+            _Statement(_UNSEND, "unsend"),
         )
-        self._statements = (self.both, self.sending_only, self.closing, self.deferring)
+        self._statements = (
+            self.both,
+            self.sending_only,
+            self.closing,
+            self.deferring,
+            self.unsending,
+        )
+        #: The write sent and not yet collected: the next one collects it first.
+        self._in_flight: Pending | None = None
         if self.pg:
             self.driver.autocommit = True
             # Each "sending" must be on disk before its message is on the wire.
@@ -176,6 +190,9 @@ class LedgerWriter:
     # -- PostgreSQL: send now, collect later ----------------------------------------------
 
     def _send(self, statement: _Statement, values: dict[str, Any]) -> None:
+        if self._in_flight is not None:
+            in_flight, self._in_flight = self._in_flight, None
+            in_flight.wait()  # its outcome stays with it, for whoever holds it
         pg = self.pgconn
         pg.send_query_prepared(statement.name.encode(), statement.params(values))
         while pg.flush():  # psycopg's connections are non-blocking: write it all out
@@ -221,16 +238,19 @@ class LedgerWriter:
             previous = None
         if previous is None:
             self._send(self.sending_only, {"row": row_id, "now": now})
-            return Pending(lambda: self._collect().command_tuples)
-        values = {"prev": previous.row_id, "row": row_id, **self._outcome_values(previous, now)}
+            self._in_flight = Pending(lambda: self._collect().command_tuples)
+            return self._in_flight
+        values = {"prev": previous.row_id, "row": row_id, **_values(previous, now)}
         self._send(self.both, values)
+        metrics.outcome("campaign", previous.status)  # counted once the write is on its way
 
         def ours() -> bool:
             result = self._collect()
             wanted = str(row_id).encode()
             return any(result.get_value(i, 0) == wanted for i in range(result.ntuples))
 
-        return Pending(ours)
+        self._in_flight = Pending(ours)
+        return self._in_flight
 
     def sending(self, row_id: int, previous: Outcome | None, now: datetime) -> bool:
         """`sending_soon`, waited for."""
@@ -245,22 +265,28 @@ class LedgerWriter:
         if outcome.retry_at is not None:
             self.defer(outcome.row_id, outcome.retry_at, outcome.reason or "", now)
             return
-        self._run(self.closing, {"row": outcome.row_id, **self._outcome_values(outcome, now)})
+        metrics.outcome("campaign", outcome.status)
+        self._run(self.closing, {"row": outcome.row_id, **_values(outcome, now)})
+
+    def unsend(self, row_id: int, now: datetime) -> bool:
+        """Put a row marked `sending` ahead of its message back in the queue: the message
+        did not leave. True if the row was ours to put back."""
+        return bool(self._run(self.unsending, {"row": row_id, "now": now}))
 
     def defer(self, row_id: int, at: datetime, reason: str, now: datetime) -> None:
         """Put a message whose send failed for now back in the queue, due at `at`."""
         values = {"row": row_id, "at": at, "reason": redact(reason), "now": now}
         self._run(self.deferring, values)
 
-    @staticmethod
-    def _outcome_values(outcome: Outcome, now: datetime) -> dict[str, Any]:
-        metrics.outcome("campaign", outcome.status)  # every outcome write comes through here
-        return {
-            "status": outcome.status.value,
-            "reason": redact(outcome.reason) if outcome.reason else None,
-            "sent_at": outcome.sent_at,
-            "now": now,
-        }
+
+def _values(outcome: Outcome, now: datetime) -> dict[str, Any]:
+    """An outcome's parameters (its reason redacted: no address is ever stored in one)."""
+    return {
+        "status": outcome.status.value,
+        "reason": redact(outcome.reason) if outcome.reason else None,
+        "sent_at": outcome.sent_at,
+        "now": now,
+    }
 
 
 def _error(result: pq.abc.PGresult) -> psycopg.Error:

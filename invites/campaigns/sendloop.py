@@ -44,7 +44,7 @@ from sqlalchemy.orm import Session
 from invites.campaigns import attribution, ratelimit
 from invites.campaigns.content import MessageBuilder
 from invites.campaigns.leases import Lease
-from invites.campaigns.ledger import LedgerWriter, Outcome
+from invites.campaigns.ledger import LedgerWriter, Outcome, Pending
 from invites.campaigns.lifecycle import pause_for_failures
 from invites.campaigns.models import Campaign, CampaignStatus, Delivery
 from invites.campaigns.rounds import ROUND_SECONDS, RoundQueries, leaves
@@ -146,8 +146,12 @@ class BatchRun:
         #: Messages built ahead (while the receiver took in the one before), by ledger row;
         #: a build that failed keeps its exception, raised when the row's turn comes.
         self._built: dict[int, Outgoing | Exception] = {}
-        #: The ledger row whose rate-limit token was taken as its message was built ahead.
-        self._token_for: int | None = None
+        #: The ledger row whose message was built ahead and handed to the transport to be
+        #: announced (under a rate limit, with its token already taken).
+        self._announced: int | None = None
+        #: That row's `sending` mark, sent with the outcome before it (see `_one`).
+        self._ahead: tuple[int, Pending] | None = None
+        self._round_started = 0.0
         #: Messages built since the share of render failures was last judged, and how many of
         #: them failed to render.
         self._round_built = 0
@@ -259,7 +263,7 @@ class BatchRun:
         stopped), what was built ahead from its reading of the rows is dropped, the last
         outcome is written and the lease renewed before anything else happens.
         """
-        started = time.monotonic()
+        started = self._round_started = time.monotonic()
         wait = 0.0
         with db.engine.connect() as locks:
             now = utcnow()
@@ -272,17 +276,23 @@ class BatchRun:
                 leaving = [row for row in rows if leaves(row)]
                 after = dict(zip((r.ledger_id for r in leaving), leaving[1:], strict=False))
                 for row in rows:
-                    if time.monotonic() - started > ROUND_SECONDS:
+                    # Once the next message is announced the round goes on to it (ending
+                    # here would close the session under it); none is announced once the
+                    # round's time is up, so that costs it one message at most.
+                    ahead = self._announced
+                    if ahead is None and time.monotonic() - started > ROUND_SECONDS:
                         break  # let waiting unsubscribes through; the rest go next round
                     if self._stopped(control):
                         break
-                    # Only a message about to leave takes a token: a contact found
-                    # ineligible now gets nothing, and must not slow the campaign down.
-                    if self.limits and leaves(row) and self._token_for != row.ledger_id:
+                    # Only a message about to leave takes a token (an announced one took its
+                    # own): a contact found ineligible now gets nothing, and must not slow
+                    # the campaign down.
+                    if self.limits and leaves(row) and ahead != row.ledger_id:
                         wait = ratelimit.take(self.app, self.limits)
                         if wait:
                             break  # wait outside the locks, in the next round
-                    self._token_for = None
+                    if ahead == row.ledger_id:
+                        self._announced = None
                     self._one(control, row, after.get(row.ledger_id))
             finally:
                 locks.rollback()  # nothing was written on this connection: it only held locks
@@ -290,7 +300,9 @@ class BatchRun:
                 # nor is the envelope announced for one of them.
                 self._built.clear()
                 self.transport.withdraw()
-                self._token_for = None
+                self._announced = None
+                marked, self._ahead = self._ahead, None
+                self._unsend(marked)
         self._flush_outcome()
         self.lease.renew(control)
         self._count_sent()
@@ -315,9 +327,15 @@ class BatchRun:
             self._render_failed(row, exc)
             return
         # The outcome of the previous message and this one's `sending` in one commit, which
-        # runs while the envelope goes out; the transport waits for it before DATA.
-        previous, self._pending = self._pending, None
-        ledgered = self.writer.sending_soon(row.ledger_id, previous, now)
+        # runs while the envelope goes out; the transport waits for it before the content.
+        # An announced message's commit was sent already, as soon as that outcome was known.
+        ahead, self._ahead = self._ahead, None
+        if ahead is not None and ahead[0] == row.ledger_id:
+            ledgered = ahead[1]
+        else:
+            self._unsend(ahead)
+            previous, self._pending = self._pending, None
+            ledgered = self.writer.sending_soon(row.ledger_id, previous, now)
         try:
             sent = self.transport.send(
                 message,
@@ -337,12 +355,33 @@ class BatchRun:
             if not sent:
                 return  # someone else's, or already closed: withdrawn before DATA
             outcome = Outcome(row.ledger_id, Delivery.SENT, sent_at=utcnow())
-            self._record(outcome, with_next=True)
+            if upcoming is not None and self._announced == upcoming.ledger_id:
+                # The next message is announced: its `sending` mark goes now, in one commit
+                # with this outcome, while the rest of the bookkeeping runs. Should the run
+                # stop before that message leaves, the mark is taken back (`_unsend`).
+                self.tally.count(outcome.status)
+                mark = self.writer.sending_soon(upcoming.ledger_id, outcome, utcnow())
+                self._ahead = (upcoming.ledger_id, mark)
+            else:
+                self._record(outcome, with_next=True)
             self.tally.sent_seconds.append(int(time.time()))
             self._consecutive_success()
         finally:
             # Whatever happened, the write has finished before the next one is made.
             ledgered.wait()
+
+    def _unsend(self, ahead: tuple[int, Pending] | None) -> None:
+        """A `sending` mark made ahead for a message that did not leave goes back to
+        `queued` (a worker that dies first leaves it for the next run to record unknown,
+        the one row a crash may leave so)."""
+        if ahead is None:
+            return
+        row_id, mark = ahead
+        try:
+            if mark.result():
+                self.writer.unsend(row_id, utcnow())
+        except Exception:
+            log.exception("campaign %s row %s: mark not taken back", self.campaign_id, row_id)
 
     def _message(self, row: Any) -> Outgoing:
         built = self._built.pop(row.ledger_id, None)
@@ -364,6 +403,8 @@ class BatchRun:
             self._built[row.ledger_id] = exc
             return None
         self._built[row.ledger_id] = message
+        if time.monotonic() - self._round_started > ROUND_SECONDS:
+            return None  # the round ends before its turn: nothing to announce
         if self.limits:
             try:
                 if ratelimit.take(self.app, self.limits):
@@ -371,7 +412,7 @@ class BatchRun:
             except Exception:
                 log.exception("campaign %s: rate limit not read ahead", self.campaign_id)
                 return None
-            self._token_for = row.ledger_id
+        self._announced = row.ledger_id
         return message
 
     def _render_failed(self, row: Any, exc: Exception) -> None:
