@@ -34,7 +34,7 @@ Ready = Callable[[], bool]
 #: Called while the receiver works on a message that has been handed over, before its reply
 #: is read: the sender's chance to prepare the next one. It may return that next message, to
 #: be announced: see SMTPTransport.send. It must not raise.
-Meanwhile = Callable[[], "Outgoing | None"]
+Meanwhile = Callable[[], Outgoing | None]
 
 
 class Transport(Protocol):

@@ -13,11 +13,14 @@ life and a third for each round:
   goes out and collected before DATA, so no other statement may share it;
 - the *round's* own, holding the contact rows' locks for the round only (rolled back).
 
-A worker killed mid-batch leaves at most the one message that was on the wire `sending`,
-which the next run records as unknown instead of sending again. Speed comes from overlapping
-waits, never from loosening the order: the next message is built while the receiver takes in
-the current one, and such a message built ahead is only ever sent in the round that read its
-row; every way out of a round drops what was built ahead, writes the last outcome and renews
+A worker killed mid-batch leaves at most one row `sending` (the message on the wire, or the
+next one, marked and not yet sent), which the next run records as unknown instead of sending
+again. Speed comes from overlapping waits, never from loosening the order: the next message
+is built while the receiver takes in the current one and, where the relay offers PIPELINING,
+announced (its envelope written behind the current content, its `sending` mark committed
+with the current outcome as soon as that is known); a message built ahead is only ever sent
+in the round that read its row, and every way out of a round drops what was built ahead,
+withdraws an announced envelope (taking its mark back), writes the last outcome and renews
 the lease.
 
 A message that can't be built for one contact (the template fails for their values) records
