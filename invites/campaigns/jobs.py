@@ -8,10 +8,13 @@ enqueues work that a claim will sort out.
 from __future__ import annotations
 
 import logging
+from contextlib import suppress
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from flask import current_app
+from redis.exceptions import LockError, RedisError
+from redis.lock import Lock
 from rq import get_current_job
 from sqlalchemy import and_, exists, or_, select, update
 from sqlalchemy.orm import Session
@@ -29,6 +32,9 @@ PLAN_JOB = "invites.campaigns.jobs.plan_campaign"
 BATCH_JOB = "invites.campaigns.jobs.send_batch"
 #: A pending batch enqueued longer ago than this without being claimed is enqueued again.
 REENQUEUE_AFTER = timedelta(seconds=60)
+#: The planner's lock lives this long unless renewed, and it is renewed at every batch
+#: planned: a worker killed while planning holds the campaign's planning up this long at most.
+PLANNER_LOCK_SECONDS = 10
 
 
 def _tag() -> str:
@@ -84,7 +90,7 @@ def plan_slice(campaign_id: int, *, from_a_run: bool = False) -> Planned:
     itself and takes its batches, instead of ending and leaving a lone worker to switch jobs
     (a pause at each batch boundary); their batch jobs are then not enqueued."""
     settings = current_app.config["SETTINGS"]
-    lock = queue.connection().lock(f"spotcam:campaign:{campaign_id}:planner", timeout=600)
+    lock = queue.connection().lock(planner_lock(campaign_id), timeout=PLANNER_LOCK_SECONDS)
     if not lock.acquire(blocking=False):
         return Planned("another planner runs")
     more = False
@@ -112,8 +118,8 @@ def plan_slice(campaign_id: int, *, from_a_run: bool = False) -> Planned:
                 planned += 1
                 if due <= utcnow() and not from_a_run:
                     enqueue_batches([batch_id])  # later ones: the tick, when they are due
-                if part.over():
-                    more = True
+                if part.over() or not _renewed(lock):
+                    more = True  # the rest by the next planning job (or the one that has it)
                     break
             if not more:
                 conn.execute(
@@ -130,7 +136,28 @@ def plan_slice(campaign_id: int, *, from_a_run: bool = False) -> Planned:
             finish_if_done(campaign_id)
         return Planned(f"planned {planned} batch(es)", planned)
     finally:
-        lock.release()
+        with suppress(LockError, RedisError):  # ran out meanwhile, or Redis is away: it expires
+            lock.release()
+
+
+def planner_lock(campaign_id: int) -> str:
+    """The Redis key of a campaign's planner lock (one planner at a time per campaign)."""
+    return f"spotcam:campaign:{campaign_id}:planner"
+
+
+def _renewed(lock: Lock) -> bool:
+    """Give the planner lock its full time again; False if it ran out and is lost."""
+    try:
+        lock.reacquire()
+    except (LockError, RedisError) as exc:
+        # Stop here, with what was planned committed: planning again plans nobody twice.
+        log.warning(
+            "%splanner lock not renewed (%s): the rest is left to the next job",
+            _tag(),
+            type(exc).__name__,
+        )
+        return False
+    return True
 
 
 def send_batch(batch_id: int) -> str:
