@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+import math
 import signal
 import time
 from collections.abc import Iterator
@@ -58,12 +60,34 @@ class DeadlineExceeded(AssertionError):
     """The code under test ran past its deadline."""
 
 
+#: Milliseconds a fast host of this project's kind takes for `_loop_ms`'s loop (4.3–5).
+_FAST_HOST_LOOP_MS = 5.0
+
+
+@functools.cache
+def _loop_ms() -> float:
+    """Milliseconds this host takes for a fixed pure-Python loop, best of five (as the
+    benchmarks' `python_loop_ms`)."""
+    best = math.inf
+    for _ in range(5):
+        start = time.perf_counter()
+        total = 0
+        for i in range(100_000):
+            total += i * i % 7
+        best = min(best, time.perf_counter() - start)
+    return best * 1000
+
+
 @contextmanager
 def deadline(seconds: float) -> Iterator[None]:
-    """Fail with DeadlineExceeded if the block uses more than seconds of this process's CPU."""
+    """Fail with DeadlineExceeded if the block uses more than seconds of this process's CPU,
+    `seconds` being for a fast host: a slower one gets proportionally more."""
     # CPU time, not wall time: the machine is shared, and what is measured is the work the
     # parser does, which is what a hostile report can make it do. SIGPROF interrupts even a
-    # runaway regex, since the regex engine checks for signals.
+    # runaway regex, since the regex engine checks for signals. Hosts of one kind differ by
+    # up to three times in speed: a linear parse of a megabyte took 1.0 s of CPU on a slow
+    # one, while a quadratic one would take hours on any.
+    seconds *= max(1.0, _loop_ms() / _FAST_HOST_LOOP_MS)
 
     def expire(signum: int, frame: FrameType | None) -> None:
         raise DeadlineExceeded(f"still running after {seconds} s of CPU")
