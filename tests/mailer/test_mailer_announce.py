@@ -5,8 +5,8 @@ never delivered without its own `send`."""
 from __future__ import annotations
 
 import socket
-import threading
 from collections.abc import Callable, Iterator
+from typing import BinaryIO
 
 import pytest
 
@@ -14,6 +14,7 @@ from mailer.compose import Outgoing, compose
 from mailer.errors import PermanentError, UnknownOutcome
 from mailer.transport import SMTPTransport
 
+from ..support.scripted_smtp import ScriptedServer, content, greet
 from ..support.smtpd import SMTPSink
 
 
@@ -69,38 +70,29 @@ def test_a_chain_of_announced_messages_arrives_once_each_on_one_session(sink: SM
 def test_the_next_envelope_leaves_before_the_reply_to_the_content_is_read() -> None:
     # A server that answers the final dot only once MAIL, RCPT and DATA of the next message
     # have arrived: a client that waited for that reply before writing them would time out.
-    listener = socket.create_server(("127.0.0.1", 0))
-    port = listener.getsockname()[1]
     seen: list[bytes] = []
 
-    def serve() -> None:
-        conn, _ = listener.accept()
-        with conn, conn.makefile("rb") as lines:
-            conn.sendall(b"220 test ESMTP\r\n")
-            lines.readline()  # EHLO
-            conn.sendall(b"250-test\r\n250-PIPELINING\r\n250 8BITMIME\r\n")
-            seen.extend([lines.readline(), lines.readline()])  # MAIL, RCPT of the first
-            conn.sendall(b"250 ok\r\n250 ok\r\n")
-            seen.append(lines.readline())  # DATA
-            conn.sendall(b"354 go on\r\n")
-            while lines.readline() != b".\r\n":
-                pass
-            seen.extend([lines.readline(), lines.readline(), lines.readline()])
-            conn.sendall(b"250 first queued\r\n250 ok\r\n250 ok\r\n354 go on\r\n")
-            while lines.readline() != b".\r\n":
-                pass
-            conn.sendall(b"250 second queued\r\n")
-            seen.append(lines.readline())  # QUIT
-            conn.sendall(b"221 bye\r\n")
+    def script(conn: socket.socket, lines: BinaryIO) -> None:
+        greet(conn, lines)
+        seen.extend([lines.readline(), lines.readline()])  # MAIL, RCPT of the first
+        conn.sendall(b"250 ok\r\n250 ok\r\n")
+        seen.append(lines.readline())  # DATA
+        conn.sendall(b"354 go on\r\n")
+        content(lines)
+        seen.extend([lines.readline(), lines.readline(), lines.readline()])
+        conn.sendall(b"250 first queued\r\n250 ok\r\n250 ok\r\n354 go on\r\n")
+        content(lines)
+        conn.sendall(b"250 second queued\r\n")
+        seen.append(lines.readline())  # QUIT
+        conn.sendall(b"221 bye\r\n")
 
-    server = threading.Thread(target=serve, daemon=True)
-    server.start()
     second = message(2)
-    with SMTPTransport("127.0.0.1", port, timeout=5) as smtp:
+    with (
+        ScriptedServer(script) as server,
+        SMTPTransport("127.0.0.1", server.port, timeout=5) as smtp,
+    ):
         assert smtp.send(message(1), meanwhile=then(second)) is True
         assert smtp.send(second) is True
-    server.join(timeout=10)
-    listener.close()
     assert seen == [
         b"MAIL FROM:<news@spotcam.example>\r\n",
         b"RCPT TO:<person1@example.org>\r\n",
@@ -187,35 +179,27 @@ def test_a_session_lost_after_the_content_makes_it_unknown_and_the_next_goes_onc
 def test_a_server_that_says_354_after_refusing_the_recipient_gets_no_content() -> None:
     # Broken, but seen: the next envelope refused at RCPT, and DATA accepted anyway. An RSET
     # now would be taken as content; the client must close instead.
-    listener = socket.create_server(("127.0.0.1", 0))
-    port = listener.getsockname()[1]
     after: list[bytes] = []
 
-    def serve() -> None:
-        conn, _ = listener.accept()
-        with conn, conn.makefile("rb") as lines:
-            conn.sendall(b"220 test ESMTP\r\n")
-            lines.readline()
-            conn.sendall(b"250-test\r\n250 PIPELINING\r\n")
-            lines.readline(), lines.readline()
-            conn.sendall(b"250 ok\r\n250 ok\r\n")
-            lines.readline()
-            conn.sendall(b"354 go on\r\n")
-            while lines.readline() != b".\r\n":
-                pass
-            lines.readline(), lines.readline(), lines.readline()
-            conn.sendall(b"250 first queued\r\n250 ok\r\n550 5.1.1 no such user\r\n354 go on\r\n")
-            while line := lines.readline():  # everything until the client hangs up
-                after.append(line)
+    def script(conn: socket.socket, lines: BinaryIO) -> None:
+        greet(conn, lines)
+        lines.readline(), lines.readline()
+        conn.sendall(b"250 ok\r\n250 ok\r\n")
+        lines.readline()
+        conn.sendall(b"354 go on\r\n")
+        content(lines)
+        lines.readline(), lines.readline(), lines.readline()
+        conn.sendall(b"250 first queued\r\n250 ok\r\n550 5.1.1 no such user\r\n354 go on\r\n")
+        while line := lines.readline():  # everything until the client hangs up
+            after.append(line)
 
-    server = threading.Thread(target=serve, daemon=True)
-    server.start()
     second = message(2)
-    with SMTPTransport("127.0.0.1", port, timeout=5) as smtp:
+    with (
+        ScriptedServer(script) as server,
+        SMTPTransport("127.0.0.1", server.port, timeout=5) as smtp,
+    ):
         assert smtp.send(message(1), meanwhile=then(second)) is True
         with pytest.raises(PermanentError, match="no such user"):
             smtp.send(second)
-    server.join(timeout=10)
-    listener.close()
-    assert not server.is_alive()
+    assert server.finished
     assert after == []  # no RSET, no QUIT, no content: the session was closed

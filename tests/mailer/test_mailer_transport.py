@@ -3,9 +3,9 @@ from __future__ import annotations
 import dataclasses
 import os
 import socket
-import threading
 from collections.abc import Iterator
 from pathlib import Path
+from typing import BinaryIO
 
 import pytest
 
@@ -14,6 +14,7 @@ from mailer.errors import PermanentError, TransientError, UnknownOutcome
 from mailer.outbox import list_outbox, read_outbox
 from mailer.transport import OutboxTransport, SMTPTransport, transport_from_url
 
+from ..support.scripted_smtp import ScriptedServer, greet
 from ..support.smtpd import SMTPSink
 
 
@@ -44,30 +45,24 @@ def smtp_sink(request: pytest.FixtureRequest) -> Iterator[SMTPSink]:
 def test_the_envelope_is_one_write_where_the_server_offers_pipelining() -> None:
     # A server that answers MAIL only once RCPT has arrived too: a client that waited for
     # the MAIL reply before sending RCPT would never get one (and time out).
-    listener = socket.create_server(("127.0.0.1", 0))
-    port = listener.getsockname()[1]
     seen: list[bytes] = []
 
-    def serve() -> None:
-        conn, _ = listener.accept()
-        with conn, conn.makefile("rb") as lines:
-            conn.sendall(b"220 test ESMTP\r\n")
-            lines.readline()  # EHLO
-            conn.sendall(b"250-test\r\n250-PIPELINING\r\n250 8BITMIME\r\n")
-            envelope = [lines.readline(), lines.readline()]  # both, before any reply
-            seen.extend(envelope)
-            conn.sendall(b"250 2.1.0 sender ok\r\n550 5.1.1 no such user\r\n")
-            seen.append(lines.readline())  # what the client does about the refusal
-            conn.sendall(b"250 2.0.0 reset\r\n")
-            seen.append(lines.readline())
-            conn.sendall(b"221 bye\r\n")
+    def script(conn: socket.socket, lines: BinaryIO) -> None:
+        greet(conn, lines)
+        envelope = [lines.readline(), lines.readline()]  # both, before any reply
+        seen.extend(envelope)
+        conn.sendall(b"250 2.1.0 sender ok\r\n550 5.1.1 no such user\r\n")
+        seen.append(lines.readline())  # what the client does about the refusal
+        conn.sendall(b"250 2.0.0 reset\r\n")
+        seen.append(lines.readline())
+        conn.sendall(b"221 bye\r\n")
 
-    server = threading.Thread(target=serve, daemon=True)
-    server.start()
-    with SMTPTransport("127.0.0.1", port, timeout=5) as smtp, pytest.raises(PermanentError):
+    with (
+        ScriptedServer(script) as server,
+        SMTPTransport("127.0.0.1", server.port, timeout=5) as smtp,
+        pytest.raises(PermanentError),
+    ):
         smtp.send(invite(1, to="gone@example.org"))
-    server.join(timeout=10)
-    listener.close()
     assert seen[:2] == [b"MAIL FROM:<hello@spotcam.example>\r\n", b"RCPT TO:<gone@example.org>\r\n"]
     assert seen[2].upper() == b"RSET\r\n"  # the refusal read in step with its command, then a reset
 
