@@ -10,7 +10,7 @@ import pytest
 from flask import Flask
 
 from invites.campaigns import jobs, lifecycle, sendloop
-from invites.campaigns.models import Campaign, CampaignDelivery
+from invites.campaigns.models import CampaignDelivery
 from invites.core.db import db
 
 from ..support.campaigns import (
@@ -22,6 +22,7 @@ from ..support.campaigns import (
     seed,
     start_and_plan,
     status,
+    step,
 )
 from ..support.smtpd import SMTPSink
 
@@ -50,12 +51,7 @@ def test_a_pause_after_the_next_message_was_announced_takes_its_mark_back(
         # Runs with message 7 stored and its reply not yet sent: the worker has announced
         # message 8 behind it, and commits 8's `sending` mark once 7's reply comes.
         if len(smtp_sink.messages) == PAUSE_AFTER:
-            with camp.app_context():
-                campaign = db.session.get(Campaign, campaign_id)
-                assert campaign is not None
-                lifecycle.pause(db.session, campaign, actor(camp))
-                db.session.commit()
-                db.session.remove()
+            step(camp, campaign_id, lambda c: lifecycle.pause(db.session, c, actor(camp)))
 
     smtp_sink.store_then_run(pause_under_the_seventh_reply, times=10_000)
     with camp.app_context():
@@ -79,12 +75,9 @@ def test_a_pause_after_the_next_message_was_announced_takes_its_mark_back(
         db.session.remove()
     assert rows and {attempts for _, attempts in rows} == {0}  # the taken-back mark too
 
+    settings = camp.config["SETTINGS"]
+    step(camp, campaign_id, lambda c: lifecycle.resume(db.session, c, actor(camp), settings))
     with camp.app_context():
-        campaign = db.session.get(Campaign, campaign_id)
-        assert campaign is not None
-        lifecycle.resume(db.session, campaign, actor(camp), camp.config["SETTINGS"])
-        db.session.commit()
-        db.session.remove()
         jobs.send_batch(first_batch)
     got = received(smtp_sink)
     assert got[eighth] == 1 and max(got.values()) == 1

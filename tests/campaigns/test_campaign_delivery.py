@@ -33,6 +33,7 @@ from ..support.campaigns import (
     send_now,
     start_and_plan,
     status,
+    step,
 )
 from ..support.campaigns import (
     burst as _burst,
@@ -333,12 +334,7 @@ def test_a_pause_between_two_batches_holds(camp: Flask, smtp_sink: SMTPSink) -> 
 
     def pause_at_the_last_of_the_first() -> None:
         if len(smtp_sink.messages) == first_batch:
-            with camp.app_context():
-                campaign = db.session.get(Campaign, campaign_id)
-                assert campaign is not None
-                lifecycle.pause(db.session, campaign, actor(camp))
-                db.session.commit()
-                db.session.remove()
+            step(camp, campaign_id, lambda c: lifecycle.pause(db.session, c, actor(camp)))
 
     smtp_sink.store_then_run(pause_at_the_last_of_the_first, times=10_000)
     with camp.app_context():
